@@ -1,0 +1,217 @@
+"""``scalecmp fit`` and ``scalecmp laws``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from scalecmp.cli_common import (
+    BootOpt,
+    ByOpt,
+    DataArg,
+    ForceOpt,
+    FrontierOpt,
+    JsonOpt,
+    LevelOpt,
+    LossOpt,
+    MaximizeOpt,
+    PlotOpt,
+    SeedOpt,
+    WhereOpt,
+    XOpt,
+    YOpt,
+)
+from scalecmp.engine import (
+    DEFAULT_FRONTIER,
+    DEFAULT_LAW,
+    DEFAULT_LOSS,
+    DEFAULT_WEIGHTING,
+    FitResult,
+    fit,
+)
+from scalecmp.errors import UsageError
+from scalecmp.io import atomic_write_text, check_output_path, load_measurements
+from scalecmp.laws import LAWS
+
+__all__ = ["register", "parse_values", "write_outputs"]
+
+
+def parse_values(values: list[str] | None, option: str) -> list[float]:
+    """Numbers from a repeatable option; each value may also be comma-separated."""
+    out: list[float] = []
+    for v in values or []:
+        for part in str(v).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            try:
+                num = float(part)
+            except ValueError:
+                raise UsageError(f"{option}: '{part}' is not a number") from None
+            if not num > 0:
+                raise UsageError(f"{option}: values must be > 0, got {part}")
+            out.append(num)
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def print_fit(result: FitResult, console: Console) -> None:
+    """Rich tables: parameters with intervals per group, then predictions."""
+    level = int(round(result.level * 100))
+    for g in result.groups:
+        t = Table(title=f"{g.label()}  [{g.law.name}: {g.law.formula}]", title_justify="left")
+        t.add_column("param")
+        t.add_column("estimate", justify="right")
+        t.add_column(f"{level}% interval", justify="right")
+        ci = g.params_ci
+        for k, v in g.params.items():
+            lo, hi = ci[k]
+            t.add_row(k, _fmt(v), f"[{_fmt(lo)}, {_fmt(hi)}]")
+        d = g.diagnostics
+        t.caption = (
+            f"{g.n_frontier} frontier points of {g.n_points}; x in "
+            f"[{_fmt(g.x_range[0])}, {_fmt(g.x_range[1])}]; loss {d['loss']} "
+            f"{d['objective']:.3g}; {d['n_reached_best']}/{d['n_starts']} starts reached the "
+            f"best; at bound: {', '.join(d['params_at_bound']) or 'none'}"
+        )
+        console.print(t)
+    rows = [(g, p) for g in result.groups for p in g.predictions()]
+    if rows:
+        t = Table(title=f"predictions ({level}% prediction interval)", title_justify="left")
+        for col in ("group", result.x, result.y, "lo", "hi", "extrapolated"):
+            t.add_column(col, justify="right" if col != "group" else "left")
+        for g, p in rows:
+            extra = "yes" if p["x"] > g.x_range[1] else "no"
+            t.add_row(g.label(), _fmt(p["x"]), _fmt(p["y"]), _fmt(p["lo"]), _fmt(p["hi"]), extra)
+        console.print(t)
+
+
+def write_outputs(
+    payload: dict,
+    json_path: Path | None,
+    plot_path: Path | None,
+    *,
+    force: bool,
+    inputs: list[Path],
+    draw=None,
+) -> None:
+    """Write the JSON and the figure without ever replacing an input or, without ``force``,
+    an existing file. ``draw(path)`` draws the figure."""
+    from scalecmp.plotting import check_figure_path
+
+    if plot_path is not None:
+        check_figure_path(plot_path)
+        check_output_path(plot_path, force=force, inputs=inputs)
+    if json_path is not None:
+        check_output_path(json_path, force=force, inputs=inputs)
+        atomic_write_text(json_path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
+    if plot_path is not None and draw is not None:
+        draw(plot_path)
+
+
+def fit_command(
+    data: DataArg,
+    x: XOpt,
+    y: YOpt,
+    x2: Annotated[
+        str | None, typer.Option("--x2", help="Second input of two-input laws (chinchilla: D).")
+    ] = None,
+    maximize: MaximizeOpt = False,
+    by: ByOpt = None,
+    where: WhereOpt = None,
+    law: Annotated[
+        str, typer.Option("--law", help="Scaling law (see `scalecmp laws`).")
+    ] = DEFAULT_LAW,
+    frontier: FrontierOpt = DEFAULT_FRONTIER,
+    loss: LossOpt = DEFAULT_LOSS,
+    weighting: Annotated[
+        str,
+        typer.Option("--weighting", help="Point weights: compute (rise with log x) or none."),
+    ] = DEFAULT_WEIGHTING,
+    bootstrap: Annotated[
+        str, typer.Option("--bootstrap", help="Resampling: pairs or residual.")
+    ] = "pairs",
+    n_bootstrap: BootOpt = 1000,
+    level: LevelOpt = 0.95,
+    seed: SeedOpt = 0,
+    predict_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--predict-at", help="Compute value(s) to predict at (repeatable, or 1e11,1e12)."
+        ),
+    ] = None,
+    json_path: JsonOpt = None,
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
+) -> None:
+    """Fit a scaling law per group, with bootstrap intervals and predictions."""
+    at = parse_values(predict_at, "--predict-at")
+    if plot is not None:
+        from scalecmp.plotting import check_figure_path
+
+        check_figure_path(plot)
+    for p in (json_path, plot):
+        if p is not None:
+            check_output_path(p, force=force, inputs=[data])
+    frame = load_measurements(data)
+    result = fit(
+        frame,
+        x=x,
+        y=y,
+        x2=x2,
+        by=by,
+        where=where,
+        maximize=maximize,
+        law=law,
+        loss=loss,
+        frontier=frontier,
+        weighting=weighting,
+        bootstrap=bootstrap,
+        n_bootstrap=n_bootstrap,
+        level=level,
+        predict_at=at,
+        random_state=seed,
+    )
+    if not quiet:
+        print_fit(result, Console())
+
+    def draw(path: Path) -> None:
+        from scalecmp.plotting import plot_fit
+
+        plot_fit(result, path)
+
+    write_outputs(result.to_dict(), json_path, plot, force=force, inputs=[data], draw=draw)
+    for p in (json_path, plot):
+        if p is not None and not quiet:
+            print(f"wrote {p}")
+
+
+def laws_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+) -> None:
+    """List the scaling laws: name, formula, parameters."""
+    rows = [law.describe() for law in LAWS.values()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = Table(title="scaling laws (error as a function of compute; lower is better)")
+    for col in ("name", "formula", "params", "inputs"):
+        t.add_column(col)
+    for r in rows:
+        default = " (default)" if r["name"] == DEFAULT_LAW else ""
+        t.add_row(r["name"] + default, r["formula"], ", ".join(r["params"]), str(r["inputs"]))
+    Console().print(t)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fit")(fit_command)
+    app.command("laws")(laws_command)

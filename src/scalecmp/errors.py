@@ -1,0 +1,16 @@
+"""Exceptions that the CLI turns into one-line messages and exit code 2."""
+
+from __future__ import annotations
+
+
+class ScalecmpError(Exception):
+    """Base class of every error scalecmp reports to the user (exit code 2 in the CLI)."""
+
+
+class DataError(ScalecmpError, ValueError):
+    """The measurements cannot be used as asked (missing file or column, bad values, too few
+    points)."""
+
+
+class UsageError(ScalecmpError, ValueError):
+    """An option or argument is invalid (unknown law, bad filter expression, bad spec)."""

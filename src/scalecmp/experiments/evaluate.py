@@ -1,0 +1,322 @@
+"""Evaluation of a checkpoint on the synthetic world's held-out tasks (model-agnostic).
+
+The model contract (see docs/architecture.md)::
+
+    model.encode_image(images, normalize=True) -> (B, D)   # images from images_to_tensor
+    model.encode_text(tokens, normalize=True)  -> (B, D)   # tokens = tok(list_of_str)
+    model.image_tokens(images) -> (B, T, W)                # patch tokens (segmentation probe)
+
+Every metric is "higher is better" in [0, 1]. Ranking metrics treat ties as a random tie
+break and report its expectation (a model with constant embeddings scores chance, not 1).
+Results can be written in clip_benchmark's JSON format (:func:`to_clip_benchmark_json`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scalecmp.errors import DataError
+from scalecmp.experiments.data import images_to_tensor
+from scalecmp.experiments.synthetic import (
+    ClassificationTask,
+    RetrievalTask,
+    SegmentationTask,
+    SyntheticWorld,
+)
+
+__all__ = [
+    "class_iou",
+    "evaluate_checkpoint",
+    "expected_hits_at_k",
+    "retrieval",
+    "segmentation_probe",
+    "to_clip_benchmark_json",
+    "write_clip_benchmark_json",
+    "zero_shot_classification",
+]
+
+Tokenizer = Callable[[list[str]], torch.Tensor]
+_TIE_TOL = 1e-6
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode and no_grad inside; the previous train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
+def _map_images(model: nn.Module, images: np.ndarray, batch_size: int,
+                fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Float32 CPU outputs of ``fn`` over normalised uint8 images, in batches."""
+    device, outs = _device(model), []
+    for i in range(0, len(images), batch_size):
+        outs.append(fn(images_to_tensor(images[i:i + batch_size], device=device)).float().cpu())
+    return torch.cat(outs)
+
+
+def _encode_images(model: nn.Module, images: np.ndarray, batch_size: int) -> torch.Tensor:
+    """L2-normalised float32 CPU image embeddings (N, D), in batches."""
+    return _map_images(model, images, batch_size, lambda x: model.encode_image(x, normalize=True))
+
+
+def _encode_texts(model: nn.Module, tok: Tokenizer, texts: Sequence[str],
+                  batch_size: int) -> torch.Tensor:
+    """L2-normalised float32 CPU text embeddings (N, D), in batches."""
+    device, outs = _device(model), []
+    for i in range(0, len(texts), batch_size):
+        tokens = tok(list(texts[i:i + batch_size])).to(device)
+        outs.append(model.encode_text(tokens, normalize=True).float().cpu())
+    return torch.cat(outs)
+
+
+def expected_hits_at_k(scores: torch.Tensor, target: torch.Tensor, k: int) -> torch.Tensor:
+    """Per query, the probability that ``target`` is among the ``k`` best-scored candidates
+    under a uniformly random tie break.
+
+    ``scores`` (Q, N), ``target`` (Q,) long. With ``g`` candidates scoring above the target
+    and ``e`` others tied with it (within 1e-6), the target's rank is ``g + U{0..e}`` and the
+    hit probability ``clip((k - g) / (e + 1), 0, 1)``.
+    """
+    true = scores.gather(1, target[:, None])
+    greater = (scores > true + _TIE_TOL).sum(1)
+    ties = ((scores - true).abs() <= _TIE_TOL).sum(1) - 1
+    return ((k - greater).clamp(min=0).float() / (ties + 1).float()).clamp(max=1.0)
+
+
+# ----------------------------------------------------------------------------- classification
+
+def zero_shot_classification(
+    model: nn.Module, tok: Tokenizer, task: ClassificationTask, batch_size: int = 256
+) -> dict[str, float]:
+    """Zero-shot top-1/top-5 accuracy with a prompt ensemble.
+
+    The class embedding is the mean over ``task.templates`` of the normalised text embeddings
+    of ``template.format(classname)``, renormalised; an image's logits are the dot products
+    with its normalised embedding. Returns ``{"acc1", "acc5", "mean_per_class_recall"}``
+    (top-5 is top-min(5, n_classes)).
+    """
+    n_classes = len(task.classnames)
+    with _eval_mode(model):
+        prompts = [t.format(c) for c in task.classnames for t in task.templates]
+        text = _encode_texts(model, tok, prompts, batch_size)
+        weights = F.normalize(text.view(n_classes, len(task.templates), -1).mean(1), dim=-1)
+        image = _encode_images(model, task.images, batch_size)
+    logits = image @ weights.T
+    target = torch.as_tensor(np.asarray(task.labels), dtype=torch.long)
+    top1 = expected_hits_at_k(logits, target, 1)
+    top5 = expected_hits_at_k(logits, target, min(5, n_classes))
+    per_class = torch.zeros(n_classes).index_add_(0, target, top1)
+    counts = torch.bincount(target, minlength=n_classes).float()
+    present = counts > 0
+    return {
+        "acc1": float(top1.mean()),
+        "acc5": float(top5.mean()),
+        "mean_per_class_recall": float((per_class[present] / counts[present]).mean()),
+    }
+
+
+# ----------------------------------------------------------------------------- retrieval
+
+def retrieval(
+    model: nn.Module, tok: Tokenizer, task: RetrievalTask, batch_size: int = 256,
+    ks: Sequence[int] = (1, 5, 10),
+) -> dict[str, float]:
+    """Image-text retrieval recall@k (clip_benchmark convention).
+
+    ``image_retrieval_recall@k``: share of captions whose own image is among the k images
+    most similar to it (text -> image); ``text_retrieval_recall@k``: share of images whose own
+    caption is among the k most similar captions (image -> text). Cosine similarities.
+    """
+    if len(task.captions) != len(task.images):
+        raise DataError("retrieval task needs one caption per image")
+    with _eval_mode(model):
+        image = _encode_images(model, task.images, batch_size)
+        text = _encode_texts(model, tok, list(task.captions), batch_size)
+    sim = text @ image.T  # (texts, images)
+    target = torch.arange(len(task.images))
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"image_retrieval_recall@{k}"] = float(expected_hits_at_k(sim, target, k).mean())
+    for k in ks:
+        out[f"text_retrieval_recall@{k}"] = float(expected_hits_at_k(sim.T, target, k).mean())
+    return out
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+def _token_grid(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, T, W) patch tokens -> (B, W, g, g); a leading class token (T = g*g + 1) is dropped."""
+    b, t, w = tokens.shape
+    g = math.isqrt(t)
+    if g * g != t:
+        g = math.isqrt(t - 1)
+        if g * g != t - 1:
+            raise DataError(f"cannot arrange {t} image tokens on a square grid")
+        tokens = tokens[:, 1:]
+    return tokens.transpose(1, 2).reshape(b, w, g, g)
+
+
+def class_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """IoU per class over the whole set: ``|pred = c and target = c| / |pred = c or
+    target = c|``; NaN for classes absent from ``target`` (mIoU = nanmean, ADE20K style)."""
+    pred, target = pred.reshape(-1), target.reshape(-1)
+    inter = torch.bincount(target[pred == target], minlength=n_classes).double()
+    area_p = torch.bincount(pred, minlength=n_classes).double()
+    area_t = torch.bincount(target, minlength=n_classes).double()
+    iou = inter / (area_p + area_t - inter).clamp(min=1)
+    iou[area_t == 0] = float("nan")
+    return iou
+
+
+def segmentation_probe(
+    model: nn.Module,
+    task: SegmentationTask,
+    seed: int = 0,
+    epochs: int = 300,
+    lr: float = 0.05,
+    batch_size: int | None = None,
+    weight_decay: float = 1e-4,
+    embed_batch_size: int = 256,
+) -> dict[str, float]:
+    """mIoU of a linear probe on frozen patch tokens.
+
+    The tokens of ``model.image_tokens`` are standardised (per channel, train statistics),
+    mapped to class logits by a linear layer (a 1x1 convolution on the token grid, zero
+    initialised), upsampled bilinearly to pixel resolution and trained with pixel-wise
+    cross-entropy by ``epochs`` Adam passes over the train split (full batch when
+    ``batch_size`` is None, else shuffled minibatches drawn from a generator seeded by
+    ``seed``). Returns ``{"miou"}``: the mean over classes present in the test masks of the
+    per-class IoU on the test split (background counts as a class).
+    """
+    with _eval_mode(model):
+        train = _token_grid(_map_images(model, task.train_images, embed_batch_size,
+                                        model.image_tokens))
+        test = _token_grid(_map_images(model, task.test_images, embed_batch_size,
+                                       model.image_tokens))
+    mean = train.mean(dim=(0, 2, 3), keepdim=True)
+    std = train.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6)
+    train, test = (train - mean) / std, (test - mean) / std
+    y_train = torch.as_tensor(np.asarray(task.train_masks), dtype=torch.long)
+    y_test = torch.as_tensor(np.asarray(task.test_masks), dtype=torch.long)
+    size = tuple(y_train.shape[-2:])
+
+    probe = nn.Conv2d(train.shape[1], task.n_classes, kernel_size=1)
+    nn.init.zeros_(probe.weight)
+    nn.init.zeros_(probe.bias)
+    opt = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
+    gen = torch.Generator().manual_seed(int(seed))
+    n = train.shape[0]
+    bs = n if batch_size is None else min(batch_size, n)
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(probe(x), size=size, mode="bilinear", align_corners=False)
+
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=gen) if bs < n else torch.arange(n)
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                loss = F.cross_entropy(logits(train[idx]), y_train[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+    with torch.no_grad():
+        pred = torch.cat([logits(test[i:i + 256]).argmax(1) for i in range(0, len(test), 256)])
+    iou = class_iou(pred, y_test, task.n_classes)
+    return {"miou": float(torch.nanmean(iou))}
+
+
+# ----------------------------------------------------------------------------- checkpoint
+
+def evaluate_checkpoint(
+    model: nn.Module,
+    tok: Tokenizer,
+    world: SyntheticWorld,
+    *,
+    n_per_class: int = 10,
+    n_retrieval: int = 1000,
+    n_seg_train: int = 500,
+    n_seg_test: int = 200,
+    seed: int = 0,
+    batch_size: int = 256,
+    seg_epochs: int = 300,
+) -> list[dict[str, Any]]:
+    """All synthetic evaluations of one model as tidy rows.
+
+    Returns ``[{"task", "dataset", "metric", "value"}, ...]``: zero-shot classification
+    ("zeroshot_classification" on "synthetic_classification": acc1, acc5,
+    mean_per_class_recall), retrieval ("zeroshot_retrieval" on "synthetic_retrieval":
+    image/text recall@1/5/10) and the segmentation probe ("segmentation" on
+    "synthetic_segmentation": miou). Tasks come from the world's held-out eval split; a task
+    whose size is 0 is skipped.
+    """
+    rows: list[dict[str, Any]] = []
+
+    def add(task: str, dataset: str, metrics: dict[str, float]) -> None:
+        rows.extend({"task": task, "dataset": dataset, "metric": k, "value": float(v)}
+                    for k, v in metrics.items())
+
+    if n_per_class > 0:
+        cls = world.classification_task(n_per_class)
+        add("zeroshot_classification", "synthetic_classification",
+            zero_shot_classification(model, tok, cls, batch_size))
+    if n_retrieval > 0:
+        ret = world.retrieval_task(n_retrieval)
+        add("zeroshot_retrieval", "synthetic_retrieval", retrieval(model, tok, ret, batch_size))
+    if n_seg_train > 0 and n_seg_test > 0:
+        seg = world.segmentation_task(n_seg_train, n_seg_test)
+        add("segmentation", "synthetic_segmentation",
+            segmentation_probe(model, seg, seed=seed, epochs=seg_epochs))
+    return rows
+
+
+def to_clip_benchmark_json(
+    dataset: str, model_name: str, pretrained: str, task: str, metrics: dict[str, float]
+) -> dict[str, Any]:
+    """clip_benchmark's result record: ``{"dataset", "model", "pretrained", "task",
+    "metrics": {name: value}}``."""
+    return {
+        "dataset": dataset,
+        "model": model_name,
+        "pretrained": pretrained,
+        "task": task,
+        "metrics": {k: float(v) for k, v in metrics.items()},
+    }
+
+
+def write_clip_benchmark_json(
+    path: str | os.PathLike, dataset: str, model_name: str, pretrained: str, task: str,
+    metrics: dict[str, float],
+) -> Path:
+    """Write :func:`to_clip_benchmark_json` to ``path`` (parent folders created)."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = to_clip_benchmark_json(dataset, model_name, pretrained, task, metrics)
+    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return out

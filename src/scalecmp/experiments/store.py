@@ -1,0 +1,175 @@
+"""The measurement table: ``DIR/measurements.parquet``, appended atomically and deduplicated.
+
+Every append takes an exclusive ``fcntl`` lock on ``DIR/.measurements.lock``, reads the
+current table, concatenates the new rows, keeps the last row per cell key, writes the result
+to a temporary file in the same folder, fsyncs it and ``os.replace``-s it over the table.
+A process killed at any moment therefore leaves either the old or the new table, never a torn
+one, and re-running a grid re-appends identical rows without duplicating them.
+
+This module needs pandas and pyarrow only (no torch).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from scalecmp.errors import DataError
+
+__all__ = [
+    "COLUMNS",
+    "KEY",
+    "TABLE_NAME",
+    "append_measurements",
+    "dedupe",
+    "empty_table",
+    "measurements_path",
+    "read_measurements",
+]
+
+TABLE_NAME = "measurements.parquet"
+
+#: column -> pandas dtype. Order is the table's column order.
+COLUMNS: dict[str, str] = {
+    "procedure": "string",
+    "model": "string",
+    "dataset": "string",
+    "schedule": "string",
+    "lr": "float64",
+    "batch_size": "int64",
+    "warmup": "int64",
+    "cooldown": "float64",
+    "cooldown_from": "int64",
+    "seed": "int64",
+    "samples_seen": "int64",
+    "gflops_per_sample": "float64",
+    "gflops_total": "float64",
+    "params": "int64",
+    "task": "string",
+    "metric": "string",
+    "value": "float64",
+    "checkpoint": "string",
+    "wall_s": "float64",
+}
+
+#: The cell key: one row per (training configuration, samples seen, task, metric).
+KEY: tuple[str, ...] = (
+    "procedure",
+    "model",
+    "dataset",
+    "schedule",
+    "lr",
+    "batch_size",
+    "warmup",
+    "cooldown",
+    "seed",
+    "samples_seen",
+    "task",
+    "metric",
+)
+
+_DEFAULTS = {"cooldown": 0.0, "cooldown_from": -1, "checkpoint": "", "wall_s": float("nan")}
+
+
+def measurements_path(out_dir: str | Path) -> Path:
+    """``out_dir/measurements.parquet``."""
+    return Path(out_dir) / TABLE_NAME
+
+
+def _normalise(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    for col, default in _DEFAULTS.items():
+        if col not in frame.columns:
+            frame[col] = default
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(f"measurement rows lack columns: {', '.join(missing)}")
+    extra = [c for c in frame.columns if c not in COLUMNS]
+    frame = frame[list(COLUMNS) + extra]
+    try:
+        frame = frame.astype({c: t for c, t in COLUMNS.items()})
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"measurement rows have bad values: {exc}") from exc
+    return frame.reset_index(drop=True)
+
+
+def empty_table() -> pd.DataFrame:
+    """A table with the right columns and no rows."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
+
+
+def read_measurements(out_dir: str | Path) -> pd.DataFrame:
+    """The table under ``out_dir`` (an empty table when there is none yet)."""
+    path = measurements_path(out_dir)
+    if not path.exists():
+        return empty_table()
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # a foreign or damaged file: say so in one line
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    lock_path = out_dir / ".measurements.lock"
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def dedupe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep the last row per :data:`KEY`, in first-seen order of the keys."""
+    if frame.empty:
+        return frame
+    return frame.drop_duplicates(subset=list(KEY), keep="last").reset_index(drop=True)
+
+
+def append_measurements(out_dir: str | Path, rows: pd.DataFrame | Iterable[Mapping]) -> int:
+    """Append ``rows`` to ``out_dir/measurements.parquet`` atomically; returns the table's length.
+
+    Rows with the key of an existing row replace it (last write wins).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    new = _normalise(rows)
+    path = measurements_path(out)
+    with _locked(out):
+        old = read_measurements(out)
+        if old.empty:
+            table = new
+        elif new.empty:
+            table = old
+        else:
+            table = pd.concat([_normalise(old), new], ignore_index=True)
+        table = dedupe(table)
+        fd, tmp = tempfile.mkstemp(prefix=f".{TABLE_NAME}.", suffix=".tmp", dir=out)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                table.to_parquet(fh, index=False)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(out)
+    return len(table)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

@@ -1,0 +1,186 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalecmp.cli import main
+
+
+def run(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    out = capsys.readouterr()
+    return info.value.code, out.out, out.err
+
+
+@pytest.fixture()
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
+        for c in np.geomspace(1e7, 1e11, 24):
+            err = 25 * (c + 3e7) ** alpha + 0.1
+            rows.append({"proc": proc, "gflops": c, "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
+    path = tmp_path / "m.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_fit_writes_the_json_contract_and_a_plot(data, tmp_path, capsys):
+    js, png = tmp_path / "fit.json", tmp_path / "fit.png"
+    code, out, err = run(
+        [
+            "fit",
+            data,
+            "--x",
+            "gflops",
+            "--y",
+            "acc",
+            "--maximize",
+            "--by",
+            "proc",
+            "--law",
+            "saturating",
+            "--n-bootstrap",
+            "100",
+            "--predict-at",
+            "1e12,1e13",
+            "--json",
+            js,
+            "--plot",
+            png,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "proc=clip" in out and "predictions" in out
+    d = json.loads(js.read_text())
+    assert d["x"] == "gflops" and d["y"] == "acc" and d["maximize"] is True
+    assert d["law"] == "saturating" and d["level"] == 0.95 and d["n_bootstrap"] == 100
+    assert [g["key"] for g in d["groups"]] == [{"proc": "clip"}, {"proc": "mammut"}]
+    preds = d["groups"][0]["predictions"]
+    assert [p["x"] for p in preds] == [1e12, 1e13]
+    assert all(p["lo"] <= p["y"] <= p["hi"] for p in preds)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_refuses_to_overwrite_without_force(data, tmp_path, capsys):
+    js = tmp_path / "fit.json"
+    js.write_text("precious")
+    code, _, err = run(
+        [
+            "fit",
+            data,
+            "--x",
+            "gflops",
+            "--y",
+            "acc",
+            "--maximize",
+            "--n-bootstrap",
+            "0",
+            "--json",
+            js,
+        ],
+        capsys,
+    )
+    assert code == 2 and "--force" in err
+    assert js.read_text() == "precious"
+    code, _, err = run(
+        [
+            "fit",
+            data,
+            "--x",
+            "gflops",
+            "--y",
+            "acc",
+            "--maximize",
+            "--n-bootstrap",
+            "0",
+            "--json",
+            data,
+            "--force",
+        ],
+        capsys,
+    )
+    assert code == 2 and "over input" in err
+    assert data.read_text().startswith("proc,")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.csv", "--x", "gflops", "--y", "acc"], "file not found"),
+        (["{data}", "--x", "nope", "--y", "acc"], "no column 'nope'"),
+        (["{data}", "--x", "gflops", "--y", "proc"], "non-numeric"),
+        (["{data}", "--x", "acc", "--y", "gflops", "--maximize"], "must lie in [0, 1]"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--where", "gflops<0"], "no rows left"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--where", "bad"], "expected COL=VALUE"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--law", "cubic"], "unknown law"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--predict-at", "-5"], "must be > 0"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--level", "2"], "level"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--plot", "{tmp}/p.bmp"], "figure type"),
+        (
+            ["{data}", "--x", "gflops", "--y", "acc", "--maximize", "--where", "gflops<3e7"],
+            "too few",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, data, tmp_path, capsys):
+    args = [a.format(data=data, tmp=tmp_path) for a in args]
+    code, _, err = run(["fit", *args, "--n-bootstrap", "0"], capsys)
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if not line.startswith("scalecmp: warning")]
+    assert len(lines) == 1 and message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_x_must_be_positive(tmp_path, capsys):
+    path = tmp_path / "neg.csv"
+    pd.DataFrame({"c": [0.0, 1.0, 2.0], "e": [0.5, 0.4, 0.3]}).to_csv(path, index=False)
+    code, _, err = run(["fit", path, "--x", "c", "--y", "e"], capsys)
+    assert code == 2 and "must be > 0" in err
+
+
+def test_nan_rows_are_dropped_with_a_warning_line(data, tmp_path, capsys):
+    frame = pd.read_csv(data)
+    frame.loc[[0, 5], "acc"] = np.nan
+    path = tmp_path / "nan.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run(
+        ["fit", path, "--x", "gflops", "--y", "acc", "--maximize", "--n-bootstrap", "0", "-q"],
+        capsys,
+    )
+    assert code == 0
+    assert "scalecmp: warning: dropped 2 of 48 rows with NaN in acc" in err
+
+
+def test_laws_lists_the_registry(capsys):
+    code, out, _ = run(["laws", "--json"], capsys)
+    assert code == 0
+    assert {r["name"] for r in json.loads(out)} >= {"power", "saturating", "chinchilla"}
+
+
+def test_unknown_option_is_a_usage_error(capsys):
+    code, _, err = run(["fit", "--bogus"], capsys)
+    assert code == 2
+
+
+def test_analysis_cli_does_not_import_torch():
+    code = (
+        "import sys, scalecmp, scalecmp.cli as c; c._register();"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'open_clip')];"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_console_script_runs(data, tmp_path):
+    exe = [sys.executable, "-m", "scalecmp.cli"]
+    r = subprocess.run(
+        [*exe, "fit", str(data), "--x", "gflops", "--y", "nope"], capture_output=True, text=True
+    )
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("scalecmp: error: --y: no column 'nope'")

@@ -1,0 +1,56 @@
+"""`scalecmp demo`: the built-in spec, and a tiny end-to-end run (grid, fit, report)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+import scalecmp.cli as cli
+from scalecmp.experiments import demo
+from scalecmp.experiments.grid import expand_cells, parse_spec
+
+torch.set_num_threads(1)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_examples_spec_is_the_builtin_spec():
+    assert (ROOT / "examples" / "demo_grid.yaml").read_text() == demo.DEMO_SPEC
+
+
+def test_demo_spec_meets_the_brief():
+    spec = parse_spec(yaml.safe_load(demo.DEMO_SPEC))
+    assert set(spec.procedures) == {"clip", "mammut"}
+    assert len(spec.sizes) >= 4 and len(spec.samples_seen) >= 6
+    assert "cooldown" in spec.schedules
+    tiny = parse_spec(demo.demo_spec(tiny=True))
+    assert len(tiny.sizes) == 2 and len(tiny.samples_seen) == 3
+    assert len(expand_cells(tiny)) == 2 * 2 * 3 * len(tiny.schedules)
+
+
+@pytest.mark.slow
+def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
+    if not cli._registered:
+        present = tuple(m for m in cli._COMMAND_MODULES if importlib.util.find_spec(m))
+        monkeypatch.setattr(cli, "_COMMAND_MODULES", present)
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--tiny", "--out", str(out), "--quiet", "--n-bootstrap", "20"])
+    stdout, stderr = capsys.readouterr()
+    assert info.value.code == 0, stderr
+    assert f"report: {out / 'report.html'}" in stdout
+    table = pd.read_parquet(out / "measurements.parquet")
+    assert set(table["procedure"]) == {"clip", "mammut"}
+    assert set(table["model"]) == {"xxs", "xs"}
+    assert (out / "report.html").stat().st_size > 1000
+
+    # a re-run reuses every cell and regenerates the report
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--tiny", "--out", str(out), "--quiet", "--n-bootstrap", "20"])
+    stdout, _ = capsys.readouterr()
+    assert info.value.code == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "measurements.parquet"), table)

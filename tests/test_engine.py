@@ -1,0 +1,214 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import scalecmp
+from scalecmp import DataError, ScalingLawRegressor, UsageError, get_law
+from scalecmp.io import ScalecmpWarning
+
+X = np.geomspace(1e6, 1e10, 28)
+BEYOND = np.array([3e10, 1e11])  # 3x and 10x beyond the fitted range
+FAST = settings(
+    max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def noisy(law_name, x, params, seed, sigma=0.002):
+    rng = np.random.default_rng(seed)
+    y = get_law(law_name).evaluate(x, np.asarray(params, float))
+    return y * np.exp(rng.normal(0.0, sigma, y.shape))
+
+
+def check_recovery(law_name, params, seed, x=X, beyond=BEYOND, in_tol=0.02, out_tol=0.06):
+    law = get_law(law_name)
+    y = noisy(law_name, x, params, seed)
+    reg = ScalingLawRegressor(law_name, frontier="none", n_bootstrap=0).fit(x, y)
+    truth_in = law.evaluate(x, np.asarray(params, float))
+    truth_out = law.evaluate(beyond, np.asarray(params, float))
+    assert np.max(np.abs(reg.predict(x) / truth_in - 1)) < in_tol
+    assert np.max(np.abs(reg.predict(beyond) / truth_out - 1)) < out_tol
+    return reg
+
+
+@FAST
+@given(A=st.floats(5, 200), alpha=st.floats(-0.5, -0.05), seed=st.integers(0, 1000))
+def test_power_law_is_recovered(A, alpha, seed):
+    reg = check_recovery("power", [A, alpha], seed)
+    assert reg.params_["alpha"] == pytest.approx(alpha, abs=0.02)
+
+
+@FAST
+@given(alpha=st.floats(-0.5, -0.1), E=st.floats(0.02, 0.3), seed=st.integers(0, 1000))
+def test_power_floor_is_recovered_and_extrapolates(alpha, E, seed):
+    A = 1.0 / 1e6**alpha  # error 1 + E at the smallest compute
+    check_recovery("power_floor", [A, alpha, E], seed)
+
+
+@FAST
+@given(
+    alpha=st.floats(-0.45, -0.15),
+    logB=st.floats(6.0, 8.0),
+    E=st.floats(0.03, 0.25),
+    seed=st.integers(0, 1000),
+)
+def test_saturating_law_is_recovered_and_extrapolates(alpha, logB, E, seed):
+    B = 10**logB
+    A = 1.0 / (1e6 + B) ** alpha
+    check_recovery("saturating", [A, B, alpha, E], seed)
+
+
+@FAST
+@given(
+    c0=st.floats(0.0, 0.15),
+    c1=st.floats(0.1, 0.4),
+    logd=st.floats(7.0, 8.5),  # at least 1.5 decades of data after the break
+    f=st.floats(0.5, 2.0),
+    E=st.floats(0.02, 0.2),
+    seed=st.integers(0, 1000),
+)
+def test_broken_power_law_is_recovered_and_extrapolates(c0, c1, logd, f, E, seed):
+    d = 10**logd
+    A = 1.0 / (1e6**-c0 * (1 + (1e6 / d) ** (1 / f)) ** (-c1 * f))
+    check_recovery("broken_power", [A, c0, c1, d, f, E], seed, in_tol=0.02, out_tol=0.08)
+
+
+@FAST
+@given(alpha=st.floats(0.2, 0.5), beta=st.floats(0.2, 0.5), seed=st.integers(0, 1000))
+def test_chinchilla_is_recovered(alpha, beta, seed):
+    N, D = np.meshgrid(np.geomspace(1e6, 1e9, 6), np.geomspace(1e8, 1e11, 6))
+    x = np.stack([N.ravel(), D.ravel()], axis=1)
+    p = np.array([1e6**alpha, alpha, 1e8**beta, beta, 0.5])
+    rng = np.random.default_rng(seed)
+    y = get_law("chinchilla").evaluate(x, p) * np.exp(rng.normal(0, 0.003, len(x)))
+    reg = ScalingLawRegressor("chinchilla", frontier="none", n_bootstrap=0).fit(
+        x[:, 0], y, x2=x[:, 1]
+    )
+    big = np.array([[1e10, 1e12]])
+    truth = get_law("chinchilla").evaluate(big, p)
+    assert reg.predict(big[:, 0], x2=big[:, 1])[0] == pytest.approx(truth[0], rel=0.05)
+    assert reg.params_["alpha"] == pytest.approx(alpha, abs=0.08)
+    assert reg.params_["beta"] == pytest.approx(beta, abs=0.08)
+
+
+def _accuracy_frame(seed=0):
+    x = np.geomspace(1e7, 1e11, 30)
+    err = get_law("saturating").evaluate(x, np.array([60.0, 3e7, -0.25, 0.12]))
+    rng = np.random.default_rng(seed)
+    acc = 1 - err * np.exp(rng.normal(0, 0.01, len(x)))
+    return pd.DataFrame({"gflops": x, "acc": acc, "proc": "a"})
+
+
+def test_maximize_reports_in_metric_units_and_intervals_bracket():
+    frame = _accuracy_frame()
+    res = scalecmp.fit(
+        frame,
+        x="gflops",
+        y="acc",
+        maximize=True,
+        n_bootstrap=200,
+        law="saturating",
+        predict_at=[1e12],
+    )
+    g = res.groups[0]
+    y = g.predict([1e12])[0]
+    lo, hi = g.interval([1e12])
+    assert 0.5 < y < 1.0
+    assert lo[0] < y < hi[0]
+    assert g.predict_error([1e12])[0] == pytest.approx(1 - y)
+    # replicates are in metric units too; a new measurement is less certain than the curve
+    reps = g.predict_replicates([1e12])
+    assert reps.shape == (200, 1) and 0.5 < np.median(reps) < 1.0
+    clo, chi = g.interval([1e12], kind="curve")
+    assert hi[0] - lo[0] >= chi[0] - clo[0] > 0
+
+
+def test_intervals_widen_with_extrapolation_and_level():
+    g = scalecmp.fit(
+        _accuracy_frame(), x="gflops", y="acc", maximize=True, n_bootstrap=300, law="saturating"
+    ).groups[0]
+    xs = np.array([1e10, 1e12, 1e14])
+    lo, hi = g.interval(xs)
+    assert np.all(np.diff(hi - lo) > 0)
+    lo80, hi80 = g.interval(xs, level=0.8)
+    assert np.all(hi80 - lo80 < hi - lo)
+
+
+def test_fits_are_deterministic():
+    a = scalecmp.fit(_accuracy_frame(), x="gflops", y="acc", maximize=True, n_bootstrap=100)
+    b = scalecmp.fit(_accuracy_frame(), x="gflops", y="acc", maximize=True, n_bootstrap=100)
+    np.testing.assert_array_equal(a.groups[0].bootstrap_params, b.groups[0].bootstrap_params)
+    assert a.to_dict() == b.to_dict()
+
+
+def test_groups_json_contract_and_tidy_frame():
+    f1, f2 = _accuracy_frame(1), _accuracy_frame(2)
+    f2["proc"] = "b"
+    res = scalecmp.fit(
+        pd.concat([f1, f2]),
+        x="gflops",
+        y="acc",
+        by="proc",
+        maximize=True,
+        n_bootstrap=50,
+        law="saturating",
+        predict_at=[1e12],
+    )
+    d = res.to_dict()
+    assert {"x", "y", "maximize", "law", "level", "n_bootstrap", "groups"} <= set(d)
+    g = d["groups"][1]
+    assert g["key"] == {"proc": "b"}
+    assert set(g["params"]) == {"A", "B", "alpha", "E"}
+    assert set(g["params_ci"]) == set(g["params"])
+    assert {"n_points", "n_frontier", "x_range", "diagnostics", "predictions"} <= set(g)
+    assert set(g["predictions"][0]) == {"x", "y", "lo", "hi"}
+    assert {"loss", "n_reached_best", "params_at_bound"} <= set(g["diagnostics"])
+    frame = res.to_frame()
+    assert list(frame["param"][:4]) == ["A", "B", "alpha", "E"]
+    assert set(frame["proc"]) == {"a", "b"}
+    assert res["b"].key == {"proc": "b"}
+
+
+def test_too_few_points_for_the_law_names_the_group():
+    frame = _accuracy_frame().iloc[:4]
+    with pytest.raises(DataError, match="too few for law 'broken_power'"):
+        scalecmp.fit(frame, x="gflops", y="acc", by="proc", maximize=True, n_bootstrap=0)
+
+
+def test_nan_rows_are_dropped_with_a_warning():
+    frame = _accuracy_frame()
+    frame.loc[3, "acc"] = np.nan
+    with pytest.warns(ScalecmpWarning, match="dropped 1 of 30 rows"):
+        res = scalecmp.fit(
+            frame, x="gflops", y="acc", maximize=True, n_bootstrap=0, law="saturating"
+        )
+    assert res.groups[0].n_points == 29
+
+
+def test_flat_data_warns_of_a_degenerate_fit():
+    x = np.geomspace(1e6, 1e10, 20)
+    y = np.full_like(x, 0.5) * np.exp(np.random.default_rng(0).normal(0, 0.01, 20))
+    with pytest.warns(ScalecmpWarning):
+        ScalingLawRegressor("power", frontier="none", n_bootstrap=0).fit(x, y)
+
+
+def test_bad_options_are_usage_errors():
+    x, y = np.geomspace(1, 100, 10), np.linspace(1, 0.5, 10)
+    for kw in (
+        {"loss": "l1"},
+        {"frontier": "hull"},
+        {"level": 1.5},
+        {"bootstrap": "wild"},
+        {"weighting": "magic"},
+    ):
+        with pytest.raises(UsageError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ScalingLawRegressor("power", n_bootstrap=0, **kw).fit(x, y)
+
+
+def test_predict_before_fit_raises():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ScalingLawRegressor().predict([1.0])

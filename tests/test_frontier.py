@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from scalecmp.errors import UsageError
+from scalecmp.frontier import binned_frontier, frontier_mask, naive_frontier
+
+
+def test_naive_frontier_keeps_points_better_than_every_cheaper_one():
+    x = np.array([1, 2, 3, 4, 5, 6], float)
+    e = np.array([0.9, 0.95, 0.8, 0.85, 0.5, 0.5])
+    assert naive_frontier(x, e).tolist() == [True, False, True, False, True, False]
+
+
+def test_naive_frontier_takes_the_best_of_equal_compute():
+    x = np.array([1, 1, 2], float)
+    e = np.array([0.9, 0.7, 0.8])
+    assert naive_frontier(x, e).tolist() == [False, True, False]
+
+
+def test_binned_frontier_is_a_subset_of_the_naive_one_and_monotone():
+    rng = np.random.default_rng(0)
+    x = 10 ** rng.uniform(6, 12, 300)
+    e = 0.1 + 50 * x**-0.2 * np.exp(rng.normal(0, 0.2, 300))
+    b = binned_frontier(x, e)
+    n = naive_frontier(x, e)
+    assert b.sum() >= 5
+    assert not (b & ~n).any()
+    order = np.argsort(x[b])
+    assert np.all(np.diff(e[b][order]) < 0)
+    assert b.sum() < n.sum()
+
+
+def test_binned_frontier_keeps_one_point_per_bin_at_most():
+    x = np.geomspace(1e6, 1e12, 200)
+    e = 1.0 / np.log(x)  # strictly improving: every point is on the naive frontier
+    b = binned_frontier(x, e)
+    n_edges = int(np.log2(1e12 / 1500))
+    assert b.sum() <= n_edges  # n_edges - 1 bins plus the largest point
+    assert b[-1]  # the largest-compute point improves on all: kept
+
+
+def test_frontier_mask_methods():
+    x = np.array([1.0, 2.0, 3.0])
+    e = np.array([0.5, 0.6, 0.4])
+    assert frontier_mask(x, e, "none").all()
+    assert frontier_mask(x, e, "naive").tolist() == [True, False, True]
+    with pytest.raises(UsageError, match="unknown frontier"):
+        frontier_mask(x, e, "convex")

@@ -1,0 +1,189 @@
+"""Grid specs: validation, expansion, planning, skipping done cells, kill + re-run."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+
+from scalecmp.errors import UsageError
+from scalecmp.experiments import grid as G
+from scalecmp.experiments.store import read_measurements
+from scalecmp.experiments.trainer import list_checkpoints
+
+torch.set_num_threads(1)
+
+TINY = {
+    "name": "tiny",
+    "procedures": ["clip"],
+    "sizes": ["xxs"],
+    "samples_seen": [64, 128],
+    "lr": 0.003,
+    "schedules": ["const", "cooldown"],
+    "cooldown_fraction": 0.5,
+    "batch_size": 16,
+    "warmup": 1,
+    "data": {"type": "synthetic", "n_shapes": 3, "n_colours": 3},
+    "eval": {"tasks": ["classification", "retrieval", "segmentation"], "n_per_class": 2,
+             "n_retrieval": 16, "n_seg_train": 8, "n_seg_test": 4, "seg_epochs": 2},
+    "train": {"context_length": 16},
+}
+
+
+def spec(**changes):
+    return G.parse_spec({**TINY, **changes})
+
+
+def values(table: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in table.columns if c != "wall_s"]
+    return table[cols].sort_values(["schedule", "samples_seen", "task", "metric"]).reset_index(
+        drop=True
+    )
+
+
+# ------------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sizez": ["xs"]}, "unknown key 'sizez'"),
+        ({"procedures": ["clip", "blip"]}, "unknown procedure 'blip'"),
+        ({"sizes": ["huge"]}, "unknown size 'huge'"),
+        ({"samples_seen": [64, 0]}, "'samples_seen' must be >= 1"),
+        ({"samples_seen": [64, -128]}, "'samples_seen' must be >= 1"),
+        ({"samples_seen": [100]}, "not a multiple of batch_size 16"),
+        ({"lr": -1}, "'lr' must be > 0"),
+        ({"schedules": ["linear"]}, "unknown schedule 'linear'"),
+        ({"warmup": 8}, "warmup"),
+        ({"data": {"type": "synthetic", "noise": 0.1}}, "unknown key 'data.noise'"),
+        ({"data": {"type": "synthetic", "caption_noise": 2}}, "caption_noise"),
+        ({"data": {"type": "parquet"}}, "unknown data type 'parquet'"),
+        ({"eval": {"tasks": ["captioning"]}}, "unknown eval task 'captioning'"),
+        ({"train": {"optimizer": "sgd"}}, "unknown key 'train.optimizer'"),
+    ],
+)
+def test_bad_spec_gives_one_clear_line(change, message):
+    with pytest.raises(UsageError) as info:
+        spec(**change)
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text
+
+
+def test_missing_required_key():
+    raw = dict(TINY)
+    del raw["sizes"]
+    with pytest.raises(UsageError, match="missing required key 'sizes'"):
+        G.parse_spec(raw)
+
+
+def test_bad_yaml_is_one_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("procedures: [clip\nsizes: xs\n")
+    with pytest.raises(UsageError) as info:
+        G.load_spec(path)
+    assert "bad YAML" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_load_spec_from_yaml(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text(textwrap.dedent("""
+        procedures: [clip, mammut]
+        sizes: [xxs, xs]
+        samples_seen: [128, 64]
+        lr: [1e-3, 3e-3]
+        batch_size: 16
+    """))
+    s = G.load_spec(path)
+    assert s.samples_seen == (64, 128) and s.lrs == (1e-3, 3e-3)
+    assert s.schedules == ("cosine",) and s.dataset == "synthetic"
+    assert len(G.expand_cells(s)) == 2 * 2 * 2 * 2
+
+
+# ------------------------------------------------------------------------ planning
+def test_const_cooldown_plan(tmp_path):
+    s = spec(samples_seen=[64, 128, 256])
+    assert s.cooldown_start(256) == 128 and s.cooldown_start(64) == 32
+    jobs = G.plan_jobs(s, tmp_path)
+    assert [j.kind for j in jobs] == ["const", "cooldown", "cooldown", "cooldown"]
+    const = jobs[0]
+    assert const.total == 256 and const.measure == [64, 128, 256]
+    assert const.save == [32, 64, 128, 256]
+    assert [(j.branch_from, j.total) for j in jobs[1:]] == [(32, 64), (64, 128), (128, 256)]
+    assert G.steps_to_train(s, const) == 16
+
+
+def test_cosine_plan_one_run_per_target(tmp_path):
+    s = spec(schedules=["cosine"], lr=[1e-3, 2e-3])
+    jobs = G.plan_jobs(s, tmp_path)
+    assert [(j.kind, j.lr, j.total) for j in jobs] == [
+        ("cosine", 1e-3, 64), ("cosine", 1e-3, 128), ("cosine", 2e-3, 64), ("cosine", 2e-3, 128)
+    ]
+    assert len({j.run_dir for j in jobs}) == 4
+
+
+# ------------------------------------------------------------------------ running
+def test_run_skip_and_status(tmp_path):
+    s = spec()
+    summary = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert summary["done_after"] == summary["cells"] == 4
+    assert summary["trained_steps"] == 8 + 2 + 4  # const to 128, branches 32->64, 64->128
+    table = read_measurements(tmp_path)
+    assert set(table["task"]) == {"train", "zeroshot_classification", "zeroshot_retrieval",
+                                  "segmentation"}
+    assert (table["gflops_total"] == table["gflops_per_sample"] * table["samples_seen"]).all()
+    assert table["params"].gt(0).all()
+    assert len(table) == 4 * (1 + 3 + 6 + 1)
+    assert len(list((tmp_path / "evals").rglob("*.json"))) == 4 * 3
+
+    again = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert again["trained_steps"] == 0 and again["evaluated"] == 0
+    pd.testing.assert_frame_equal(read_measurements(tmp_path), table)
+
+    status = G.grid_status(s, tmp_path)
+    assert status[["cells", "done", "missing"]].values.tolist() == [[4, 4, 0]]
+
+    # rows lost but checkpoint kept: evaluated from disk, nothing trained
+    kept = table[~((table["schedule"] == "const") & (table["samples_seen"] == 128))]
+    kept.to_parquet(tmp_path / "measurements.parquet", index=False)
+    assert G.grid_status(s, tmp_path)["missing"].tolist() == [1]
+    third = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert third["trained_steps"] == 0 and third["evaluated"] == 1
+    pd.testing.assert_frame_equal(values(read_measurements(tmp_path)), values(table))
+
+
+def test_grid_killed_midway_and_rerun_matches_uninterrupted(tmp_path, monkeypatch):
+    s = spec()
+    G.run_grid(s, tmp_path / "ref", device="cpu", progress=False)
+    reference = read_measurements(tmp_path / "ref")
+
+    calls = {"n": 0}
+    original = G.GridRunner.measure
+
+    def measure_then_die(self, *args, **kwargs):
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        calls["n"] += 1
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(G.GridRunner, "measure", measure_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
+    monkeypatch.setattr(G.GridRunner, "measure", original)
+    partial = read_measurements(tmp_path / "run")
+    assert 0 < len(partial) < len(reference)
+
+    rerun = G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
+    assert rerun["done_after"] == 4
+    final = read_measurements(tmp_path / "run")
+    assert len(final) == len(reference)  # nothing lost, nothing duplicated
+    pd.testing.assert_frame_equal(values(final), values(reference))
+
+
+def test_checkpoints_layout(tmp_path):
+    s = spec(samples_seen=[64], schedules=["cosine"])
+    G.run_grid(s, tmp_path, device="cpu", progress=False)
+    (job,) = G.plan_jobs(s, tmp_path)
+    assert list(list_checkpoints(job.run_dir)) == [64]
+    assert job.run_dir.is_relative_to(tmp_path / "checkpoints")

@@ -1,0 +1,111 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from scalecmp.errors import DataError, UsageError
+from scalecmp.io import (
+    ScalecmpWarning,
+    apply_where,
+    atomic_write_text,
+    check_output_path,
+    load_measurements,
+    parse_where,
+    prepare_measurements,
+)
+
+FRAME = pd.DataFrame(
+    {
+        "c": [1e6, 1e7, 1e8, 1e9],
+        "acc": [0.1, 0.2, 0.4, 0.5],
+        "proc": ["clip", "clip", "mammut", "mammut"],
+    }
+)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl", ".tsv"])
+def test_formats_round_trip(tmp_path, suffix):
+    path = tmp_path / f"m{suffix}"
+    if suffix == ".csv":
+        FRAME.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        FRAME.to_csv(path, index=False, sep="\t")
+    elif suffix == ".parquet":
+        FRAME.to_parquet(path)
+    else:
+        FRAME.to_json(path, orient="records", lines=True)
+    pd.testing.assert_frame_equal(load_measurements(path), FRAME, check_dtype=False)
+
+
+def test_load_errors_are_one_line_data_errors(tmp_path):
+    with pytest.raises(DataError, match="file not found"):
+        load_measurements(tmp_path / "missing.csv")
+    (tmp_path / "m.xlsx").write_text("x")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_measurements(tmp_path / "m.xlsx")
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    with pytest.raises(DataError, match="cannot read") as info:
+        load_measurements(tmp_path / "bad.parquet")
+    assert "\n" not in str(info.value)
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="no rows"):
+        load_measurements(tmp_path / "empty.csv")
+
+
+def test_where_operators():
+    assert len(apply_where(FRAME, ["proc=clip"])) == 2
+    assert len(apply_where(FRAME, ["proc!=clip"])) == 2
+    assert len(apply_where(FRAME, ["c<=1e7"])) == 2
+    assert len(apply_where(FRAME, ["c<1e7"])) == 1
+    assert len(apply_where(FRAME, ["c>1e7", "proc=mammut"])) == 2
+    assert len(apply_where(FRAME, ["c>=1e9"])) == 1
+    assert len(apply_where(FRAME, ["acc==0.5"])) == 1
+
+
+def test_where_errors():
+    with pytest.raises(UsageError, match="expected COL=VALUE"):
+        parse_where(["novalue"])
+    with pytest.raises(DataError, match="no column 'zz'"):
+        apply_where(FRAME, ["zz=1"])
+    with pytest.raises(DataError, match="is not a number"):
+        apply_where(FRAME, ["c=big"])
+    with pytest.raises(DataError, match="needs a numeric column"):
+        apply_where(FRAME, ["proc<clip"])
+    with pytest.raises(DataError, match="no rows left"):
+        apply_where(FRAME, ["proc=siglip"])
+
+
+def test_prepare_validates_columns_and_values():
+    with pytest.raises(DataError, match="--x: no column 'gflops'"):
+        prepare_measurements(FRAME, "gflops", "acc")
+    with pytest.raises(DataError, match="--by: no column 'model'"):
+        prepare_measurements(FRAME, "c", "acc", by=["model"])
+    with pytest.raises(DataError, match="non-numeric"):
+        prepare_measurements(FRAME, "c", "proc")
+    neg = FRAME.assign(c=[-1.0, 1e7, 1e8, 1e9])
+    with pytest.raises(DataError, match="must be > 0"):
+        prepare_measurements(neg, "c", "acc")
+    with pytest.raises(DataError, match=r"must lie in \[0, 1\]"):
+        prepare_measurements(FRAME.assign(acc=[0.1, 0.2, 1.2, 0.5]), "c", "acc", maximize=True)
+
+
+def test_prepare_drops_nan_rows_with_a_count():
+    frame = FRAME.assign(acc=[0.1, np.nan, 0.4, 0.5])
+    with pytest.warns(ScalecmpWarning, match="dropped 1 of 4 rows with NaN in acc"):
+        out = prepare_measurements(frame, "c", "acc")
+    assert len(out) == 3
+    strings = FRAME.assign(acc=["0.1", "0.2", "0.4", "0.5"])
+    assert prepare_measurements(strings, "c", "acc")["acc"].dtype == float
+
+
+def test_outputs_never_replace_inputs_or_existing_files(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("keep me")
+    with pytest.raises(UsageError, match="over input"):
+        check_output_path(data, force=True, inputs=[data])
+    with pytest.raises(UsageError, match="--force"):
+        check_output_path(data, force=False)
+    assert data.read_text() == "keep me"
+    out = check_output_path(tmp_path / "new" / "out.json")
+    assert out.parent.is_dir()
+    atomic_write_text(out, "{}")
+    assert out.read_text() == "{}" and not list(out.parent.glob(".*tmp"))
