@@ -230,9 +230,10 @@ def test_compare_speed_two_groups_150_points():
 
 # --------------------------------------------------------------- small calibration
 def test_small_calibration_false_positives_and_power(cal):
-    r = cal.run(n_series=12, seed=11, n_bootstrap=100, progress=False, law="saturating")
+    r = cal.run(n_series=30, seed=11, n_bootstrap=200, progress=False, law="saturating")
     assert r["skipped"] <= 2
-    # same law in both arms: a winner anywhere in <= 25% (target 5%; 12 series)
+    # same law in both arms: a winner anywhere in <= 25% (target 5%, measured 8% on 100
+    # series in benchmarks/calibration.py; 30 series here)
     assert r["false_positive_any"] <= 0.25
     # 1.5x compute multiplier: detected in most series, never the wrong way round
     assert r["power_1p5x_any"] >= 0.6

@@ -162,6 +162,8 @@ def _log_amp_bounds() -> tuple[float, float]:
 
 
 ALPHA_MIN = -3.0
+SLOPE_MAX = 2.0  # steepest log-log slope a broken power law may take
+BREAK_MARGIN = 0.25  # share of the fitted log-compute range kept free of breaks at the top
 
 
 class PowerLaw(Law):
@@ -312,20 +314,24 @@ class BrokenPowerLaw(Law):
     param_names = ("A", "c0", "c1", "d", "f", "E")
     description = (
         "Smoothly broken power law with one break (Caballero et al. 2022): log-log slope "
-        "-c0 below the break at x = d, -(c0 + c1) above it, f the break's sharpness."
+        "-c0 below the break at x = d, -(c0 + c1) above it, f the break's sharpness. "
+        "Both slopes are kept <= 0: the error of a compute frontier never rises."
     )
+
+    # internal: (log A', c0, s1 = c0 + c1, log d', log f, E); s1 is the slope above the break
 
     def f(self, xn, theta):
         theta = np.asarray(theta, dtype=float)
-        a, c0, c1, ld, lf, e = (theta[..., i : i + 1] for i in range(6))
+        a, c0, s1, ld, lf, e = (theta[..., i : i + 1] for i in range(6))
         lx = np.log(xn)
         fs = _exp(lf)
         z = np.logaddexp(0.0, (lx - ld) / fs)
-        return _exp(a - c0 * lx - c1 * fs * z) + e
+        return _exp(a - c0 * lx - (s1 - c0) * fs * z) + e
 
     def f_jac(self, xn, theta):
         theta = np.asarray(theta, dtype=float)
-        a, c0, c1, ld, lf, e = (theta[..., i : i + 1] for i in range(6))
+        a, c0, s1, ld, lf, e = (theta[..., i : i + 1] for i in range(6))
+        c1 = s1 - c0
         lx = np.log(xn)
         fs = _exp(lf)
         u = (lx - ld) / fs
@@ -335,7 +341,7 @@ class BrokenPowerLaw(Law):
         jac = np.stack(
             [
                 P,
-                -P * lx,
+                P * (fs * z - lx),
                 -P * fs * z,
                 P * c1 * sig,
                 -P * c1 * fs * (z - u * sig),
@@ -351,36 +357,40 @@ class BrokenPowerLaw(Law):
         a = np.log(np.maximum(p[..., 0], 1e-300)) - p[..., 1] * ls
         ld = np.log(np.maximum(p[..., 3], 1e-300)) - ls
         lf = np.log(np.maximum(p[..., 4], 1e-300))
-        return np.stack([a, p[..., 1], p[..., 2], ld, lf, p[..., 5]], axis=-1)
+        return np.stack([a, p[..., 1], p[..., 1] + p[..., 2], ld, lf, p[..., 5]], axis=-1)
 
     def from_internal(self, theta, scale):
         t = np.asarray(theta, dtype=float)
         ls = np.log(scale)
         A = _exp(t[..., 0] + t[..., 1] * ls)
         d = _exp(t[..., 3] + ls)
-        return np.stack([A, t[..., 1], t[..., 2], d, _exp(t[..., 4]), t[..., 5]], axis=-1)
+        c1 = t[..., 2] - t[..., 1]
+        return np.stack([A, t[..., 1], c1, d, _exp(t[..., 4]), t[..., 5]], axis=-1)
 
     def bounds(self, xn, y):
         lo_a, hi_a = _log_amp_bounds()
         lmin, lmax = float(np.log(np.min(xn))), float(np.log(np.max(xn)))
+        # the break must be supported by data on both sides: it may not sit in the top
+        # quarter of the fitted range, where a few points would set the slope extrapolated
+        top = lmax - BREAK_MARGIN * (lmax - lmin)
         return (
-            np.array([lo_a, -1.0, -3.0, lmin - 1.0, np.log(0.05), 0.0]),
-            np.array([hi_a, 3.0, 3.0, lmax + 1.0, np.log(20.0), _floor_max(y)]),
+            np.array([lo_a, 0.0, 0.0, lmin - 1.0, np.log(0.05), 0.0]),
+            np.array([hi_a, SLOPE_MAX, SLOPE_MAX, top, np.log(20.0), _floor_max(y)]),
         )
 
     def starts(self, xn, y):
         lx = np.log(xn)
         lmin, lmax = float(lx.min()), float(lx.max())
         c0s = np.array([0.0, 0.05, 0.2, 0.5])
-        c1s = np.array([-0.3, 0.1, 0.3, 0.8])
-        lds = np.linspace(lmin, lmax, 5)
+        s1s = np.array([0.05, 0.15, 0.3, 0.6, 1.0])
+        lds = np.linspace(lmin, lmax - BREAK_MARGIN * (lmax - lmin), 5)
         lfs = np.log(np.array([0.3, 1.0, 3.0]))
-        grid = np.array(np.meshgrid(c0s, c1s, lds, lfs, indexing="ij")).reshape(4, -1).T
-        c0, c1, ld, lf = grid.T
+        grid = np.array(np.meshgrid(c0s, s1s, lds, lfs, indexing="ij")).reshape(4, -1).T
+        c0, s1, ld, lf = grid.T
         z = np.logaddexp(0.0, (lx[None, :] - ld[:, None]) / np.exp(lf)[:, None])
-        g = _exp(-c0[:, None] * lx[None, :] - c1[:, None] * np.exp(lf)[:, None] * z)
+        g = _exp(-c0[:, None] * lx[None, :] - (s1 - c0)[:, None] * np.exp(lf)[:, None] * z)
         c, e = _amplitude_floor(g, y, _floor_max(y))
-        return np.stack([np.log(c), c0, c1, ld, lf, e], axis=-1)
+        return np.stack([np.log(c), c0, s1, ld, lf, e], axis=-1)
 
     def exponent(self, params):
         params = np.asarray(params, dtype=float)

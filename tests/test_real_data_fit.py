@@ -1,0 +1,76 @@
+"""Integration: the engine on the study's real measurements (../shared/data/laion2025)."""
+
+import json
+
+import numpy as np
+import pytest
+
+import scalecmp
+from scalecmp.cli import main
+from scalecmp.frontier import naive_frontier
+
+
+def _series(frame, task="imagenet1k", metric="acc1", model_type="clip"):
+    m = (
+        (frame.downstream_dataset == task)
+        & (frame.metric == metric)
+        & (frame.model_type == model_type)
+    )
+    return frame[m]
+
+
+@pytest.mark.parametrize("model_type", ["clip", "mammut"])
+def test_fit_below_1e11_predicts_the_held_out_frontier(laion_best, model_type):
+    series = _series(laion_best, model_type=model_type)
+    train = series[series.gflops_total <= 1e11]
+    err = 1 - series.value.to_numpy()
+    front = series[naive_frontier(series.gflops_total.to_numpy(), err)]
+    test = front[front.gflops_total > 1e11]
+    assert len(test) >= 4
+    g = scalecmp.fit(train, x="gflops_total", y="value", maximize=True, n_bootstrap=300).groups[0]
+    pred = g.predict(test.gflops_total)
+    lo, hi = g.interval(test.gflops_total)
+    miss = np.abs(pred - test.value.to_numpy())
+    assert miss.mean() < 0.02  # under 2 percentage points on average
+    assert miss.max() < 0.04
+    inside = (test.value.to_numpy() >= lo) & (test.value.to_numpy() <= hi)
+    assert inside.mean() >= 0.5
+    assert g.n_frontier >= 10 and g.diagnostics["converged"]
+
+
+def test_all_twenty_series_fit_and_error_falls_with_compute(laion_best):
+    res = scalecmp.fit(
+        laion_best,
+        x="gflops_total",
+        y="value",
+        by=["downstream_dataset", "metric", "model_type"],
+        maximize=True,
+        n_bootstrap=50,
+    )
+    assert len(res) == 20
+    for g in res:
+        lo, hi = g.x_range
+        xs = np.geomspace(lo, hi, 20)
+        assert np.all(np.diff(g.predict_error(xs)) < 1e-9), g.key
+        assert np.all(np.isfinite(g.bootstrap_params))
+
+
+def test_cli_on_the_real_file(laion_best_path, tmp_path, capsys):
+    out = tmp_path / "fit.json"
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "fit", str(laion_best_path), "--x", "gflops_total", "--y", "value",
+                "--maximize", "--by", "model_type", "--where", "downstream_dataset=imagenet1k",
+                "--where", "model_type!=coca", "--where", "model_type!=siglip",
+                "--n-bootstrap", "200", "--predict-at", "1e12", "--json", str(out), "-q",
+            ]
+        )
+    assert info.value.code == 0
+    d = json.loads(out.read_text())
+    keys = [g["key"]["model_type"] for g in d["groups"]]
+    assert keys == ["clip", "mammut"]
+    for g in d["groups"]:
+        p = g["predictions"][0]
+        # the study's largest runs reach 0.78-0.79 at about 1e12 GFLOPs
+        assert 0.74 < p["y"] < 0.83 and p["lo"] < p["y"] < p["hi"]
