@@ -92,8 +92,10 @@ def compare_cmd(
     plot: PlotOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Compare every pair of groups of --by: difference curve, P(better), crossovers,
-    compute multiplier, exponent difference and a verdict."""
+    """Compare every pair of --by groups: difference, P(better), crossovers, verdict.
+
+    Also the compute multiplier (how much more compute b needs to match a) and the exponent
+    difference, with bootstrap intervals."""
     from rich.console import Console
     from rich.table import Table
 
@@ -187,8 +189,10 @@ def optimal_cmd(
     plot: PlotOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Compute-optimal allocation: D_opt(C) = k C^a and N_opt(C) from the frontier runs, and
-    the Chinchilla route (fit L(N, D), allocation exponents)."""
+    """Compute-optimal allocation: D_opt(C) = k C^a, N_opt(C), and the Chinchilla route.
+
+    The frontier route fits the samples seen (and model size) of the frontier runs against
+    compute; the Chinchilla route fits L(N, D) and derives the allocation exponents."""
     from rich.console import Console
     from rich.table import Table
 

@@ -119,8 +119,8 @@ def write_outputs(
 
 def fit_command(
     data: DataArg,
-    x: XOpt,
-    y: YOpt,
+    x: XOpt = "gflops_total",
+    y: YOpt = "value",
     x2: Annotated[
         str | None, typer.Option("--x2", help="Second input of two-input laws (chinchilla: D).")
     ] = None,

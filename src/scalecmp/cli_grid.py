@@ -65,7 +65,8 @@ def grid_status(spec: SpecArg, out: OutOpt) -> None:
     """Show done / missing cells per procedure and size."""
     from rich.table import Table
 
-    from scalecmp.experiments.grid import grid_status as status, load_spec
+    from scalecmp.experiments.grid import grid_status as status
+    from scalecmp.experiments.grid import load_spec
 
     parsed = load_spec(spec)
     frame = status(parsed, out)

@@ -34,7 +34,7 @@ from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import FRONTIERS, frontier_mask
 from scalecmp.io import ScalecmpWarning, prepare_measurements
 from scalecmp.laws import Law, get_law
-from scalecmp.optimize import LOSSES, minimize_batch, residuals
+from scalecmp.optimize import LOSSES, minimize_batch, objective, residuals
 
 __all__ = [
     "DEFAULT_LAW",
@@ -51,6 +51,7 @@ DEFAULT_WEIGHTING = "compute"
 DEFAULT_LOSS = "huber_log"
 DEFAULT_FRONTIER = "binned"
 DEFAULT_DELTA = 0.05
+BACKTEST_CUTS = (0.6, 0.7, 0.8, 0.9)
 
 
 WEIGHTINGS = ("compute", "none")
@@ -122,6 +123,7 @@ class ScalingLawRegressor:
         level: float = 0.95,
         n_starts: int = 32,
         weighting: str = DEFAULT_WEIGHTING,
+        extrapolation_error: bool = True,
         random_state: int | None = 0,
     ) -> None:
         self.law = law
@@ -134,6 +136,7 @@ class ScalingLawRegressor:
         self.level = level
         self.n_starts = n_starts
         self.weighting = weighting
+        self.extrapolation_error = extrapolation_error
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fitting
@@ -196,21 +199,13 @@ class ScalingLawRegressor:
         lower, upper = law.bounds(xn, ef)
         self._xn, self._ef, self._bounds = xn, ef, (lower, upper)
 
-        def f(theta: np.ndarray) -> np.ndarray:
-            return law.f(xn, theta)
-
-        def f_jac(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return law.f_jac(xn, theta)
-
-        self._f, self._f_jac = f, f_jac
-        self._w = point_weights(xf if law.n_inputs == 1 else np.prod(xf, axis=1), self.weighting)
-        starts = np.clip(law.starts(xn, ef), lower, upper)
-        start_loss = self._objective(f(starts), ef[None, :])
-        order = np.argsort(np.where(np.isfinite(start_loss), start_loss, np.inf))
-        chosen = starts[order[: self.n_starts]]
-        res = minimize_batch(
-            f, f_jac, chosen, ef, self._w, lower, upper, loss=self.loss, delta=self.delta
+        self._w = point_weights(
+            xf if law.n_inputs == 1 else np.prod(xf, axis=1), self.weighting
         )
+        self._f = lambda theta: law.f(xn, theta)
+        self._f_jac = lambda theta: law.f_jac(xn, theta)
+        res, n_grid = self._solve(xn, ef, self._w, (lower, upper))
+        f = self._f
         best = int(np.argmin(res.loss))
         self.theta_ = res.theta[best]
         best_loss = float(res.loss[best])
@@ -230,23 +225,74 @@ class ScalingLawRegressor:
             "objective": best_loss,
             "rmse_log": float(np.sqrt(np.mean(np.log(fitted / ef) ** 2))),
             "rmse": float(np.sqrt(np.mean((fitted - ef) ** 2))),
-            "n_starts": int(len(chosen)),
-            "n_grid": int(len(starts)),
+            "n_starts": int(len(res.loss)),
+            "n_grid": n_grid,
             "n_reached_best": reached,
             "converged": bool(res.converged[best]),
             "iterations": int(res.iterations[best]),
             "params_at_bound": names_at_bound,
         }
         self._warn_degenerate(names_at_bound, reached)
+        self.extrapolation_error_ = self._backtest() if self.extrapolation_error else 0.0
+        self.diagnostics_["extrapolation_error"] = self.extrapolation_error_
         self._bootstrap()
         return self
 
-    def _objective(self, pred: np.ndarray, y: np.ndarray) -> np.ndarray:
-        from scalecmp.optimize import objective
+    def _solve(self, xn: np.ndarray, ef: np.ndarray, w: np.ndarray, bounds, n_starts=None):
+        """Multi-start fit of one data set: grid starts scored at once, the best polished
+        together by Levenberg-Marquardt. Returns the batch result and the grid size."""
+        law = self.law_
+        lower, upper = bounds
+        starts = np.clip(law.starts(xn, ef), lower, upper)
+        r = residuals(law.f(xn, starts), ef[None, :], self.loss)
+        start_loss = objective(r, np.broadcast_to(w, r.shape), self.loss, self.delta)
+        order = np.argsort(np.where(np.isfinite(start_loss), start_loss, np.inf))
+        chosen = starts[order[: n_starts or self.n_starts]]
+        res = minimize_batch(
+            lambda t: law.f(xn, t),
+            lambda t: law.f_jac(xn, t),
+            chosen,
+            ef,
+            w,
+            lower,
+            upper,
+            loss=self.loss,
+            delta=self.delta,
+        )
+        return res, len(starts)
 
-        r = residuals(pred, y, self.loss)
-        out = objective(r, np.broadcast_to(self._w, r.shape), self.loss, self.delta)
-        return np.where(np.isfinite(out), out, np.inf)
+    def _backtest(self) -> float:
+        """Extrapolation error per unit of log-compute, measured on the data themselves.
+
+        The frontier is cut at 50, 60, 70 and 80% of its log-compute range; the law fitted
+        below each cut predicts the points above it. With ``r`` the log residual of such a
+        prediction, ``D`` its distance beyond the cut in natural-log compute and ``s2`` the
+        full fit's residual variance, ``tau^2 = sum(r^2 - s2) / sum(D^2)`` (>= 0): the
+        variance a prediction gains per squared unit of extrapolation, which the bootstrap
+        of a single fit cannot see (the law's form, correlated frontier noise).
+        """
+        law = self.law_
+        if law.n_inputs != 1:
+            return 0.0
+        xn, ef = self._xn, self._ef
+        lx = np.log(xn)
+        lo, hi = lx.min(), lx.max()
+        s2 = float(np.mean(np.log(self._f(self.theta_[None, :])[0] / ef) ** 2))
+        num = den = 0.0
+        for q in BACKTEST_CUTS:
+            train = lx <= lo + q * (hi - lo)
+            if train.sum() < law.n_params + 2 or (~train).sum() < 1:
+                continue
+            xt, et = xn[train], ef[train]
+            w = point_weights(xt, self.weighting)
+            res, _ = self._solve(xt, et, w, law.bounds(xt, et), n_starts=8)
+            theta = res.theta[np.argmin(res.loss)]
+            pred = law.f(xn[~train], theta[None, :])[0]
+            r = np.log(pred / ef[~train])
+            dist = lx[~train] - lx[train].max()
+            num += float(np.sum(r**2 - s2))
+            den += float(np.sum(dist**2))
+        return float(np.sqrt(max(num, 0.0) / den)) if den > 0 else 0.0
 
     def _warn_degenerate(self, at_bound: list[str], reached: int) -> None:
         law = self.law_
@@ -270,6 +316,7 @@ class ScalingLawRegressor:
         if R == 0:
             self.bootstrap_theta_ = np.empty((0, p))
             self.bootstrap_params_ = np.empty((0, p))
+            self.bootstrap_tilt_ = np.empty(0)
             return
         rng = np.random.default_rng(self.random_state)
         n = len(self._ef)
@@ -302,6 +349,8 @@ class ScalingLawRegressor:
         theta = res.theta.reshape(R, k, p)[np.arange(R), pick]
         self.bootstrap_theta_ = theta
         self.bootstrap_params_ = law.from_internal(theta, self.scale_)
+        # each replicate's curve also tilts beyond the data by a random extrapolation error
+        self.bootstrap_tilt_ = rng.normal(0.0, self.extrapolation_error_, R)
         self._noise_rng_seed = int(rng.integers(0, 2**31 - 1))
 
     # --------------------------------------------------------------- predicting
@@ -326,9 +375,19 @@ class ScalingLawRegressor:
         return self._to_metric(self.predict_error(x, x2))
 
     def error_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
-        """Law curve of every bootstrap replicate in error units, (R, len(x))."""
+        """Law curve of every bootstrap replicate in error units, (R, len(x)).
+
+        Beyond the fitted range each replicate is tilted by ``exp(g_r * D(x))``, with
+        ``D(x)`` the distance beyond the largest fitted compute in natural-log units and
+        ``g_r ~ N(0, tau^2)``, ``tau`` the backtested extrapolation error.
+        """
         self._check_fitted()
-        return self.law_.f(self._xn_of(x, x2), self.bootstrap_theta_)
+        xn = self._xn_of(x, x2)
+        curves = self.law_.f(xn, self.bootstrap_theta_)
+        if self.law_.n_inputs == 1 and len(self.bootstrap_tilt_):
+            dist = np.maximum(np.log(xn) - np.log(self._xn.max()), 0.0)
+            curves = curves * np.exp(self.bootstrap_tilt_[:, None] * dist[None, :])
+        return curves
 
     def predict_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
         """Law curve of every bootstrap replicate in metric units, (R, len(x))."""
@@ -575,6 +634,7 @@ def fit(
     level: float = 0.95,
     predict_at: Sequence[float] | None = None,
     weighting: str = DEFAULT_WEIGHTING,
+    extrapolation_error: bool = True,
     random_state: int | None = 0,
 ) -> FitResult:
     """Fit one scaling law per group of ``by`` (see :class:`ScalingLawRegressor`).
@@ -604,6 +664,7 @@ def fit(
             bootstrap=bootstrap,
             level=level,
             weighting=weighting,
+            extrapolation_error=extrapolation_error,
             random_state=random_state,
         )
         try:

@@ -74,6 +74,12 @@ EVAL_TASKS = {
     "segmentation": "segmentation",
 }
 TRAIN_TASK = "train"
+#: table task -> the evaluation dataset named in the clip_benchmark JSON
+_EVAL_DATASETS = {
+    "zeroshot_classification": "synthetic_classification",
+    "zeroshot_retrieval": "synthetic_retrieval",
+    "segmentation": "synthetic_segmentation",
+}
 SCHEDULE_KINDS = ("cosine", "const", "cooldown")
 
 _TOP_KEYS = {
@@ -746,7 +752,7 @@ class GridRunner:
         pretrained = f"{spec.dataset}:{schedule}:{samples}"
         for task, metrics in results[1:]:
             E.write_clip_benchmark_json(
-                eval_dir / f"{samples:012d}" / f"{task}.json", f"synthetic_{task}",
+                eval_dir / f"{samples:012d}" / f"{task}.json", _EVAL_DATASETS[task],
                 f"{job.procedure}-{job.size}", pretrained, task, metrics)
         append_measurements(self.out, rows)
         self.summary["evaluated"] += 1
