@@ -54,3 +54,11 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     stdout, _ = capsys.readouterr()
     assert info.value.code == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "measurements.parquet"), table)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_specs_are_valid(path):
+    from scalecmp.experiments.grid import load_spec
+
+    spec = load_spec(path)
+    assert expand_cells(spec)

@@ -212,3 +212,26 @@ def test_bad_options_are_usage_errors():
 def test_predict_before_fit_raises():
     with pytest.raises(RuntimeError, match="not fitted"):
         ScalingLawRegressor().predict([1.0])
+
+
+def test_backtested_extrapolation_error_is_zero_when_the_law_is_right():
+    y = noisy("power_floor", X, [1.0 / 1e6**-0.3, -0.3, 0.1], seed=0, sigma=0.001)
+    reg = ScalingLawRegressor("power_floor", frontier="none", n_bootstrap=200).fit(X, y)
+    assert reg.extrapolation_error_ < 0.01
+
+
+def test_backtested_extrapolation_error_widens_intervals_of_a_wrong_law():
+    # a curve that steepens at large compute, fitted with a law that cannot bend that way
+    err = 0.9 * (1 + (X / 1e8) ** 1.0) ** -0.3
+    reg = ScalingLawRegressor("power", frontier="none", n_bootstrap=300).fit(X, err)
+    off = ScalingLawRegressor(
+        "power", frontier="none", n_bootstrap=300, extrapolation_error=False
+    ).fit(X, err)
+    assert reg.extrapolation_error_ > 0.05
+    lo, hi = reg.interval([1e11])
+    lo0, hi0 = off.interval([1e11])
+    assert hi[0] - lo[0] > 2 * (hi0[0] - lo0[0])
+    truth = 0.9 * (1 + 1e3) ** -0.3
+    assert lo[0] <= truth <= hi[0]
+    # inside the fitted range the extrapolation term adds nothing
+    np.testing.assert_allclose(reg.interval([1e9], kind="curve"), off.interval([1e9], kind="curve"))

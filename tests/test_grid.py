@@ -187,3 +187,117 @@ def test_checkpoints_layout(tmp_path):
     (job,) = G.plan_jobs(s, tmp_path)
     assert list(list_checkpoints(job.run_dir)) == [64]
     assert job.run_dir.is_relative_to(tmp_path / "checkpoints")
+
+
+def test_learning_rate_per_size(tmp_path):
+    s = spec(sizes=["xxs", "xs"], lr={"xxs": 3e-3, "xs": [1e-3, 2e-3]})
+    assert s.lrs_for("xxs") == (3e-3,) and s.lrs_for("xs") == (1e-3, 2e-3)
+    cells = G.expand_cells(s)
+    assert {(c.size, c.lr) for c in cells} == {("xxs", 3e-3), ("xs", 1e-3), ("xs", 2e-3)}
+    assert len({j.run_dir for j in G.plan_jobs(s, tmp_path) if j.kind == "const"}) == 3
+    with pytest.raises(UsageError, match="no learning rate for size 'xs'"):
+        spec(sizes=["xxs", "xs"], lr={"xxs": 3e-3})
+    with pytest.raises(UsageError, match="size 'm' is not in sizes"):
+        spec(lr={"xxs": 3e-3, "m": 1e-3})
+
+
+def test_real_data_csv_without_eval_records_training_loss(tmp_path):
+    from PIL import Image
+
+    rng = __import__("numpy").random.default_rng(0)
+    lines = ["filepath,caption"]
+    for i in range(12):
+        pixels = rng.integers(0, 255, (40, 48, 3), dtype="uint8")
+        Image.fromarray(pixels).save(tmp_path / f"img{i}.png")
+        lines.append(f"img{i}.png,a photo of thing {i % 3}")
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    s = G.parse_spec(
+        {"procedures": ["clip"], "sizes": ["xxs"], "samples_seen": [16, 32], "batch_size": 8,
+         "warmup": 1, "schedules": ["cosine"],
+         "data": {"type": "csv", "path": "pairs.csv", "name": "mycsv", "image_size": 32},
+         "train": {"context_length": 12}},
+        base_dir=tmp_path,
+    )
+    assert s.eval_world is None and s.table_tasks == ("train",)
+    summary = G.run_grid(s, tmp_path / "out", device="cpu", progress=False)
+    assert summary["done_after"] == 2
+    table = read_measurements(tmp_path / "out")
+    assert set(table["task"]) == {"train"} and set(table["dataset"]) == {"mycsv"}
+    assert table["value"].gt(0).all()
+    with pytest.raises(G.DataError, match="data.path not found"):
+        G.parse_spec({**TINY, "data": {"type": "csv", "path": "nope.csv"}}, base_dir=tmp_path)
+
+
+def test_checkpoint_every_adds_resume_points(tmp_path):
+    s = spec(schedules=["cosine"], samples_seen=[128], train={"checkpoint_every": 32})
+    (job,) = G.plan_jobs(s, tmp_path)
+    assert job.save == [32, 64, 96, 128] and job.measure == [128]
+    with pytest.raises(UsageError, match="checkpoint_every"):
+        spec(train={"checkpoint_every": 20})
+
+
+def test_spec_rows_selects_the_grid(tmp_path):
+    s = spec(samples_seen=[64])
+    G.run_grid(s, tmp_path, device="cpu", progress=False)
+    table = read_measurements(tmp_path)
+    other = table.assign(lr=0.1)
+    both = pd.concat([table, other], ignore_index=True)
+    pd.testing.assert_frame_equal(G.spec_rows(s, both), table)
+
+
+KILL_SCRIPT = """
+import json, os, signal, sys
+import torch
+torch.set_num_threads(1)
+from scalecmp.experiments import grid as G
+raw, out, kill_at = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+calls = {"n": 0}
+original = G.GridRunner.measure
+def measure(self, *args, **kwargs):
+    if calls["n"] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # no cleanup, no finally: a real kill
+    calls["n"] += 1
+    return original(self, *args, **kwargs)
+G.GridRunner.measure = measure
+G.run_grid(G.parse_spec(raw), out, device="cpu", progress=False)
+"""
+
+
+@pytest.mark.slow
+def test_sigkilled_grid_rerun_matches_uninterrupted(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    raw = {**TINY, "procedures": ["clip", "mammut"]}
+    s = G.parse_spec(raw)
+    G.run_grid(s, tmp_path / "ref", device="cpu", progress=False)
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, json.dumps(raw),
+                           str(tmp_path / "run"), "5"], capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    partial = read_measurements(tmp_path / "run")
+    assert 0 < len(partial) < len(read_measurements(tmp_path / "ref"))
+    G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
+    pd.testing.assert_frame_equal(values(read_measurements(tmp_path / "run")),
+                                  values(read_measurements(tmp_path / "ref")))
+
+
+def test_slim_checkpoints_and_growing_the_grid(tmp_path):
+    from scalecmp.experiments.trainer import load_checkpoint
+
+    small = spec()
+    summary = G.run_grid(small, tmp_path / "grow", device="cpu", progress=False)
+    assert summary["slimmed"] > 0
+    const = G.run_root(small, tmp_path / "grow", "clip", "xxs", 3e-3) / "const"
+    ckpts = list_checkpoints(const)
+    full = {s for s, p in ckpts.items() if load_checkpoint(p)["optimizer"] is not None}
+    assert full == {max(ckpts)}  # only the latest const checkpoint keeps its optimiser
+
+    # a grid with a larger target continues the const run from its latest checkpoint and
+    # gives the same measurements as a fresh run of the larger grid
+    large = spec(samples_seen=[64, 128, 256])
+    grown = G.run_grid(large, tmp_path / "grow", device="cpu", progress=False)
+    assert grown["trained_steps"] == 8 + 8  # const 128 -> 256, branch 128 -> 256
+    G.run_grid(large, tmp_path / "fresh", device="cpu", progress=False)
+    pd.testing.assert_frame_equal(values(read_measurements(tmp_path / "grow")),
+                                  values(read_measurements(tmp_path / "fresh")))

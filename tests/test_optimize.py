@@ -36,21 +36,15 @@ def test_many_starts_converge_to_the_exact_solution():
 
 def test_bounds_are_respected():
     law, x, y, xn, scale = _problem()
-    lo, hi = law.bounds(xn, y)
-    # starts pushed far outside the box are projected in and never leave it
-    starts = law.starts(xn, y) + np.array([0.0, -5.0, 1.0])
-    res = minimize_batch(
-        lambda t: law.f(xn, t),
-        lambda t: law.f_jac(xn, t),
-        starts,
-        y,
-        np.ones_like(y),
-        lo,
-        hi,
-        loss="log",
-    )
+    # error that *rises* with compute: the unconstrained optimum has alpha > 0
+    y_up = 0.05 * x**0.1
+    lo, hi = law.bounds(xn, y_up)
+    starts = law.starts(xn, y_up) + np.array([0.0, -5.0, 1.0])  # pushed outside the box
+    res = minimize_batch(lambda t: law.f(xn, t), lambda t: law.f_jac(xn, t), starts, y_up,
+                         np.ones_like(y), lo, hi, loss="log")
     assert np.all(res.theta >= lo - 1e-12) and np.all(res.theta <= hi + 1e-12)
-    assert res.at_bound.any()
+    best = np.argmin(res.loss)
+    assert res.at_bound[best, 1] and res.theta[best, 1] == 0.0  # alpha stopped at 0
 
 
 def test_huber_resists_an_outlier_that_bends_least_squares():

@@ -254,3 +254,13 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     two = torch.load(ckpts[16 * 12], weights_only=False)["model"]
     for name, value in single.model.state_dict().items():
         torch.testing.assert_close(two[name], value, rtol=1e-4, atol=1e-5, msg=name)
+
+
+def test_bf16_autocast_runs(tmp_path):
+    cfg = TrainConfig(lr=3e-3, batch_size=16, total_samples=16 * 4, precision="bf16")
+    trainer = make_trainer(tmp_path, cfg)
+    assert trainer.autocast_dtype == torch.bfloat16
+    state = trainer.run()
+    assert state.step == 4 and np.isfinite(state.recent_loss)
+    fp32 = make_trainer(tmp_path / "fp32", TrainConfig(lr=3e-3, batch_size=16, total_samples=16))
+    assert fp32.autocast_dtype is None  # CPU default: full precision

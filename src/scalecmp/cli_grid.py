@@ -51,6 +51,8 @@ def grid_run(spec: SpecArg, out: OutOpt, device: DeviceOpt = None,
     parsed = load_spec(spec)  # validated before anything runs
     _set_threads(threads)
     summary = run_grid(parsed, out, device=device, progress=not quiet, console=_console())
+    if summary.get("rank", 0) != 0:
+        return
     typer.echo(
         f"grid '{parsed.name}': {summary['done_after']}/{summary['cells']} cells done "
         f"({summary['done_after'] - summary['done_before']} new, "
@@ -92,12 +94,16 @@ def demo(
         typer.Option("--spec", help="Run this grid spec instead of the built-in demo grid."),
     ] = None,
     tiny: Annotated[
-        bool, typer.Option("--tiny", help="A 2-size x 3-scale grid (about a minute), for tests.")
+        bool, typer.Option("--tiny", help="A 2-size x 3-scale grid (seconds), for tests.")
     ] = False,
     n_bootstrap: Annotated[
         int, typer.Option("--n-bootstrap", help="Bootstrap replicates of the report's fits.")
     ] = 200,
-    threads: ThreadsOpt = None,
+    threads: Annotated[
+        int,
+        typer.Option("--threads", help="CPU threads for torch (1 is fastest for these tiny "
+                     "models; batches are prepared in a second thread)."),
+    ] = 1,
     quiet: QuietOpt = False,
 ) -> None:
     """Train CLIP and MaMMUT on the synthetic world, fit laws, compare, write report.html."""
@@ -106,7 +112,8 @@ def demo(
     _set_threads(threads)
     result = run_demo(out, spec=spec, tiny=tiny, n_bootstrap=n_bootstrap, progress=not quiet,
                       console=_console())
-    typer.echo(f"report: {result['report']}")
+    if result["report"] is not None:
+        typer.echo(f"report: {result['report']} ({result['wall_s']:.0f} s)")
 
 
 def register(app: typer.Typer) -> None:

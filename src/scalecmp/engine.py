@@ -359,7 +359,8 @@ class ScalingLawRegressor:
             raise RuntimeError("this ScalingLawRegressor is not fitted yet; call fit() first")
 
     def _to_metric(self, err: np.ndarray) -> np.ndarray:
-        return 1.0 - err if self.maximize else err
+        # a higher-is-better metric lives in [0, 1]: a law's error above 1 means "chance"
+        return np.clip(1.0 - err, 0.0, 1.0) if self.maximize else err
 
     def _xn_of(self, x: Any, x2: Any | None = None) -> np.ndarray:
         X = _as_x(x, x2, self.law_.n_inputs)
@@ -419,7 +420,7 @@ class ScalingLawRegressor:
         q = (1.0 - level) / 2.0
         lo_e, hi_e = np.quantile(curves, [q, 1.0 - q], axis=0)
         if self.maximize:
-            return 1.0 - hi_e, 1.0 - lo_e
+            return self._to_metric(hi_e), self._to_metric(lo_e)
         return lo_e, hi_e
 
     def params_interval(self, level: float | None = None) -> dict[str, tuple[float, float]]:

@@ -6,7 +6,7 @@ A spec (YAML) names procedures x sizes x samples seen (x learning rates) x sched
     procedures: [clip, mammut]
     sizes: [xxs, xs, s, m]
     samples_seen: [2048, 4096, 8192, 16384]   # multiples of batch_size
-    lr: 0.002                                 # or a list: a learning-rate sweep
+    lr: 0.002                 # or a list (a sweep), or per size: {xxs: 3e-3, m: 1e-3}
     schedules: [const, cooldown]              # any of cosine, const, cooldown
     cooldown_fraction: 0.2                    # cooldown: linear decay over the last 20%
     batch_size: 64
@@ -65,6 +65,7 @@ __all__ = [
     "parse_spec",
     "plan_jobs",
     "run_grid",
+    "spec_rows",
 ]
 
 #: spec task name -> task name in the table (the evaluation module's names)
@@ -101,7 +102,7 @@ _EVAL_KEYS = {
 }
 _TRAIN_KEYS = {
     "context_length", "caption_loss_weight", "weight_decay", "grad_clip", "eps", "precision",
-    "checkpoint_every", "device",
+    "checkpoint_every", "device", "slim_checkpoints",
 }
 
 
@@ -132,6 +133,7 @@ class TrainSpec:
     precision: str = "auto"
     checkpoint_every: int | None = None
     device: str = "auto"
+    slim_checkpoints: bool = True
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ class GridSpec:
     sizes: tuple[str, ...]
     samples_seen: tuple[int, ...]
     lrs: tuple[float, ...] = (1e-3,)
+    lr_by_size: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     schedules: tuple[str, ...] = ("cosine",)
     cooldown_fraction: float = 0.2
     batch_size: int = 64
@@ -152,6 +155,10 @@ class GridSpec:
     train: TrainSpec = field(default_factory=TrainSpec)
     name: str = "grid"
     base_dir: Path = Path(".")
+
+    def lrs_for(self, size: str) -> tuple[float, ...]:
+        """Learning rates of ``size`` (a per-size ``lr`` mapping, else the shared ones)."""
+        return tuple(self.lr_by_size.get(size, self.lrs))
 
     @property
     def dataset(self) -> str:
@@ -189,8 +196,8 @@ class GridSpec:
         """Hash of everything that shapes a training trajectory besides the run's own
         coordinates (data, model and optimiser settings); part of checkpoint paths."""
         train = dataclasses.asdict(self.train)
-        train.pop("device")
-        train.pop("checkpoint_every")
+        for key in ("device", "checkpoint_every", "slim_checkpoints"):
+            train.pop(key)
         blob = json.dumps({"data": dict(self.data), "train": train}, sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
@@ -280,7 +287,20 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
         if size not in SIZE_LADDER:
             raise _fail(where, f"unknown size '{size}' (known: {', '.join(SIZE_LADDER)})")
     samples = tuple(sorted({_int(where, "samples_seen", s) for s in _as_list(raw["samples_seen"])}))
-    lrs = tuple(_float(where, "lr", v) for v in _as_list(raw.get("lr", 1e-3)))
+    lr_raw = raw.get("lr", 1e-3)
+    lr_by_size: dict[str, tuple[float, ...]] = {}
+    if isinstance(lr_raw, Mapping):  # per size: {xxs: 3e-3, m: [1e-3, 2e-3], ...}
+        for size in map(str, lr_raw):
+            if size not in sizes:
+                raise _fail(where, f"lr: size '{size}' is not in sizes ({', '.join(sizes)})")
+        missing = [size for size in sizes if size not in lr_raw]
+        if missing:
+            raise _fail(where, f"lr: no learning rate for size '{missing[0]}'")
+        lr_by_size = {str(k): tuple(_float(where, "lr", v) for v in _as_list(x))
+                      for k, x in lr_raw.items()}
+        lrs = tuple(sorted({v for x in lr_by_size.values() for v in x}))
+    else:
+        lrs = tuple(_float(where, "lr", v) for v in _as_list(lr_raw))
     schedules = tuple(str(s) for s in _as_list(raw.get("schedules", "cosine")))
     for s in schedules:
         if s not in SCHEDULE_KINDS:
@@ -361,10 +381,15 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
         kw["precision"] = tr_raw["precision"]
     if "device" in tr_raw:
         kw["device"] = str(tr_raw["device"])
+    if "slim_checkpoints" in tr_raw:
+        if not isinstance(tr_raw["slim_checkpoints"], bool):
+            raise _fail(where, "train.slim_checkpoints must be true or false")
+        kw["slim_checkpoints"] = tr_raw["slim_checkpoints"]
     tr = dataclasses.replace(tr, **kw)
 
     spec = GridSpec(
         procedures=procedures, sizes=sizes, samples_seen=samples, lrs=lrs,
+        lr_by_size=lr_by_size,
         schedules=schedules, cooldown_fraction=fraction, batch_size=batch, warmup=warmup,
         seed=seed, data=data, eval=ev, train=tr, name=str(raw.get("name", "grid")),
         base_dir=Path(base_dir),
@@ -415,7 +440,7 @@ def expand_cells(spec: GridSpec) -> list[Cell]:
         Cell(p, s, lr, sched, n)
         for p in spec.procedures
         for s in spec.sizes
-        for lr in spec.lrs
+        for lr in spec.lrs_for(s)
         for sched in spec.schedules
         for n in spec.samples_seen
     ]
@@ -466,6 +491,16 @@ def done_cells(spec: GridSpec, table) -> set[Cell]:  # noqa: ANN001 - pandas fra
     return {c for c in expand_cells(spec) if need <= have.get(_row_key(spec, c), set())}
 
 
+def spec_rows(spec: GridSpec, table):  # noqa: ANN001, ANN201 - pandas in and out
+    """The rows of ``table`` that belong to cells of ``spec`` (a table may hold other grids)."""
+    if table is None or len(table) == 0:
+        return table
+    keys = {_row_key(spec, c) for c in expand_cells(spec)}
+    cols = table[_CELL_COLS].itertuples(index=False, name=None)
+    mask = [tuple(float(v) if i in (4, 7) else v for i, v in enumerate(k)) in keys for k in cols]
+    return table.loc[mask].reset_index(drop=True)
+
+
 def _save_points(spec: GridSpec, points: Sequence[int], total: int) -> list[int]:
     every = spec.train.checkpoint_every
     extra = range(every, total, every) if every else ()
@@ -485,7 +520,7 @@ def plan_jobs(spec: GridSpec, out_dir: str | Path, done: set[Cell] | None = None
     jobs: list[Job] = []
     for proc in spec.procedures:
         for size in spec.sizes:
-            for lr in spec.lrs:
+            for lr in spec.lrs_for(size):
                 root = run_root(spec, out, proc, size, lr)
                 cells = [c for c in expand_cells(spec)
                          if (c.procedure, c.size, c.lr) == (proc, size, lr) and c not in done]
@@ -552,7 +587,7 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
             cells = [c for c in expand_cells(spec) if (c.procedure, c.size) == (proc, size)]
             n_done = sum(c in done for c in cells)
             ckpts = 0
-            for lr in spec.lrs:
+            for lr in spec.lrs_for(size):
                 root = run_root(spec, out, proc, size, lr)
                 if root.is_dir():
                     ckpts += sum(len(list_checkpoints(d)) for d in [root, *root.rglob("*")]
@@ -872,8 +907,41 @@ class GridRunner:
                 progress.update(task_id, completed=max(total_steps, 1), description="done")
         torch.set_grad_enabled(True)
         after = done_cells(spec, read_measurements(self.out)) if info.is_main else set()
-        self.summary.update(done_after=len(after), wall_s=time.perf_counter() - t0)
+        if info.is_main and spec.train.slim_checkpoints:
+            touched = {(j.procedure, j.size, j.lr) for j in jobs}
+            self.summary["slimmed"] = slim_finished_runs(spec, self.out, after, touched)
+        self.summary.update(done_after=len(after), wall_s=time.perf_counter() - t0,
+                            rank=info.rank, world_size=info.world_size)
         return self.summary
+
+
+def slim_finished_runs(spec: GridSpec, out_dir: Path, done: set[Cell],
+                       only: set[tuple[str, str, float]] | None = None) -> int:
+    """Drop the optimiser state of the checkpoints of every (procedure, size, lr) (in
+    ``only``, when given) whose cells are all done, except the latest checkpoint of each
+    constant-LR run (which a grid with larger targets would continue). Returns the number of
+    checkpoints slimmed."""
+    from scalecmp.experiments.trainer import list_checkpoints, slim_checkpoint
+
+    n = 0
+    for proc in spec.procedures:
+        for size in spec.sizes:
+            for lr in spec.lrs_for(size):
+                if only is not None and (proc, size, lr) not in only:
+                    continue
+                cells = [c for c in expand_cells(spec)
+                         if (c.procedure, c.size, c.lr) == (proc, size, lr)]
+                if not all(c in done for c in cells):
+                    continue
+                root = run_root(spec, out_dir, proc, size, lr)
+                dirs = {run_dir(spec, out_dir, c) for c in cells}
+                if "cooldown" in spec.schedules:
+                    dirs.add(root / "const")
+                for d in dirs:
+                    ckpts = list_checkpoints(d)
+                    keep = max(ckpts) if d.name == "const" and ckpts else None
+                    n += sum(slim_checkpoint(p) for s, p in ckpts.items() if s != keep)
+    return n
 
 
 def _relative(path: Path, root: Path) -> Path:
@@ -924,7 +992,8 @@ def run_grid(
     console: Any = None,
 ) -> dict[str, Any]:
     """Run the missing cells of ``spec`` into ``out_dir``; returns a summary dict
-    (cells, done_before, done_after, jobs, trained_steps, evaluated, failed, wall_s).
+    (cells, done_before, done_after, jobs, trained_steps, evaluated, failed, wall_s, rank,
+    world_size; ``done_after`` is only counted on rank 0).
 
     Works in one process or under torchrun (every rank trains its shard of each batch;
     rank 0 evaluates and writes the table).
