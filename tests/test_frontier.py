@@ -46,3 +46,16 @@ def test_frontier_mask_methods():
     assert frontier_mask(x, e, "naive").tolist() == [True, False, True]
     with pytest.raises(UsageError, match="unknown frontier"):
         frontier_mask(x, e, "convex")
+
+
+def test_binned_frontier_keeps_enough_bins_for_small_compute_units():
+    # compute in GFLOPs of a tiny CPU grid (0.5 ... 650): the study's count alone gives no bins
+    x = np.geomspace(0.5, 650.0, 40)
+    e = 1.0 / np.log(x + 2.0)
+    assert binned_frontier(x, e).sum() >= 10
+
+
+def test_binned_frontier_matches_the_study_count_on_gflops():
+    x = np.geomspace(7e6, 1.1e12, 300)
+    e = 1.0 / np.log(x)
+    assert binned_frontier(x, e).sum() == int(np.log2(1.1e12 / 1500))  # edges-1 bins + top

@@ -44,8 +44,9 @@ def naive_frontier(x: np.ndarray, err: np.ndarray) -> np.ndarray:
 def binned_frontier(x: np.ndarray, err: np.ndarray, n_edges: int | None = None) -> np.ndarray:
     """Mask of the study's binned frontier.
 
-    ``n_edges = int(log2(x_max / 1500))`` geometric bin edges from ``x_min`` to ``x_max``
-    (half-open bins ``[e_k, e_k+1)``, at least 3 edges); the lowest-error point of each
+    ``n_edges = int(log2(x_max / 1500))`` geometric bin edges from ``x_min`` to ``x_max`` (the
+    study's count for compute in GFLOPs; at least ``int(log2(x_max / x_min)) + 1`` and 3),
+    half-open bins ``[e_k, e_k+1)``; the lowest-error point of each
     bin; of those, the first and then every point below all cheaper kept ones; finally the
     largest-compute measurement if it improves on them all.
     """
@@ -56,7 +57,9 @@ def binned_frontier(x: np.ndarray, err: np.ndarray, n_edges: int | None = None) 
     if hi <= lo:
         return naive_frontier(x, err)
     if n_edges is None:
-        n_edges = int(np.log2(max(hi / 1500.0, 1.0)))
+        # the study's count (compute in GFLOPs, smallest runs ~1e6), and never fewer than
+        # one bin per doubling of the measured range (compute in other units, tiny grids)
+        n_edges = max(int(np.log2(max(hi / 1500.0, 1.0))), int(np.log2(hi / lo)) + 1)
     n_edges = max(n_edges, 3)
     edges = np.geomspace(lo, hi, n_edges)
     idx = np.searchsorted(edges, x, side="right") - 1  # bin k holds edges[k] <= x < edges[k+1]

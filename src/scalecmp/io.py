@@ -7,13 +7,16 @@ samples seen), a metric column ``y`` and optional grouping columns.
 
 from __future__ import annotations
 
+import contextlib
 import operator
+import os
 import re
+import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -27,6 +30,9 @@ __all__ = [
     "parse_where",
     "apply_where",
     "prepare_measurements",
+    "check_output_path",
+    "atomic_write",
+    "atomic_write_text",
 ]
 
 
@@ -244,12 +250,26 @@ def check_output_path(
     return p
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename, so that an
-    interrupted write never leaves a truncated file behind."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file through ``write(fh)`` into a temporary file beside ``path``, fsync it and
+    rename it over ``path``: readers see the old file or the new one, never a torn write, and
+    an interrupted write leaves the old file intact (the temporary file is removed)."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(p)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return p
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

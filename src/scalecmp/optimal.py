@@ -42,8 +42,14 @@ from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import frontier_mask
 from scalecmp.io import ScalecmpWarning, prepare_measurements
 
-__all__ = ["PowerFit", "GroupAllocation", "OptimalResult", "fit_power", "optimal_allocation",
-           "chinchilla_allocation"]
+__all__ = [
+    "PowerFit",
+    "GroupAllocation",
+    "OptimalResult",
+    "fit_power",
+    "optimal_allocation",
+    "chinchilla_allocation",
+]
 
 
 def _f(v: Any) -> float | None:
@@ -58,6 +64,22 @@ def _ci(v: np.ndarray, level: float) -> tuple[float, float]:
     q = (1.0 - level) / 2.0
     lo, hi = np.quantile(v, [q, 1.0 - q])
     return float(lo), float(hi)
+
+
+def _power_interval(
+    log_k: np.ndarray, exponent: np.ndarray, c: Sequence[float] | np.ndarray, level: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval of ``k_r C^a_r`` over bootstrap replicates ``(log k_r, a_r)``
+    (replicates with non-finite values left out; NaN when none is left)."""
+    lc = np.log(np.asarray(c, dtype=float))
+    reps = np.asarray(log_k)[:, None] + np.asarray(exponent)[:, None] * lc[None, :]
+    reps = reps[np.isfinite(reps).all(axis=1)]
+    if len(reps) == 0:
+        nan = np.full(len(lc), np.nan)
+        return nan, nan.copy()
+    q = (1.0 - level) / 2.0
+    lo, hi = np.quantile(reps, [q, 1.0 - q], axis=0)
+    return np.exp(lo), np.exp(hi)
 
 
 @dataclass
@@ -85,15 +107,7 @@ class PowerFit:
 
     def interval(self, c: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Percentile interval of ``k_r C^a_r`` over the replicates."""
-        lc = np.log(np.asarray(c, dtype=float))
-        reps = self.replicates[:, :1] + self.replicates[:, 1:2] * lc[None, :]
-        reps = reps[np.isfinite(reps).all(axis=1)]
-        if len(reps) == 0:
-            nan = np.full(len(lc), np.nan)
-            return nan, nan
-        q = (1.0 - self.level) / 2.0
-        lo, hi = np.quantile(reps, [q, 1.0 - q], axis=0)
-        return np.exp(lo), np.exp(hi)
+        return _power_interval(self.replicates[:, 0], self.replicates[:, 1], c, self.level)
 
     def to_dict(self) -> dict:
         return {
@@ -181,17 +195,9 @@ class ChinchillaAllocation:
         }
 
     def interval(self, c: Sequence[float], which: str) -> tuple[np.ndarray, np.ndarray]:
-        lc = np.log(np.asarray(c, dtype=float))
         co = self._coef(self.replicates, self.compute_constant)
         lk, ex = (co["log_kn"], co["a"]) if which == "n_opt" else (co["log_kd"], co["b"])
-        reps = lk[:, None] + ex[:, None] * lc[None, :]
-        reps = reps[np.isfinite(reps).all(axis=1)]
-        if len(reps) == 0:
-            nan = np.full(len(lc), np.nan)
-            return nan, nan
-        q = (1.0 - self.level) / 2.0
-        lo, hi = np.quantile(reps, [q, 1.0 - q], axis=0)
-        return np.exp(lo), np.exp(hi)
+        return _power_interval(lk, ex, c, self.level)
 
     def to_dict(self) -> dict:
         co = self._point()
@@ -235,8 +241,12 @@ class GroupAllocation:
         for i, cv in enumerate(c):
             row = {
                 "x": float(cv),
-                "d_opt": _f(d[i]), "d_lo": _f(dlo[i]), "d_hi": _f(dhi[i]),
-                "n_opt": _f(n[i]), "n_lo": _f(nlo[i]), "n_hi": _f(nhi[i]),
+                "d_opt": _f(d[i]),
+                "d_lo": _f(dlo[i]),
+                "d_hi": _f(dhi[i]),
+                "n_opt": _f(n[i]),
+                "n_lo": _f(nlo[i]),
+                "n_hi": _f(nhi[i]),
             }
             if self.chinchilla is not None:
                 p = self.chinchilla.predict(c)
@@ -245,9 +255,11 @@ class GroupAllocation:
                 row.update(
                     {
                         "chinchilla_d_opt": _f(p["d_opt"][i]),
-                        "chinchilla_d_lo": _f(clo[i]), "chinchilla_d_hi": _f(chi[i]),
+                        "chinchilla_d_lo": _f(clo[i]),
+                        "chinchilla_d_hi": _f(chi[i]),
                         "chinchilla_n_opt": _f(p["n_opt"][i]),
-                        "chinchilla_n_lo": _f(nlo2[i]), "chinchilla_n_hi": _f(nhi2[i]),
+                        "chinchilla_n_lo": _f(nlo2[i]),
+                        "chinchilla_n_hi": _f(nhi2[i]),
                     }
                 )
             rows.append(row)
@@ -296,15 +308,35 @@ class OptimalResult:
         rows = []
         for g in self.groups:
             for name, pf in (("d_opt", g.d_opt), ("n_opt", g.n_opt)):
-                rows.append({**g.key, "route": "frontier", "quantity": name, "k": pf.k,
-                             "k_lo": pf.k_ci[0], "k_hi": pf.k_ci[1], "a": pf.a,
-                             "a_lo": pf.a_ci[0], "a_hi": pf.a_ci[1]})
+                rows.append(
+                    {
+                        **g.key,
+                        "route": "frontier",
+                        "quantity": name,
+                        "k": pf.k,
+                        "k_lo": pf.k_ci[0],
+                        "k_hi": pf.k_ci[1],
+                        "a": pf.a,
+                        "a_lo": pf.a_ci[0],
+                        "a_hi": pf.a_ci[1],
+                    }
+                )
             if g.chinchilla is not None:
                 d = g.chinchilla.to_dict()
                 for name, ex in (("n_opt", "a"), ("d_opt", "b")):
-                    rows.append({**g.key, "route": "chinchilla", "quantity": name,
-                                 "k": d[name]["k"], "k_lo": None, "k_hi": None, "a": d[ex],
-                                 "a_lo": d[f"{ex}_ci"][0], "a_hi": d[f"{ex}_ci"][1]})
+                    rows.append(
+                        {
+                            **g.key,
+                            "route": "chinchilla",
+                            "quantity": name,
+                            "k": d[name]["k"],
+                            "k_lo": None,
+                            "k_hi": None,
+                            "a": d[ex],
+                            "a_lo": d[f"{ex}_ci"][0],
+                            "a_hi": d[f"{ex}_ci"][1],
+                        }
+                    )
         return pd.DataFrame(rows)
 
 
@@ -326,13 +358,28 @@ def chinchilla_allocation(
     from scalecmp import fit as _fit
 
     kw: dict[str, Any] = {} if loss is None else {"loss": loss}
-    res = _fit(frame, x=size, x2=samples, y=y, law="chinchilla", frontier="none",
-               maximize=maximize, n_bootstrap=n_bootstrap, level=level,
-               random_state=random_state, **kw)
+    res = _fit(
+        frame,
+        x=size,
+        x2=samples,
+        y=y,
+        law="chinchilla",
+        frontier="none",
+        maximize=maximize,
+        n_bootstrap=n_bootstrap,
+        level=level,
+        random_state=random_state,
+        **kw,
+    )
     g = res.groups[0]
     reps = np.asarray(g.bootstrap_params, dtype=float).reshape(-1, 5)
-    return ChinchillaAllocation(params=dict(g.params), replicates=reps,
-                                compute_constant=float(compute_constant), level=level, fit=g)
+    return ChinchillaAllocation(
+        params=dict(g.params),
+        replicates=reps,
+        compute_constant=float(compute_constant),
+        level=level,
+        fit=g,
+    )
 
 
 def optimal_allocation(
@@ -371,8 +418,9 @@ def optimal_allocation(
     grouped = data.groupby(by, sort=True) if by else [((), data)]
     for i, (key, rows) in enumerate(grouped):
         key = key if isinstance(key, tuple) else (key,)
-        key_d = {b: (k.item() if isinstance(k, np.generic) else k) for b, k in zip(by, key,
-                                                                                    strict=True)}
+        key_d = {
+            b: (k.item() if isinstance(k, np.generic) else k) for b, k in zip(by, key, strict=True)
+        }
         c = rows[x].to_numpy(float)
         d = rows[samples].to_numpy(float)
         n = rows[size].to_numpy(float) if size else c / d
@@ -395,20 +443,41 @@ def optimal_allocation(
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ScalecmpWarning)
                     chin = chinchilla_allocation(
-                        sub, size="_N", samples=samples, y=y, maximize=maximize,
-                        compute_constant=k_c, n_bootstrap=n_bootstrap, level=level,
+                        sub,
+                        size="_N",
+                        samples=samples,
+                        y=y,
+                        maximize=maximize,
+                        compute_constant=k_c,
+                        n_bootstrap=n_bootstrap,
+                        level=level,
                         random_state=random_state,
                     )
             except DataError as exc:
-                warnings.warn(f"group {label}: Chinchilla route skipped: {exc}", ScalecmpWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"group {label}: Chinchilla route skipped: {exc}", ScalecmpWarning, stacklevel=2
+                )
         groups.append(
-            GroupAllocation(key=key_d, frontier=rows.loc[mask].assign(_N=n[mask]), d_opt=d_fit,
-                            n_opt=n_fit, chinchilla=chin, predict_at=list(predict_at or []))
+            GroupAllocation(
+                key=key_d,
+                frontier=rows.loc[mask].assign(_N=n[mask]),
+                d_opt=d_fit,
+                n_opt=n_fit,
+                chinchilla=chin,
+                predict_at=list(predict_at or []),
+            )
         )
-    return OptimalResult(groups=groups, x=x, y=y, samples=samples, size=size_name,
-                         maximize=maximize, frontier=frontier, level=level,
-                         n_bootstrap=n_bootstrap)
+    return OptimalResult(
+        groups=groups,
+        x=x,
+        y=y,
+        samples=samples,
+        size=size_name,
+        maximize=maximize,
+        frontier=frontier,
+        level=level,
+        n_bootstrap=n_bootstrap,
+    )
 
 
 def plot_optimal(result: OptimalResult, path: Any) -> Any:
@@ -432,12 +501,16 @@ def plot_optimal(result: OptimalResult, path: Any) -> Any:
         ):
             ax.scatter(c, vals, color=col, s=18)
             lo, hi = pf.interval(cg)
-            ax.plot(cg, pf.predict(cg), color=col,
-                    label=f"{lab}: {pf.k:.3g} C^{pf.a:.3f}")
+            ax.plot(cg, pf.predict(cg), color=col, label=f"{lab}: {pf.k:.3g} C^{pf.a:.3f}")
             ax.fill_between(cg, lo, hi, color=col, alpha=0.15, linewidth=0)
             if g.chinchilla is not None:
-                ax.plot(cg, g.chinchilla.predict(cg)[which], color=col, ls=":",
-                        label=f"{lab}: Chinchilla route")
+                ax.plot(
+                    cg,
+                    g.chinchilla.predict(cg)[which],
+                    color=col,
+                    ls=":",
+                    label=f"{lab}: Chinchilla route",
+                )
     axes[0].set_ylabel(f"samples seen on the frontier ({result.samples})")
     axes[1].set_ylabel(f"model size ({result.size})")
     for ax in axes:

@@ -163,6 +163,7 @@ class ProcedureModel(nn.Module):
         self.model_size = size
         self.model = model
         self.loss_fn = loss_fn
+        self._loss_world = (0, 1)
         self.vocab_size = vocab_size
         self.context_length = context_length
         self.image_size = image_size
@@ -208,6 +209,16 @@ class ProcedureModel(nn.Module):
     def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
+    def contrastive_loss_fn(self) -> nn.Module:
+        """The loss for the current process group: under torch.distributed the features of
+        every rank are gathered (with gradients), so the contrastive loss sees the global
+        batch exactly as a single process would."""
+        world = _world()
+        if world != self._loss_world:
+            self.loss_fn = _make_loss(self.procedure, *world)
+            self._loss_world = world
+        return self.loss_fn
+
 
 class ContrastiveProcedure(ProcedureModel):
     """clip / siglip: open_clip ``CLIP`` with ``ClipLoss`` or ``SigLipLoss``."""
@@ -215,7 +226,7 @@ class ContrastiveProcedure(ProcedureModel):
     def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"loss": L, "contrastive_loss": L, "caption_loss": 0}`` (formulas: module doc)."""
         out = self.model(images, tokens)
-        loss = self.loss_fn(*out)
+        loss = self.contrastive_loss_fn()(*out)
         return {"loss": loss, "contrastive_loss": loss, "caption_loss": loss.new_zeros(())}
 
 
@@ -230,7 +241,7 @@ class CaptioningProcedure(ProcedureModel):
     def forward(self, images: torch.Tensor, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
         """``loss = contrastive_loss + caption_loss_weight * caption_loss``."""
         out = self.model(images, tokens)
-        contrastive, caption = self.loss_fn(
+        contrastive, caption = self.contrastive_loss_fn()(
             out["image_features"],
             out["text_features"],
             out["logits"],
@@ -239,6 +250,25 @@ class CaptioningProcedure(ProcedureModel):
         )
         loss = contrastive + self.caption_loss_weight * caption
         return {"loss": loss, "contrastive_loss": contrastive, "caption_loss": caption}
+
+
+def _world() -> tuple[int, int]:
+    """(rank, world size) of the default process group, (0, 1) without one."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _make_loss(procedure: str, rank: int = 0, world_size: int = 1) -> nn.Module:
+    """open_clip's loss of ``procedure`` for a process group of ``world_size`` ranks."""
+    dist = {"rank": rank, "world_size": world_size}
+    if procedure == "siglip":
+        return SigLipLoss(**dist)
+    gather = {"gather_with_grad": world_size > 1, **dist}
+    if procedure == "clip":
+        return ClipLoss(**gather)
+    return CoCaLoss(caption_loss_weight=1.0, clip_loss_weight=1.0, pad_id=PAD_ID, **gather)
 
 
 def _build_clip(
@@ -308,8 +338,7 @@ def build_model(
         if procedure in ("clip", "siglip"):
             siglip = procedure == "siglip"
             model = _build_clip(spec, vocab_size, context_length, image_size, siglip)
-            loss = SigLipLoss() if siglip else ClipLoss()
-            return ContrastiveProcedure(procedure, spec, model, loss, **common)
+            return ContrastiveProcedure(procedure, spec, model, _make_loss(procedure), **common)
         if procedure == "coca":
             model = _build_coca(spec, vocab_size, context_length, image_size)
         else:
@@ -324,7 +353,11 @@ def build_model(
                 mlp_ratio=spec.mlp_ratio,
                 pad_id=PAD_ID,
             )
-        loss = CoCaLoss(caption_loss_weight=1.0, clip_loss_weight=1.0, pad_id=PAD_ID)
         return CaptioningProcedure(
-            procedure, spec, model, loss, caption_loss_weight=caption_loss_weight, **common
+            procedure,
+            spec,
+            model,
+            _make_loss(procedure),
+            caption_loss_weight=caption_loss_weight,
+            **common,
         )

@@ -14,13 +14,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from scalecmp.errors import DataError
+from scalecmp.io import atomic_write
 
 __all__ = [
     "COLUMNS",
@@ -151,17 +151,7 @@ def append_measurements(out_dir: str | Path, rows: pd.DataFrame | Iterable[Mappi
         else:
             table = pd.concat([_normalise(old), new], ignore_index=True)
         table = dedupe(table)
-        fd, tmp = tempfile.mkstemp(prefix=f".{TABLE_NAME}.", suffix=".tmp", dir=out)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                table.to_parquet(fh, index=False)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
         _fsync_dir(out)
     return len(table)
 

@@ -25,7 +25,6 @@ import math
 import os
 import random
 import re
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +40,7 @@ from torch import nn
 
 from scalecmp.errors import UsageError
 from scalecmp.experiments.schedules import Schedule, apply_lr
+from scalecmp.io import atomic_write
 
 __all__ = [
     "BatchSource",
@@ -257,18 +257,7 @@ def slim_checkpoint(path: str | Path) -> bool:
 
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def _rng_state() -> dict:
