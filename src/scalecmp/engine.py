@@ -15,8 +15,12 @@ together by a vectorised Levenberg-Marquardt, and the lowest loss wins. Determin
 
 Uncertainty. ``n_bootstrap`` replicates (pairs bootstrap over the frontier points by
 default), fitted as one batch warm-started from the distinct local minima of the full fit.
-Parameter intervals are percentile intervals of the replicates; prediction intervals add a
-resampled residual to each replicate's curve, so they are intervals for a new measurement.
+Parameter intervals are percentile intervals of the replicates. A bootstrap of one fit
+cannot see how wrong the law's *form* is when extrapolated, so the engine measures that on
+the data (:meth:`ScalingLawRegressor._backtest`: fit below a cut, predict above it) and
+tilts every replicate's curve beyond the measured range by a random extrapolation error of
+that size. Prediction intervals add a resampled residual to each replicate's curve, so they
+are intervals for a new measurement.
 """
 
 from __future__ import annotations
@@ -103,11 +107,14 @@ class ScalingLawRegressor:
     bootstrap : ``pairs`` or ``residual``.
     level : default interval level.
     n_starts : starts polished by Levenberg-Marquardt on the full data.
+    weighting : ``compute`` (default; see :func:`point_weights`) or ``none``.
+    extrapolation_error : add the backtested extrapolation error beyond the fitted range.
     random_state : seed of the bootstrap.
 
     Fitted attributes: ``law_``, ``params_`` (dict, original units), ``theta_`` (internal),
     ``scale_``, ``x_`` / ``err_`` (all points, error units), ``frontier_mask_``,
-    ``bootstrap_params_`` (R, p), ``residuals_``, ``diagnostics_``.
+    ``bootstrap_params_`` (R, p), ``bootstrap_tilt_`` (R,), ``extrapolation_error_`` (tau,
+    per natural-log unit of compute), ``residuals_``, ``diagnostics_``.
     """
 
     def __init__(
