@@ -184,3 +184,21 @@ def test_console_script_runs(data, tmp_path):
     )
     assert r.returncode == 2
     assert r.stderr.strip().startswith("scalecmp: error: --y: no column 'nope'")
+
+
+def test_chinchilla_fits_every_run_by_default(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    n, d = (g.ravel() for g in np.meshgrid(np.geomspace(1e6, 1e9, 5), np.geomspace(1e8, 1e11, 5)))
+    loss = 1.7 + 400 / n**0.34 + 410 / d**0.28
+    path = tmp_path / "nd.csv"
+    frame = pd.DataFrame({"N": n, "D": d, "loss": loss * np.exp(rng.normal(0, 0.003, n.size))})
+    frame.to_csv(path, index=False)
+    js = tmp_path / "c.json"
+    code, _, err = run(["fit", path, "--x", "N", "--x2", "D", "--y", "loss", "--law", "chinchilla",
+                        "--n-bootstrap", "50", "--json", js, "-q"], capsys)
+    assert code == 0, err
+    d = json.loads(js.read_text())
+    assert d["frontier"] == "none" and d["x2"] == "D"
+    g = d["groups"][0]
+    assert g["n_frontier"] == g["n_points"] == 25
+    assert abs(g["params"]["alpha"] - 0.34) < 0.1 and abs(g["params"]["beta"] - 0.28) < 0.1

@@ -15,7 +15,6 @@ from scalecmp.cli_common import (
     ByOpt,
     DataArg,
     ForceOpt,
-    FrontierOpt,
     JsonOpt,
     LevelOpt,
     LossOpt,
@@ -27,7 +26,6 @@ from scalecmp.cli_common import (
     YOpt,
 )
 from scalecmp.engine import (
-    DEFAULT_FRONTIER,
     DEFAULT_LAW,
     DEFAULT_LOSS,
     DEFAULT_WEIGHTING,
@@ -36,7 +34,7 @@ from scalecmp.engine import (
 )
 from scalecmp.errors import UsageError
 from scalecmp.io import atomic_write_text, check_output_path, load_measurements
-from scalecmp.laws import LAWS
+from scalecmp.laws import LAWS, get_law
 
 __all__ = ["register", "parse_values", "write_outputs"]
 
@@ -130,7 +128,14 @@ def fit_command(
     law: Annotated[
         str, typer.Option("--law", help="Scaling law (see `scalecmp laws`).")
     ] = DEFAULT_LAW,
-    frontier: FrontierOpt = DEFAULT_FRONTIER,
+    frontier: Annotated[
+        str | None,
+        typer.Option(
+            "--frontier",
+            help="Frontier: binned (the paper's; default), naive (non-dominated), none "
+            "(default for two-input laws such as chinchilla).",
+        ),
+    ] = None,
     loss: LossOpt = DEFAULT_LOSS,
     weighting: Annotated[
         str,
@@ -159,6 +164,8 @@ def fit_command(
         from scalecmp.plotting import check_figure_path
 
         check_figure_path(plot)
+        if get_law(law).n_inputs != 1:
+            raise UsageError(f"--plot draws compute laws; '{law}' has two inputs")
     for p in (json_path, plot):
         if p is not None:
             check_output_path(p, force=force, inputs=[data])

@@ -101,7 +101,8 @@ class ScalingLawRegressor:
     law : name in :data:`scalecmp.laws.LAWS` or a :class:`~scalecmp.laws.Law`.
     loss : ``huber_log`` (default), ``log`` or ``ls`` (least squares on raw error, the study's).
     delta : Huber threshold on log residuals (0.05 = 5% relative error).
-    frontier : ``binned``, ``naive`` or ``none`` (see :mod:`scalecmp.frontier`).
+    frontier : ``binned``, ``naive`` or ``none`` (see :mod:`scalecmp.frontier`); ``None``
+        (default): ``binned``, or ``none`` for two-input laws.
     maximize : the metric is higher-is-better in [0, 1]; the law is fitted to ``1 - y``.
     n_bootstrap : replicates for intervals (0 disables intervals).
     bootstrap : ``pairs`` or ``residual``.
@@ -123,7 +124,7 @@ class ScalingLawRegressor:
         *,
         loss: str = DEFAULT_LOSS,
         delta: float = DEFAULT_DELTA,
-        frontier: str = DEFAULT_FRONTIER,
+        frontier: str | None = None,
         maximize: bool = False,
         n_bootstrap: int = 1000,
         bootstrap: str = "pairs",
@@ -151,7 +152,7 @@ class ScalingLawRegressor:
         law = get_law(self.law)
         if self.loss not in LOSSES:
             raise UsageError(f"unknown loss '{self.loss}' (known: {', '.join(LOSSES)})")
-        if self.frontier not in FRONTIERS:
+        if self.frontier is not None and self.frontier not in FRONTIERS:
             raise UsageError(f"unknown frontier '{self.frontier}' (known: {', '.join(FRONTIERS)})")
         if self.bootstrap not in BOOTSTRAPS:
             raise UsageError(
@@ -162,6 +163,13 @@ class ScalingLawRegressor:
         if self.n_bootstrap < 0:
             raise UsageError(f"n_bootstrap must be >= 0, got {self.n_bootstrap}")
         return law
+
+    def _frontier_method(self, law: Law) -> str:
+        """The frontier asked for; by default ``binned`` for compute laws and ``none`` for
+        two-input laws such as ``chinchilla``, which model every run, not only the best."""
+        if self.frontier is not None:
+            return self.frontier
+        return "none" if law.n_inputs == 2 else DEFAULT_FRONTIER
 
     def fit(self, x: Any, y: Any, x2: Any | None = None) -> ScalingLawRegressor:
         """Fit to compute ``x`` (and ``x2`` for two-input laws) and metric ``y``."""
@@ -183,15 +191,7 @@ class ScalingLawRegressor:
                 f"{int((err <= 0).sum())} points have {what}; the laws model a positive error"
             )
         xc = X if law.n_inputs == 1 else X[:, 0] * X[:, 1]
-        mask = (
-            frontier_mask(xc, err, self.frontier)
-            if law.n_inputs == 1
-            else (
-                np.ones(len(err), bool)
-                if self.frontier == "none"
-                else frontier_mask(xc, err, self.frontier)
-            )
-        )
+        mask = frontier_mask(xc, err, self._frontier_method(law))
         need = law.n_params + 1
         if mask.sum() < need:
             raise DataError(
@@ -636,7 +636,7 @@ def fit(
     maximize: bool = False,
     law: str | Law = DEFAULT_LAW,
     loss: str = DEFAULT_LOSS,
-    frontier: str = DEFAULT_FRONTIER,
+    frontier: str | None = None,
     n_bootstrap: int = 1000,
     bootstrap: str = "pairs",
     level: float = 0.95,
@@ -701,7 +701,7 @@ def fit(
         law=law_obj.name,
         level=level,
         n_bootstrap=n_bootstrap,
-        frontier=frontier,
+        frontier=frontier or ("none" if law_obj.n_inputs == 2 else DEFAULT_FRONTIER),
         loss=loss,
         by=by,
         x2=x2,
