@@ -186,17 +186,19 @@ def prepare_measurements(
     by: Sequence[str] | None = None,
     where: Sequence[str] | Sequence[Filter] | None = None,
     maximize: bool = False,
+    x2_option: str = "--x2",
 ) -> pd.DataFrame:
     """Validate and clean the columns a fit uses; return a copy with float ``x``/``y`` columns.
 
     Checks, each failing with a one-line :class:`DataError`: columns exist, ``x`` (and ``x2``)
     and ``y`` are numeric, ``x > 0``, and with ``maximize`` that ``y`` lies in [0, 1].
     Rows with NaN in a used column are dropped with a :class:`ScalecmpWarning` that says how
-    many. The result keeps every original column.
+    many. ``x2_option`` names the second input in messages. The result keeps every original
+    column.
     """
     by = list(by or [])
     frame = apply_where(frame, where)
-    options = [(x, "--x"), (y, "--y")] + ([(x2, "--x2")] if x2 else [])
+    options = [(x, "--x"), (y, "--y")] + ([(x2, x2_option)] if x2 else [])
     for column, option in options + [(b, "--by") for b in by]:
         _require_column(frame, column, option)
     out = frame.copy()

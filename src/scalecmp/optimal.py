@@ -410,10 +410,14 @@ def optimal_allocation(
     if predict_at is not None and any(not (v > 0) for v in predict_at):
         raise UsageError("--predict-at values must be > 0 (compute)")
     by = [by] if isinstance(by, str) else list(by or [])
-    data = prepare_measurements(frame, x, y, x2=samples, by=by, where=where, maximize=maximize)
+    data = prepare_measurements(
+        frame, x, y, x2=samples, by=by, where=where, maximize=maximize, x2_option="--samples"
+    )
     size_name = size or "gflops_per_sample (x / samples)"
     if size is not None:
-        data = prepare_measurements(data, x, y, x2=size, by=by, maximize=maximize)
+        data = prepare_measurements(
+            data, x, y, x2=size, by=by, maximize=maximize, x2_option="--params-col"
+        )
     groups: list[GroupAllocation] = []
     grouped = data.groupby(by, sort=True) if by else [((), data)]
     for i, (key, rows) in enumerate(grouped):
