@@ -73,10 +73,10 @@ REPORT_METRICS = (
 )
 
 
-#: the law and frontier of the demo's fits. The demo's compute spans ~0.5 to ~1e3 GFLOPs,
-#: where the study's binned frontier (log2(C_max / 1500) bins) has too few bins, so the
-#: plain non-dominated frontier is used; A * C^alpha + E is steadier than the 4-parameter
-#: saturating law on this few, noisy frontier points.
+#: the law and frontier of the demo's fits. The CPU grid's frontier has only 6-10 points
+#: per series: the plain non-dominated frontier keeps all of them, and A * C^alpha + E
+#: (3 parameters) is steadier on so few noisy points than the 6-parameter default law or
+#: the 4-parameter saturating law.
 LAW = "power_floor"
 FRONTIER = "naive"
 
