@@ -206,13 +206,10 @@ class ScalingLawRegressor:
         lower, upper = law.bounds(xn, ef)
         self._xn, self._ef, self._bounds = xn, ef, (lower, upper)
 
-        self._w = point_weights(
-            xf if law.n_inputs == 1 else np.prod(xf, axis=1), self.weighting
-        )
+        self._w = point_weights(xc[mask], self.weighting)
         self._f = lambda theta: law.f(xn, theta)
         self._f_jac = lambda theta: law.f_jac(xn, theta)
         res, n_grid = self._solve(xn, ef, self._w, (lower, upper))
-        f = self._f
         best = int(np.argmin(res.loss))
         self.theta_ = res.theta[best]
         best_loss = float(res.loss[best])
@@ -224,7 +221,7 @@ class ScalingLawRegressor:
         self._minima = res.theta[uniq]
         params = law.from_internal(self.theta_, self.scale_)
         self.params_ = dict(zip(law.param_names, map(float, params), strict=True))
-        fitted = f(self.theta_[None, :])[0]
+        fitted = self._f(self.theta_[None, :])[0]
         self.residuals_ = residuals(fitted, ef, self.loss)
         names_at_bound = [n for n, b in zip(law.param_names, res.at_bound[best], strict=True) if b]
         self.diagnostics_ = {
@@ -271,12 +268,13 @@ class ScalingLawRegressor:
     def _backtest(self) -> float:
         """Extrapolation error per unit of log-compute, measured on the data themselves.
 
-        The frontier is cut at 50, 60, 70 and 80% of its log-compute range; the law fitted
-        below each cut predicts the points above it. With ``r`` the log residual of such a
-        prediction, ``D`` its distance beyond the cut in natural-log compute and ``s2`` the
-        full fit's residual variance, ``tau^2 = sum(r^2 - s2) / sum(D^2)`` (>= 0): the
-        variance a prediction gains per squared unit of extrapolation, which the bootstrap
-        of a single fit cannot see (the law's form, correlated frontier noise).
+        The frontier is cut at 60, 70, 80 and 90% of its log-compute range
+        (:data:`BACKTEST_CUTS`); the law fitted below each cut predicts the points above it.
+        With ``r`` the log residual of such a prediction, ``D`` its distance beyond the cut
+        in natural-log compute and ``s2`` the full fit's residual variance,
+        ``tau^2 = sum(r^2 - s2) / sum(D^2)`` (>= 0): the variance a prediction gains per
+        squared unit of extrapolation, which the bootstrap of a single fit cannot see (the
+        law's form, correlated frontier noise).
         """
         law = self.law_
         if law.n_inputs != 1:
