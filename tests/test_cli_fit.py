@@ -202,3 +202,14 @@ def test_chinchilla_fits_every_run_by_default(tmp_path, capsys):
     g = d["groups"][0]
     assert g["n_frontier"] == g["n_points"] == 25
     assert abs(g["params"]["alpha"] - 0.34) < 0.1 and abs(g["params"]["beta"] - 0.28) < 0.1
+
+
+def test_json_is_strict_even_without_intervals(data, tmp_path, capsys):
+    js = tmp_path / "fit.json"
+    code, _, err = run(["fit", data, "--x", "gflops", "--y", "acc", "--maximize",
+                        "--n-bootstrap", "0", "--predict-at", "1e12", "--json", js, "-q"], capsys)
+    assert code == 0, err
+    text = js.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    g = json.loads(text)["groups"][0]
+    assert g["predictions"][0]["lo"] is None and g["params_ci"]["E"] == [None, None]

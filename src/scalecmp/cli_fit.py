@@ -33,7 +33,7 @@ from scalecmp.engine import (
     fit,
 )
 from scalecmp.errors import UsageError
-from scalecmp.io import atomic_write_text, check_output_path, load_measurements
+from scalecmp.io import atomic_write_text, check_output_path, json_safe, load_measurements
 from scalecmp.laws import LAWS, get_law
 
 __all__ = ["register", "parse_values", "write_outputs"]
@@ -110,7 +110,8 @@ def write_outputs(
         check_output_path(plot_path, force=force, inputs=inputs)
     if json_path is not None:
         check_output_path(json_path, force=force, inputs=inputs)
-        atomic_write_text(json_path, json.dumps(payload, indent=2, allow_nan=True) + "\n")
+        text = json.dumps(json_safe(payload), indent=2, allow_nan=False)
+        atomic_write_text(json_path, text + "\n")
     if plot_path is not None and draw is not None:
         draw(plot_path)
 

@@ -31,6 +31,7 @@ __all__ = [
     "apply_where",
     "prepare_measurements",
     "check_output_path",
+    "json_safe",
     "atomic_write",
     "atomic_write_text",
 ]
@@ -233,6 +234,23 @@ def prepare_measurements(
                 f"{int(bad.sum())} rows outside, e.g. {out.loc[bad, y].iloc[0]:g}"
             )
     return out
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by ``None`` (JSON's ``null``) and
+    numpy scalars and arrays turned into Python values, so that ``json.dumps(...,
+    allow_nan=False)`` writes strict JSON that any parser reads."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [json_safe(v) for v in obj.tolist()]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 def check_output_path(
