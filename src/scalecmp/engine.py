@@ -37,7 +37,7 @@ from scalecmp.bootstrap import BOOTSTRAPS, noise_draws, pairs_weights, residual_
 from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import FRONTIERS, frontier_mask
 from scalecmp.io import ScalecmpWarning, prepare_measurements
-from scalecmp.laws import Law, get_law
+from scalecmp.laws import LAWS, Law, get_law
 from scalecmp.optimize import LOSSES, minimize_batch, objective, residuals
 
 __all__ = [
@@ -194,9 +194,15 @@ class ScalingLawRegressor:
         mask = frontier_mask(xc, err, self._frontier_method(law))
         need = law.n_params + 1
         if mask.sum() < need:
+            smaller = [
+                f"--law {other.name}"
+                for other in LAWS.values()
+                if other.n_inputs == law.n_inputs and other.n_params + 1 <= mask.sum()
+            ]
+            hint = f"; try {' or '.join(smaller)}" if smaller else ""
             raise DataError(
                 f"{int(mask.sum())} frontier points (of {len(err)}) are too few for law "
-                f"'{law.name}' with {law.n_params} parameters (need >= {need})"
+                f"'{law.name}' with {law.n_params} parameters (need >= {need}){hint}"
             )
         self.law_ = law
         self.x_, self.err_, self.frontier_mask_ = X, err, mask
