@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -100,7 +99,7 @@ def compare_cmd(
     from rich.table import Table
 
     from scalecmp.compare import compare, label_of
-    from scalecmp.io import atomic_write_text, json_safe, load_measurements
+    from scalecmp.io import load_measurements, write_json
 
     if not by:
         raise UsageError("compare needs --by COL (the column whose groups are compared)")
@@ -141,9 +140,7 @@ def compare_cmd(
         console.print(f"[bold]Verdict:[/bold] {c.verdict}", highlight=False)
         console.print()
     if json_path is not None:
-        atomic_write_text(
-            json_path, json.dumps(json_safe(res.to_dict()), indent=2, allow_nan=False) + "\n"
-        )
+        write_json(json_path, res.to_dict())
         console.print(f"wrote {json_path}", highlight=False)
     if plot is not None:
         from scalecmp.compare_plot import plot_comparison
@@ -199,7 +196,7 @@ def optimal_cmd(
     from rich.table import Table
 
     from scalecmp.compare import label_of
-    from scalecmp.io import atomic_write_text, json_safe, load_measurements
+    from scalecmp.io import load_measurements, write_json
     from scalecmp.optimal import optimal_allocation, plot_optimal
 
     for v in predict_at or []:
@@ -243,9 +240,7 @@ def optimal_cmd(
                           _fmt(r.get("chinchilla_d_opt")), _fmt(r.get("chinchilla_n_opt")))
         console.print(p)
     if json_path is not None:
-        atomic_write_text(
-            json_path, json.dumps(json_safe(res.to_dict()), indent=2, allow_nan=False) + "\n"
-        )
+        write_json(json_path, res.to_dict())
         console.print(f"wrote {json_path}", highlight=False)
     if plot is not None:
         plot_optimal(res, plot)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,10 +32,10 @@ from scalecmp.engine import (
     fit,
 )
 from scalecmp.errors import UsageError
-from scalecmp.io import atomic_write_text, check_output_path, json_safe, load_measurements
+from scalecmp.io import check_output_path, load_measurements, write_json
 from scalecmp.laws import LAWS, get_law
 
-__all__ = ["register", "parse_values", "write_outputs"]
+__all__ = ["register", "parse_values"]
 
 
 def parse_values(values: list[str] | None, option: str) -> list[float]:
@@ -90,30 +89,6 @@ def print_fit(result: FitResult, console: Console) -> None:
             extra = "yes" if p["x"] > g.x_range[1] else "no"
             t.add_row(g.label(), _fmt(p["x"]), _fmt(p["y"]), _fmt(p["lo"]), _fmt(p["hi"]), extra)
         console.print(t)
-
-
-def write_outputs(
-    payload: dict,
-    json_path: Path | None,
-    plot_path: Path | None,
-    *,
-    force: bool,
-    inputs: list[Path],
-    draw=None,
-) -> None:
-    """Write the JSON and the figure without ever replacing an input or, without ``force``,
-    an existing file. ``draw(path)`` draws the figure."""
-    from scalecmp.plotting import check_figure_path
-
-    if plot_path is not None:
-        check_figure_path(plot_path)
-        check_output_path(plot_path, force=force, inputs=inputs)
-    if json_path is not None:
-        check_output_path(json_path, force=force, inputs=inputs)
-        text = json.dumps(json_safe(payload), indent=2, allow_nan=False)
-        atomic_write_text(json_path, text + "\n")
-    if plot_path is not None and draw is not None:
-        draw(plot_path)
 
 
 def fit_command(
@@ -192,12 +167,13 @@ def fit_command(
     if not quiet:
         print_fit(result, Console())
 
-    def draw(path: Path) -> None:
+    # the output paths were checked before fitting
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+    if plot is not None:
         from scalecmp.plotting import plot_fit
 
-        plot_fit(result, path)
-
-    write_outputs(result.to_dict(), json_path, plot, force=force, inputs=[data], draw=draw)
+        plot_fit(result, plot)
     for p in (json_path, plot):
         if p is not None and not quiet:
             print(f"wrote {p}")

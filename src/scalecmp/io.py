@@ -8,6 +8,7 @@ samples seen), a metric column ``y`` and optional grouping columns.
 from __future__ import annotations
 
 import contextlib
+import json
 import operator
 import os
 import re
@@ -34,6 +35,7 @@ __all__ = [
     "json_safe",
     "atomic_write",
     "atomic_write_text",
+    "write_json",
 ]
 
 
@@ -293,3 +295,9 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Write ``payload`` as strict, indented JSON (NaN and infinities as null), atomically."""
+    text = json.dumps(json_safe(payload), indent=2, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
