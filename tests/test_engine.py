@@ -175,7 +175,32 @@ def test_groups_json_contract_and_tidy_frame():
 def test_too_few_points_for_the_law_names_the_group():
     frame = _accuracy_frame().iloc[:4]
     with pytest.raises(DataError, match="too few for law 'broken_power'"):
-        scalecmp.fit(frame, x="gflops", y="acc", by="proc", maximize=True, n_bootstrap=0)
+        scalecmp.fit(frame, x="gflops", y="acc", by="proc", maximize=True, n_bootstrap=0,
+                     law="broken_power")
+
+
+def test_auto_skips_a_group_that_supports_no_law_and_fits_the_others():
+    big = _accuracy_frame(1)
+    small = _accuracy_frame(2).iloc[:2].assign(proc="tiny")
+    frame = pd.concat([big, small], ignore_index=True)
+    with pytest.warns(ScalecmpWarning, match="proc=tiny: skipped"):
+        res = scalecmp.fit(frame, x="gflops", y="acc", by="proc", maximize=True, n_bootstrap=0)
+    assert [g.key["proc"] for g in res.groups] == ["a"]
+    assert res.skipped[0]["key"] == {"proc": "tiny"}
+    assert "too few for any law" in res.skipped[0]["reason"]
+    assert res.to_dict()["skipped"][0]["key"] == {"proc": "tiny"}
+
+
+def test_auto_uses_the_laws_a_sparse_series_supports():
+    # 6 frontier points: power (needs 4), power_floor (5) and saturating/recipe (6) only
+    x = np.geomspace(1e6, 1e10, 6)
+    err = 0.2 + 0.8 * (x / 1e6) ** -0.25
+    reg = ScalingLawRegressor(maximize=False, n_bootstrap=100, frontier="none").fit(x, err)
+    cands = {c["name"]: c for c in reg.result_.candidates}
+    assert cands["broken_power"]["law"] is None and "too few" in cands["broken_power"]["status"]
+    assert sum(c["weight"] for c in cands.values()) == pytest.approx(1.0)
+    assert reg.result_.n_replicates == 100
+    assert np.isfinite(reg.predict([1e11])).all()
 
 
 def test_nan_rows_are_dropped_with_a_warning():
@@ -218,6 +243,7 @@ def test_backtested_extrapolation_error_is_zero_when_the_law_is_right():
     y = noisy("power_floor", X, [1.0 / 1e6**-0.3, -0.3, 0.1], seed=0, sigma=0.001)
     reg = ScalingLawRegressor("power_floor", frontier="none", n_bootstrap=200).fit(X, y)
     assert reg.extrapolation_error_ < 0.01
+    assert reg.result_.members[0].extrapolation_error == reg.extrapolation_error_
 
 
 def test_backtested_extrapolation_error_widens_intervals_of_a_wrong_law():

@@ -74,3 +74,21 @@ def test_cli_on_the_real_file(laion_best_path, tmp_path, capsys):
         p = g["predictions"][0]
         # the study's largest runs reach 0.78-0.79 at about 1e12 GFLOPs
         assert 0.74 < p["y"] < 0.83 and p["lo"] < p["y"] < p["hi"]
+
+
+@pytest.mark.slow
+def test_preset_laion2025_reproduces_the_studys_fit(laion_best):
+    """--preset laion2025 is the study's recipe: ImageNet, CLIP, fitted up to 1e12 GFLOPs, the
+    study reports alpha -0.227 and E 0.111 (about 35 s: 3,200 curve_fit calls)."""
+    series = _series(laion_best)
+    train = series[series.gflops_total <= 1e12]
+    res = scalecmp.fit(train, x="gflops_total", y="value", maximize=True, n_bootstrap=50,
+                       preset="laion2025")
+    g = res.groups[0]
+    assert res.preset == "laion2025" and g.law.name == "saturating"
+    assert g.params["alpha"] == pytest.approx(-0.227, abs=0.002)
+    assert g.params["E"] == pytest.approx(0.111, abs=0.002)
+    assert g.diagnostics["loss"] == "ls" and g.diagnostics["weighting"] == "none"
+    with pytest.raises(scalecmp.UsageError, match="preset 'laion2025' sets loss"):
+        scalecmp.fit(train, x="gflops_total", y="value", maximize=True, preset="laion2025",
+                     loss="log")

@@ -35,7 +35,14 @@ WhereOpt = Annotated[
         help="Row filter COL=VALUE (also !=, <, <=, >, >=); repeatable, all must hold.",
     ),
 ]
-LawOpt = Annotated[str, typer.Option("--law", help="Scaling law (see `scalecmp laws`).")]
+LawOpt = Annotated[
+    str,
+    typer.Option(
+        "--law",
+        help="auto (default: laws weighted by backtests inside each series) or a law name "
+        "(see `scalecmp laws`).",
+    ),
+]
 FrontierOpt = Annotated[
     str,
     typer.Option("--frontier", help="Frontier: binned (the paper's), naive (non-dominated), none."),
@@ -44,6 +51,29 @@ LossOpt = Annotated[
     str,
     typer.Option(
         "--loss", help="Fit loss: huber_log (default), ls (raw least squares, the paper's), log."
+    ),
+]
+HuberDeltaOpt = Annotated[
+    float,
+    typer.Option("--huber-delta", help="Huber threshold of the huber_log loss, in log error."),
+]
+MinSlopeOpt = Annotated[
+    float,
+    typer.Option(
+        "--min-slope-ratio",
+        help="Slope prior: beyond the data the log-log slope may not shrink faster than "
+        "this share per decade (relative to the data's own bend; 0: off).",
+    ),
+]
+WeightingOpt = Annotated[
+    str, typer.Option("--weighting", help="Point weights: compute (rise with log x) or none.")
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset",
+        help="laion2025: exactly the study's recipe (binned frontier, least squares on "
+        "A (x + B)^alpha + E from its 3,200 curve_fit starts; ~30 s per group).",
     ),
 ]
 LevelOpt = Annotated[float, typer.Option("--level", help="Interval level, in (0, 1).")]

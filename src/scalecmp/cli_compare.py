@@ -13,18 +13,29 @@ from scalecmp.cli_common import (
     DataArg,
     ForceOpt,
     FrontierOpt,
+    HuberDeltaOpt,
     JsonOpt,
     LawOpt,
     LevelOpt,
     LossOpt,
     MaximizeOpt,
+    MinSlopeOpt,
     PlotOpt,
+    PresetOpt,
     SeedOpt,
+    WeightingOpt,
     WhereOpt,
     XOpt,
     YOpt,
 )
-from scalecmp.engine import DEFAULT_FRONTIER, DEFAULT_LAW, DEFAULT_LOSS
+from scalecmp.engine import (
+    DEFAULT_DELTA,
+    DEFAULT_FRONTIER,
+    DEFAULT_LAW,
+    DEFAULT_LOSS,
+    DEFAULT_SLOPE_RATIO,
+    DEFAULT_WEIGHTING,
+)
 from scalecmp.errors import UsageError
 
 __all__ = ["register"]
@@ -80,8 +91,12 @@ def compare_cmd(
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
     law: LawOpt = DEFAULT_LAW,
+    preset: PresetOpt = None,
     frontier: FrontierOpt = DEFAULT_FRONTIER,
     loss: LossOpt = DEFAULT_LOSS,
+    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
+    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
+    weighting: WeightingOpt = DEFAULT_WEIGHTING,
     n_bootstrap: BootOpt = 1000,
     level: LevelOpt = 0.95,
     seed: SeedOpt = 0,
@@ -114,7 +129,8 @@ def compare_cmd(
     res = compare(
         frame, x=x, y=y, by=by, maximize=maximize, at=at, law=law, frontier=frontier,
         n_bootstrap=n_bootstrap, level=level, random_state=seed, where=where,
-        extrapolate=extrapolate, loss=loss,
+        extrapolate=extrapolate, loss=loss, delta=huber_delta, min_slope_ratio=min_slope_ratio,
+        weighting=weighting, preset=preset,
     )
     console = Console(width=max(Console().width, 120))
     for c in res:

@@ -14,19 +14,26 @@ from scalecmp.cli_common import (
     ByOpt,
     DataArg,
     ForceOpt,
+    HuberDeltaOpt,
     JsonOpt,
+    LawOpt,
     LevelOpt,
     LossOpt,
     MaximizeOpt,
+    MinSlopeOpt,
     PlotOpt,
+    PresetOpt,
     SeedOpt,
+    WeightingOpt,
     WhereOpt,
     XOpt,
     YOpt,
 )
 from scalecmp.engine import (
+    DEFAULT_DELTA,
     DEFAULT_LAW,
     DEFAULT_LOSS,
+    DEFAULT_SLOPE_RATIO,
     DEFAULT_WEIGHTING,
     FitResult,
     fit,
@@ -60,11 +67,34 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def parse_pairs(values: list[str] | None, option: str) -> tuple[list[float], list[float]]:
+    """``N:D`` pairs (two-input laws) from a repeatable, comma-separable option."""
+    ns: list[float] = []
+    ds: list[float] = []
+    for v in values or []:
+        for part in str(v).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if ":" not in part:
+                raise UsageError(f"{option}: a two-input law predicts at N:D pairs, got '{part}'")
+            a, b = part.split(":", 1)
+            ns += parse_values([a], option)
+            ds += parse_values([b], option)
+    return ns, ds
+
+
 def print_fit(result: FitResult, console: Console) -> None:
     """Rich tables: parameters with intervals per group, then predictions."""
     level = int(round(result.level * 100))
     for g in result.groups:
-        t = Table(title=f"{g.label()}  [{g.law.name}: {g.law.formula}]", title_justify="left")
+        if g.mode == "auto":
+            mix = ", ".join(
+                f"{c['name']} {c['weight']:.2f}" for c in g.fit.candidates if c["weight"] > 0
+            )
+            console.print(f"{g.label()}: law auto: {mix}", soft_wrap=True)
+        title = f"{g.label()}  [{g.law.name}: {g.law.formula}]"
+        t = Table(title=title, title_justify="left")
         t.add_column("param")
         t.add_column("estimate", justify="right")
         t.add_column(f"{level}% interval", justify="right")
@@ -80,14 +110,24 @@ def print_fit(result: FitResult, console: Console) -> None:
             f"best; at bound: {', '.join(d['params_at_bound']) or 'none'}"
         )
         console.print(t)
+        for w in g.warnings:
+            console.print(f"[yellow]warning[/yellow] {g.label()}: {w}", soft_wrap=True)
+    for s in result.skipped:
+        label = ", ".join(f"{k}={v}" for k, v in s["key"].items())
+        console.print(f"[yellow]skipped[/yellow] {label}: {s['reason']}", soft_wrap=True)
     rows = [(g, p) for g in result.groups for p in g.predictions()]
     if rows:
+        two = result.x2 is not None
         t = Table(title=f"predictions ({level}% prediction interval)", title_justify="left")
-        for col in ("group", result.x, result.y, "lo", "hi", "extrapolated"):
+        cols = ("group", result.x, *((result.x2,) if two else ()), result.y, "lo", "hi",
+                "extrapolated")
+        for col in cols:
             t.add_column(col, justify="right" if col != "group" else "left")
         for g, p in rows:
-            extra = "yes" if p["x"] > g.x_range[1] else "no"
-            t.add_row(g.label(), _fmt(p["x"]), _fmt(p["y"]), _fmt(p["lo"]), _fmt(p["hi"]), extra)
+            xc = p["x"] * p.get("x2", 1.0)
+            extra = "yes" if (not two and xc > g.x_range[1]) else ("-" if two else "no")
+            xs = (_fmt(p["x"]), *((_fmt(p["x2"]),) if two else ()))
+            t.add_row(g.label(), *xs, _fmt(p["y"]), _fmt(p["lo"]), _fmt(p["hi"]), extra)
         console.print(t)
 
 
@@ -101,9 +141,8 @@ def fit_command(
     maximize: MaximizeOpt = False,
     by: ByOpt = None,
     where: WhereOpt = None,
-    law: Annotated[
-        str, typer.Option("--law", help="Scaling law (see `scalecmp laws`).")
-    ] = DEFAULT_LAW,
+    law: LawOpt = DEFAULT_LAW,
+    preset: PresetOpt = None,
     frontier: Annotated[
         str | None,
         typer.Option(
@@ -113,10 +152,9 @@ def fit_command(
         ),
     ] = None,
     loss: LossOpt = DEFAULT_LOSS,
-    weighting: Annotated[
-        str,
-        typer.Option("--weighting", help="Point weights: compute (rise with log x) or none."),
-    ] = DEFAULT_WEIGHTING,
+    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
+    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
+    weighting: WeightingOpt = DEFAULT_WEIGHTING,
     bootstrap: Annotated[
         str, typer.Option("--bootstrap", help="Resampling: pairs or residual.")
     ] = "pairs",
@@ -126,7 +164,9 @@ def fit_command(
     predict_at: Annotated[
         list[str] | None,
         typer.Option(
-            "--predict-at", help="Compute value(s) to predict at (repeatable, or 1e11,1e12)."
+            "--predict-at",
+            help="Compute value(s) to predict at (repeatable, or 1e11,1e12); N:D pairs for "
+            "two-input laws (1e9:2e11).",
         ),
     ] = None,
     json_path: JsonOpt = None,
@@ -135,12 +175,18 @@ def fit_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
 ) -> None:
     """Fit a scaling law per group, with bootstrap intervals and predictions."""
-    at = parse_values(predict_at, "--predict-at")
+    two_inputs = x2 is not None
+    if law != DEFAULT_LAW:
+        two_inputs = get_law(law).n_inputs == 2
+    if two_inputs:
+        at, at2 = parse_pairs(predict_at, "--predict-at")
+    else:
+        at, at2 = parse_values(predict_at, "--predict-at"), None
     if plot is not None:
         from scalecmp.plotting import check_figure_path
 
         check_figure_path(plot)
-        if get_law(law).n_inputs != 1:
+        if two_inputs:
             raise UsageError(f"--plot draws compute laws; '{law}' has two inputs")
     for p in (json_path, plot):
         if p is not None:
@@ -156,12 +202,16 @@ def fit_command(
         maximize=maximize,
         law=law,
         loss=loss,
+        delta=huber_delta,
         frontier=frontier,
         weighting=weighting,
+        min_slope_ratio=min_slope_ratio,
         bootstrap=bootstrap,
         n_bootstrap=n_bootstrap,
         level=level,
         predict_at=at,
+        predict_at2=at2,
+        preset=preset,
         random_state=seed,
     )
     if not quiet:
@@ -190,9 +240,10 @@ def laws_command(
     t = Table(title="scaling laws (error as a function of compute; lower is better)")
     for col in ("name", "formula", "params", "inputs"):
         t.add_column(col)
+    t.add_row("auto (default)", "evidence-weighted mixture of the one-input laws below and "
+              "the study's recipe (chinchilla when --x2 is given)", "-", "1 or 2")
     for r in rows:
-        default = " (default)" if r["name"] == DEFAULT_LAW else ""
-        t.add_row(r["name"] + default, r["formula"], ", ".join(r["params"]), str(r["inputs"]))
+        t.add_row(r["name"], r["formula"], ", ".join(r["params"]), str(r["inputs"]))
     Console().print(t)
 
 

@@ -23,13 +23,12 @@ better; error = 1 - metric when ``maximize``) and reported in the metric's units
   above it) the multiplier is infinite: reported as ``null`` with the reason.
 * **Exponent difference** of the large-compute log-log slopes (``alpha`` of the power-law
   family, ``-(c0 + c1)`` of ``broken_power``), ``a`` minus ``b``, with a percentile interval.
-* **Small-sample correction** (``df_correction``, on by default). A pairs bootstrap of a
-  ``p``-parameter law fitted to ``n`` frontier points spreads its replicates like a
-  variance estimate ``RSS / n`` rather than ``RSS / (n - p)``: too narrow for ``n ~ 20``,
-  ``p = 4``. Each group's replicate curves are therefore scaled about its point fit, in log
-  error, by ``sqrt(n / (n - p))`` (the factor the engine's prediction intervals apply to
-  residuals), and so are the exponent replicates. Its effect on the false-positive rate is
-  measured by ``benchmarks/calibration.py``.
+* **One uncertainty model.** Every replicate curve comes from the group's own
+  :meth:`~scalecmp.engine.GroupFit.error_replicates`, the same replicates ``fit`` reports
+  intervals from: the members of a ``law="auto"`` mixture in proportion to their weights,
+  deviations scaled by ``sqrt(n / (n - p))``, tilted beyond the data by the backtested
+  extrapolation error (:mod:`scalecmp.lawfit`). Nothing here re-derives a curve from
+  parameters, so the difference band widens beyond the data exactly as the arms' bands do.
 * **Verdict.** A side is declared better on a compute range only where a *simultaneous*
   bootstrap band of the advantage over the whole comparison grid excludes 0: the pointwise
   percentile level ``q`` is lowered until ``level`` of the replicate curves lie entirely inside
@@ -60,7 +59,6 @@ __all__ = [
     "compare_groups",
     "simultaneous_tail",
     "first_reach",
-    "df_factor",
     "label_of",
 ]
 
@@ -113,22 +111,6 @@ def first_reach(log_grid: np.ndarray, curves: np.ndarray, targets: np.ndarray) -
     return out
 
 
-def df_factor(g: Any) -> float:
-    """Small-sample factor ``sqrt(n / (n - p))`` (``n`` fitted frontier points, ``p``
-    parameters; 2 when ``n <= p``)."""
-    n = int(getattr(g, "n_frontier", 0) or 0)
-    p = len(_params_array(g))
-    return float(np.sqrt(n / (n - p))) if n > p else 2.0
-
-
-def _inflate(curves: np.ndarray, point: np.ndarray, k: float) -> np.ndarray:
-    """Scale replicate deviations from the point curve by ``k`` in log error space."""
-    if k == 1.0:
-        return curves
-    lp = np.log(np.maximum(point, 1e-300))
-    return np.exp(lp + k * (np.log(np.maximum(curves, 1e-300)) - lp))
-
-
 def _q(a: np.ndarray, q: float, axis: int = 0, method: str = "linear") -> np.ndarray:
     return np.quantile(a, q, axis=axis, method=method)
 
@@ -156,20 +138,8 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
 
-def _params_array(g: Any) -> np.ndarray:
-    names = getattr(g.law, "param_names", None) or tuple(g.params)
-    return np.array([float(g.params[n]) for n in names])
-
-
 def _point_error(g: Any, x: np.ndarray) -> np.ndarray:
-    return np.asarray(g.law.evaluate(np.asarray(x, dtype=float), _params_array(g)), dtype=float)
-
-
-def _replicate_params(g: Any) -> np.ndarray:
-    bp = getattr(g, "bootstrap_params", None)
-    if bp is None:
-        return np.empty((0, len(_params_array(g))))
-    return np.atleast_2d(np.asarray(bp, dtype=float))
+    return np.asarray(g.predict_error(np.asarray(x, dtype=float)), dtype=float)
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,14 +263,12 @@ def compare_groups(
     extrapolate: float = 100.0,
     n_grid: int = 200,
     x_name: str = "x",
-    df_correction: bool = True,
 ) -> Comparison:
     """Compare two fitted groups (engine ``GroupFit`` objects); see the module docstring.
 
     ``at``: computes for the point table (default: the largest measured compute of the two
     and 10x it). The grid spans the smallest measured compute to ``extrapolate`` x the
-    largest. ``df_correction``: scale each group's replicate deviations from its point fit
-    (log error) by ``sqrt(n / (n - p))`` (see the module docstring).
+    largest.
     """
     if not 0.0 < level < 1.0:
         raise UsageError(f"--level must lie in (0, 1), got {level:g}")
@@ -319,28 +287,23 @@ def compare_groups(
     if np.any(~np.isfinite(at_x)) or np.any(at_x <= 0):
         raise UsageError("--at values must be finite and > 0")
 
-    # --- replicates, paired r with r; failed replicates dropped ------------------------
-    pa, pb = _replicate_params(ga), _replicate_params(gb)
-    r = min(len(pa), len(pb))
+    # --- replicates (the groups' own), paired r with r; failed replicates dropped ----------
+    xs = np.concatenate([grid, at_x])
+    ea_all, eb_all = ga.error_replicates(xs), gb.error_replicates(xs)
+    r = min(len(ea_all), len(eb_all))
     if r < 20:
         raise UsageError(
             f"compare needs bootstrap replicates for its intervals (got {r}); "
-            "use --n-bootstrap >= 20 (1000 recommended)"
+            "use n_bootstrap >= 20 (1000 recommended)"
         )
-    pa, pb = pa[:r], pb[:r]
-    xs = np.concatenate([grid, at_x])
-    ea_all = np.asarray(ga.law.evaluate(xs, pa), dtype=float)
-    eb_all = np.asarray(gb.law.evaluate(xs, pb), dtype=float)
-    ok = np.isfinite(ea_all).all(axis=1) & np.isfinite(eb_all).all(axis=1)
-    ok &= np.isfinite(pa).all(axis=1) & np.isfinite(pb).all(axis=1)
-    if ok.sum() < 20:
+    ea_all, eb_all = ea_all[:r], eb_all[:r]
+    keep = np.isfinite(ea_all).all(axis=1) & np.isfinite(eb_all).all(axis=1)
+    if keep.sum() < 20:
         raise DataError("fewer than 20 usable bootstrap replicates; the fits are degenerate")
-    pa, pb, ea_all, eb_all = pa[ok], pb[ok], ea_all[ok], eb_all[ok]
-    r = len(pa)
+    ea_all, eb_all = ea_all[keep], eb_all[keep]
+    r = len(ea_all)
     n = len(grid)
     pe_a, pe_b = _point_error(ga, xs), _point_error(gb, xs)
-    ka, kb = (df_factor(g) if df_correction else 1.0 for g in (ga, gb))
-    ea_all, eb_all = _inflate(ea_all, pe_a, ka), _inflate(eb_all, pe_b, kb)
     ea, eb = ea_all[:, :n], eb_all[:, :n]
     adv = eb - ea  # > 0: a better
     sign = 1.0 if maximize else -1.0  # metric difference y_a - y_b = sign * adv
@@ -383,7 +346,7 @@ def compare_groups(
 
     # --- compute multipliers ------------------------------------------------------------
     m_pt, m_rep, m_rev_pt, m_rev_rep, note, note_rev = _multipliers(
-        ga, gb, pa, pb, at_x, pe_a[n:], pe_b[n:], ea_all[:, n:], eb_all[:, n:], ka, kb
+        ga, gb, keep, at_x, pe_a[n:], pe_b[n:], ea_all[:, n:], eb_all[:, n:]
     )
     # point multiplier along the grid (no replicates: cheap, for plots / JSON)
     comp.multiplier_grid = _point_multiplier(gb, grid, pe_a[:n], min(ra[0], rb[0]))
@@ -418,13 +381,13 @@ def compare_groups(
         )
 
     # --- exponent difference ------------------------------------------------------------
-    ex_a, ex_b = _exponent(ga.law, _params_array(ga)), _exponent(gb.law, _params_array(gb))
-    if ex_a is not None and ex_b is not None and ga.law.name == gb.law.name:
-        ea_r, eb_r = _exponent(ga.law, pa)[0], _exponent(gb.law, pb)[0]
-        va, vb = float(ex_a[0]), float(ex_b[0])
-        dd = (va + ka * (ea_r - va)) - (vb + kb * (eb_r - vb))
+    ex_a, ex_b = ga.exponent_replicates(), gb.exponent_replicates()
+    va, vb = float(ga.exponent), float(gb.exponent)
+    m = min(len(ex_a), len(ex_b))
+    if m >= 20 and np.isfinite(va) and np.isfinite(vb):
+        dd = ex_a[:m] - ex_b[:m]
         comp.exponent_diff = {
-            "param": ex_a[1],
+            "param": "large-compute log-log exponent of the reducible error",
             "value": _f(va - vb),
             "lo": _f(_q(dd, alpha_lo)),
             "hi": _f(_q(dd, alpha_hi)),
@@ -433,18 +396,6 @@ def compare_groups(
     comp.regions = _regions(comp)
     comp.verdict = _verdict(comp)
     return comp
-
-
-def _exponent(law: Any, p: np.ndarray) -> tuple[np.ndarray, str] | None:
-    """The law's large-compute log-log exponent of the reducible error, with its name:
-    ``alpha`` for the power-law family, ``-(c0 + c1)`` above the break of ``broken_power``."""
-    names = tuple(getattr(law, "param_names", ()))
-    p = np.asarray(p, dtype=float)
-    if "alpha" in names and getattr(law, "n_inputs", 1) == 1:
-        return p[..., names.index("alpha")], "alpha"
-    if "c0" in names and "c1" in names:
-        return -(p[..., names.index("c0")] + p[..., names.index("c1")]), "-(c0 + c1)"
-    return None
 
 
 def _ci(v: np.ndarray, level: float) -> list[float | None]:
@@ -473,13 +424,12 @@ def _crossovers(
     if len(ch) == 0:
         return [], share_any
     # refine the point crossovers by bisection in log x on the point laws
-    pa_, pb_ = _params_array(ga), _params_array(gb)
     lo_l, hi_l = lgrid[ch].copy(), lgrid[ch + 1].copy()
     s_lo = pos[ch]
     for _ in range(50):
         mid = 0.5 * (lo_l + hi_l)
         xm = np.exp(mid)
-        am = np.asarray(gb.law.evaluate(xm, pb_)) - np.asarray(ga.law.evaluate(xm, pa_))
+        am = _point_error(gb, xm) - _point_error(ga, xm)
         same = (am > 0) == s_lo
         lo_l = np.where(same, mid, lo_l)
         hi_l = np.where(same, hi_l, mid)
@@ -520,7 +470,7 @@ def _inv_grid(at_x: np.ndarray, x_lo: float) -> np.ndarray:
     return np.arange(lo, hi + _INV_STEP, _INV_STEP) * np.log(10.0)
 
 
-def _multipliers(ga, gb, pa, pb, at_x, pe_a, pe_b, ea_at, eb_at, ka, kb):  # noqa: ANN001, ANN202
+def _multipliers(ga, gb, keep, at_x, pe_a, pe_b, ea_at, eb_at):  # noqa: ANN001, ANN202
     """Point and replicate compute multipliers at ``at_x``, both directions.
 
     A curve that is already below the target at the smallest measured compute gives the
@@ -531,10 +481,10 @@ def _multipliers(ga, gb, pa, pb, at_x, pe_a, pe_b, ea_at, eb_at, ka, kb):  # noq
     xg = np.exp(lg)
     lx = np.log(at_x)
 
-    def one(g_to, p_to, target_pt, target_rep, k):  # noqa: ANN001, ANN202
-        curve_pt = np.asarray(g_to.law.evaluate(xg, _params_array(g_to)))[None, :]
+    def one(g_to, target_pt, target_rep):  # noqa: ANN001, ANN202
+        curve_pt = _point_error(g_to, xg)[None, :]
         lpt = first_reach(lg, curve_pt, target_pt[None, :])[0]
-        curves = _inflate(np.asarray(g_to.law.evaluate(xg, p_to)), curve_pt[0], k)
+        curves = g_to.error_replicates(xg)[: len(keep)][keep]
         lrep = first_reach(lg, curves, target_rep)
         below_pt = np.isneginf(lpt)
         lpt = np.where(below_pt, lg[0], lpt)
@@ -562,14 +512,14 @@ def _multipliers(ga, gb, pa, pb, at_x, pe_a, pe_b, ea_at, eb_at, ka, kb):  # noq
                 notes.append(None)
         return m_pt, m_rep, notes
 
-    m_pt, m_rep, notes = one(gb, pb, pe_a, ea_at, kb)
-    m_rev_pt, m_rev_rep, notes_rev = one(ga, pa, pe_b, eb_at, ka)
+    m_pt, m_rep, notes = one(gb, pe_a, ea_at)
+    m_rev_pt, m_rev_rep, notes_rev = one(ga, pe_b, eb_at)
     return m_pt, m_rep, m_rev_pt, m_rev_rep, notes, notes_rev
 
 
 def _point_multiplier(gb: Any, grid: np.ndarray, target: np.ndarray, x_lo: float) -> np.ndarray:
     lg = _inv_grid(grid, x_lo)
-    curve = np.asarray(gb.law.evaluate(np.exp(lg), _params_array(gb)))[None, :]
+    curve = _point_error(gb, np.exp(lg))[None, :]
     lx = first_reach(lg, curve, target[None, :])[0]
     lx = np.where(np.isneginf(lx), lg[0], lx)
     return np.exp(lx - np.log(grid))
@@ -705,7 +655,6 @@ def compare(
     where: Sequence[str] | None = None,
     extrapolate: float = 100.0,
     n_grid: int = 200,
-    df_correction: bool = True,
     **fit_kwargs: Any,
 ) -> ComparisonResult:
     """Fit every group of ``by`` (unless ``data`` is already an engine ``FitResult``) and
@@ -755,7 +704,6 @@ def compare(
     comps = [
         compare_groups(
             ga, gb, at=at, level=level, extrapolate=extrapolate, n_grid=n_grid, x_name=x_name,
-            df_correction=df_correction,
         )
         for ga, gb in combinations(groups, 2)
     ]

@@ -71,8 +71,8 @@ def plot_fit(
     for i, g in enumerate(result.groups):
         c = colours[i % len(colours)]
         xs = g.data[g.x].to_numpy(float)
-        err = g.regressor.err_
-        mask = g.regressor.frontier_mask_
+        err = g.err
+        mask = g.frontier_mask
         lo_fit, hi_fit = g.x_range
         right = x_max or max([hi_fit * 10.0, *g.predictions_at])
         left = float(xs.min())
@@ -89,7 +89,7 @@ def plot_fit(
             label=f"{name}: {g.law.format(g.params)}",
         )
         ax.plot(grid_out, g.predict_error(grid_out), color=c, lw=1.8, ls="--")
-        if g.regressor.n_bootstrap:
+        if g.n_replicates:
             grid = np.geomspace(left, right, 300)
             lo, hi = g.interval(grid)
             if g.maximize:

@@ -65,8 +65,15 @@ def _params_table(fit: Any, title: str) -> Table:
         for name, val in g.params.items():
             rows.append([g.label() if hasattr(g, "label") else str(g.key), name, fmt_num(val),
                          fmt_ci(*ci[name]), str(g.n_points), str(g.n_frontier)])
+    weights = "; ".join(
+        f"{g.label()}: " + ", ".join(
+            f"{c['name']} {c['weight']:.2f}" for c in g.fit.candidates if c["weight"] > 0)
+        for g in fit.groups if g.mode == "auto"
+    )
+    laws = f"law auto (parameters of the heaviest law; weights: {weights})" if weights else \
+        f"law {fit.law}"
     return Table(
-        caption=f"{title}: fitted law {fit.law} (error units), {fit.level:.0%} bootstrap intervals",
+        caption=f"{title}: {laws}, error units, {fit.level:.0%} bootstrap intervals",
         header=["group", "param", "estimate", "interval", "points", "frontier"],
         rows=rows,
     )
