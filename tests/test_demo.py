@@ -25,11 +25,23 @@ def test_examples_spec_is_the_builtin_spec():
 def test_demo_spec_meets_the_brief():
     spec = parse_spec(yaml.safe_load(demo.DEMO_SPEC))
     assert set(spec.procedures) == {"clip", "mammut"}
-    assert len(spec.sizes) >= 4 and len(spec.samples_seen) >= 6
-    assert "cooldown" in spec.schedules
+    assert len(spec.sizes) >= 2 and len(spec.samples_seen) >= 4
+    # the study's design: constant LR + cooldown branches measured, one cosine run per
+    # (procedure, size) at the largest scale as the check
+    assert spec.schedules == ("const", "cooldown") and spec.cosine_check
+    cells = expand_cells(spec)
+    cosine = [c for c in cells if c.schedule == "cosine"]
+    assert len(cosine) == len(spec.procedures) * len(spec.sizes)
+    assert {c.samples_seen for c in cosine} == {max(spec.samples_seen)}
+    assert spec.train.workers == "auto"  # a process per core: 2 on the 2-core target
     tiny = parse_spec(demo.demo_spec(tiny=True))
     assert len(tiny.sizes) == 2 and len(tiny.samples_seen) == 3
-    assert len(expand_cells(tiny)) == 2 * 2 * 3 * len(tiny.schedules)
+    assert tiny.train.workers == 1 and tiny.cosine_check
+    assert len(expand_cells(tiny)) == 2 * 2 * (3 * len(tiny.schedules) + 1)
+
+
+def _values(table: pd.DataFrame) -> pd.DataFrame:
+    return table.drop(columns=["wall_s"]).reset_index(drop=True)
 
 
 @pytest.mark.slow
@@ -43,9 +55,16 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     stdout, stderr = capsys.readouterr()
     assert info.value.code == 0, stderr
     assert f"report: {out / 'report.html'}" in stdout
+    # the validated prediction comes first, in words; then the cosine check and the laws
+    lines = stdout.splitlines()
+    assert lines[0].startswith("Held-out check ")
+    assert any(line.startswith("Cosine check, zeroshot_classification / acc1: ")
+               for line in lines)
     table = pd.read_parquet(out / "measurements.parquet")
     assert set(table["procedure"]) == {"clip", "mammut"}
     assert set(table["model"]) == {"xxs", "xs"}
+    assert set(table["schedule"]) == {"const", "cooldown", "cosine"}
+    assert set(table.loc[table["schedule"] == "cosine", "samples_seen"]) == {512}
     assert (out / "report.html").stat().st_size > 1000
 
     # a re-run reuses every cell and regenerates the report
@@ -54,6 +73,13 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     stdout, _ = capsys.readouterr()
     assert info.value.code == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "measurements.parquet"), table)
+
+    # deterministic: a second fresh run writes the same table
+    again = demo.run_demo(tmp_path / "again", tiny=True, n_bootstrap=20, progress=False)
+    pd.testing.assert_frame_equal(_values(pd.read_parquet(again["table"])), _values(table))
+    check = again["holdout"]
+    assert check.summary_lines()[0].startswith("Held-out check ")
+    assert set(again["cosine_gap"]["model"]) == {"xxs", "xs"}
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)

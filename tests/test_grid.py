@@ -301,3 +301,103 @@ def test_slim_checkpoints_and_growing_the_grid(tmp_path):
     G.run_grid(large, tmp_path / "fresh", device="cpu", progress=False)
     pd.testing.assert_frame_equal(values(read_measurements(tmp_path / "grow")),
                                   values(read_measurements(tmp_path / "fresh")))
+
+
+# ------------------------------------------------------------------------ cosine check
+def test_cosine_check_adds_one_cosine_cell_at_the_largest_scale(tmp_path):
+    s = spec(samples_seen=[64, 128, 256], cosine_check=True, procedures=["clip", "mammut"])
+    cells = G.expand_cells(s)
+    cosine = [c for c in cells if c.schedule == "cosine"]
+    assert [(c.procedure, c.samples_seen) for c in cosine] == [("clip", 256), ("mammut", 256)]
+    assert len(cells) == 2 * (2 * 3 + 1)
+    jobs = G.plan_jobs(s, tmp_path)
+    kinds = [(j.procedure, j.kind, j.total) for j in jobs]
+    # per procedure: the const run, its branches, then the one cosine run that checks them
+    assert kinds[:5] == [("clip", "const", 256), ("clip", "cooldown", 64),
+                         ("clip", "cooldown", 128), ("clip", "cooldown", 256),
+                         ("clip", "cosine", 256)]
+    (cos,) = [j for j in jobs if j.kind == "cosine" and j.procedure == "clip"]
+    assert cos.run_dir.name == "cosine-256" and cos.measure == [256]
+    # off by default; nothing is added when cosine is a measured schedule anyway
+    assert not spec().cosine_check
+    both = spec(schedules=["cosine", "const"], cosine_check=True)
+    assert len(G.expand_cells(both)) == 2 * 2
+    with pytest.raises(UsageError, match="'cosine_check' must be true or false"):
+        spec(cosine_check="yes")
+
+
+def test_cosine_check_run_resume_and_layout(tmp_path):
+    s = spec(cosine_check=True)
+    summary = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert summary["done_after"] == summary["cells"] == 5
+    assert summary["trained_steps"] == 8 + 2 + 4 + 8  # + the cosine run to 128
+    table = read_measurements(tmp_path)
+    cos = table[table["schedule"] == "cosine"]
+    assert set(cos["samples_seen"]) == {128} and set(cos["cooldown"]) == {0.0}
+    assert set(cos["task"]) == set(s.table_tasks)
+    root = G.run_root(s, tmp_path, "clip", "xxs", 3e-3)
+    assert list(list_checkpoints(root / "cosine-128")) == [128]
+    # the cosine rows are a cosine grid's rows: a cosine-only spec finds its cell done
+    cosine_only = spec(samples_seen=[128], schedules=["cosine"])
+    assert G.done_cells(cosine_only, table) == set(G.expand_cells(cosine_only))
+    # nothing left to do; a lost cosine row is evaluated again from its checkpoint
+    again = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert again["trained_steps"] == 0 and again["evaluated"] == 0
+    table[table["schedule"] != "cosine"].to_parquet(tmp_path / "measurements.parquet",
+                                                    index=False)
+    third = G.run_grid(s, tmp_path, device="cpu", progress=False)
+    assert third["trained_steps"] == 0 and third["evaluated"] == 1
+    pd.testing.assert_frame_equal(values(read_measurements(tmp_path)), values(table))
+
+
+# ------------------------------------------------------------------------ progress, workers
+def test_plain_progress_lines_when_not_a_terminal(tmp_path, capsys):
+    s = spec(cosine_check=True)
+    G.run_grid(s, tmp_path, device="cpu", progress=True)  # pytest's stdout is not a tty
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0] == ("grid 'tiny': 4 runs to train and evaluate (22 steps of batch 16, 5 of "
+                      "5 cells missing)")
+    lines = out[1:]
+    assert len(lines) == 4  # one line per finished run
+    assert lines[0].startswith("[1/4] clip xxs lr=0.003 const to 128: 8 steps, 2 evaluations")
+    assert lines[-1].startswith("[4/4] clip xxs lr=0.003 cosine to 128: 8 steps, 1 evaluation ")
+    assert all("elapsed " in line and "ETA " in line for line in lines)
+    assert lines[-1].endswith("ETA 0:00")
+    G.run_grid(s, tmp_path, device="cpu", progress=True)  # nothing to do: nothing printed
+    assert capsys.readouterr().out == ""
+    G.run_grid(s, tmp_path / "quiet", device="cpu", progress=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_workers_spec_key():
+    assert spec().train.workers == 1
+    assert spec(train={"workers": 2}).train.workers == 2
+    assert spec(train={"workers": "auto"}).train.workers == "auto"
+    with pytest.raises(UsageError, match="train.workers"):
+        spec(train={"workers": 0})
+    # workers do not change trajectories: not part of the checkpoint fingerprint
+    two = spec(train={**TINY["train"], "workers": 2})
+    assert two.fingerprint() == spec().fingerprint()
+    jobs = G.plan_jobs(spec(procedures=["clip", "mammut"], cosine_check=True), "/nowhere")
+    chains = G._chains(jobs)
+    assert [[j.kind for j in c] for c in chains] == [
+        ["const", "cooldown", "cooldown"], ["cosine"], ["const", "cooldown", "cooldown"],
+        ["cosine"]]
+
+
+@pytest.mark.slow
+def test_parallel_workers_write_the_serial_table(tmp_path, capsys):
+    s = spec(procedures=["clip", "mammut"], cosine_check=True)
+    serial = G.run_grid(s, tmp_path / "serial", device="cpu", progress=False)
+    assert serial["workers"] == 1
+    par = G.run_grid(s, tmp_path / "par", device="cpu", progress=True, workers=2)
+    assert par["workers"] == 2 and par["done_after"] == par["cells"] == 10
+    assert par["trained_steps"] == serial["trained_steps"]
+    assert par["evaluated"] == serial["evaluated"]
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 8 and lines[-1].startswith("[8/8] ")
+    a, b = read_measurements(tmp_path / "serial"), read_measurements(tmp_path / "par")
+    cols = [c for c in a.columns if c != "wall_s"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])  # same values, same row order
+    again = G.run_grid(s, tmp_path / "par", device="cpu", progress=False, workers=2)
+    assert again["trained_steps"] == 0 and again["evaluated"] == 0

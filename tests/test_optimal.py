@@ -89,5 +89,5 @@ def test_chinchilla_route_and_size_column():
 def test_bad_inputs():
     with pytest.raises(UsageError):
         optimal_allocation(_grid(), maximize=True, predict_at=[0.0])
-    with pytest.raises(DataError, match="--samples: no column 'nope'"):
+    with pytest.raises(DataError, match="^samples: no column 'nope'"):
         optimal_allocation(_grid(), samples="nope", maximize=True)

@@ -92,3 +92,38 @@ def test_preset_laion2025_reproduces_the_studys_fit(laion_best):
     with pytest.raises(scalecmp.UsageError, match="preset 'laion2025' sets loss"):
         scalecmp.fit(train, x="gflops_total", y="value", maximize=True, preset="laion2025",
                      loss="log")
+
+
+def test_inside_the_data_no_clipping_no_zero_width_and_every_bound_warned(laion_best):
+    """On all 20 visible series: the fitted error stays in (0, 1] over the measured range (no
+    prediction is clipped there), no interval has zero width, and every parameter at a bound
+    of a law that carries weight appears in the group's warnings."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scalecmp.fit(laion_best, x="gflops_total", y="value", maximize=True,
+                           by=["downstream_dataset", "metric", "model_type"], n_bootstrap=200)
+    assert len(res) == 20
+    for g in res:
+        lo, hi = g.x_range
+        xs = np.geomspace(lo, hi, 50)
+        err = g.predict_error(xs)
+        assert np.all((err > 0) & (err <= 1.0)), g.key
+        a, b = g.interval(xs)
+        assert np.all(b - a > 0), g.key
+        for m, w in zip(g.members, g.weights, strict=True):
+            if w >= 0.1:
+                for name in m.diagnostics["params_at_bound"]:
+                    assert any(f"{name} = " in msg and m.law.name in msg for msg in g.warnings)
+
+
+def test_quick_start_mammut_fit_stays_above_chance_inside_the_data(laion_best):
+    """The README's quick start used to give MaMMUT an error > 1 at 1.8e7-5e7 GFLOPs
+    (accuracy clipped to exactly 0 where 1.3-2.1% was measured)."""
+    sub = laion_best[(laion_best.downstream_dataset == "imagenet1k")
+                     & (laion_best.model_type == "mammut")]
+    g = scalecmp.fit(sub, x="gflops_total", y="value", maximize=True, n_bootstrap=200).groups[0]
+    xs = np.geomspace(1.8e7, 5e7, 20)
+    assert np.all(g.predict_error(xs) < 1.0)
+    assert np.all(g.predict(xs) > 0.0)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from scalecmp.errors import DataError, UsageError
 from scalecmp.report import write_report
-from scalecmp.report_tables import Table, fmt_ci, fmt_num, latex_escape
+from scalecmp.report_tables import (
+    Interval,
+    Num,
+    Pct,
+    Table,
+    fmt_ci,
+    fmt_num,
+    html_num,
+    latex_escape,
+    tex_num,
+    tex_text,
+)
 
 
 def _frame():
@@ -24,6 +37,11 @@ def _frame():
     return pd.concat(rows, ignore_index=True)
 
 
+# the report's defaults are every command's (maximize=False, no groups, no series): the
+# synthetic accuracies are split by task and metric and compared by procedure explicitly
+_OPTS = {"by": "procedure", "series": ("task", "metric"), "maximize": True}
+
+
 def test_table_renderings():
     t = Table("fit of a_b", ["group", "value"], [["x_1", "50%"]])
     assert "<table>" in t.html() and "x_1" in t.html()
@@ -32,12 +50,56 @@ def test_table_renderings():
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"x\_1 & 50\% \\" in tex
     assert latex_escape("a&b#c") == r"a\&b\#c"
     assert fmt_num(4.2e10) == "4.2e10" and fmt_num(None) == "-" and fmt_num(0.2271) == "0.227"
-    assert fmt_ci(None, 2.0) == "[-inf, 2]"
+    assert fmt_ci(None, 2.0) == "[unbounded, 2]"
+    assert fmt_ci(1.0, float("inf"), open_hi="beyond the range") == "[1, beyond the range]"
+
+
+def test_non_finite_numbers_are_words_or_dashes():
+    inf, nan = float("inf"), float("nan")
+    assert fmt_num(inf) == "unbounded" and fmt_num(-inf) == "unbounded below"
+    assert fmt_num(nan) == "-" and fmt_num(inf, inf="never") == "never"
+    assert tex_num(inf) == r"$\infty$" and tex_num(-inf) == r"$-\infty$"
+    assert tex_num(None) == "--" and tex_num(nan) == "--"
+    assert html_num(inf) == "\u221e" and html_num(None) == "-"
+    for v in (inf, -inf, nan, None):
+        for cell in (Num(v), Interval(v, v), Pct(v)):
+            for text in (cell.text(), cell.html(), cell.tex()):
+                assert not re.search(r"(?<![\\\w])-?inf\b", text), (v, text)
+
+
+def test_latex_numbers_are_typeset():
+    assert tex_num(1.14e12) == r"$1.14\times10^{12}$"
+    assert tex_num(-0.0437) == r"$-0.0437$" and tex_num(0.227) == "0.227"
+    assert tex_num(9.996e8) == r"$1\times10^{9}$"
+    assert tex_text("fit on x <= 1.43e11.") == r"fit on x <= $1.43\times10^{11}$."
+    t = Table("caption at 1e12", ["x", "ci", "share", "p"],
+              [[1.14e12, Interval(2e10, None, open_hi="beyond the range"), Pct(0.96),
+                Num(0.0951, decimals=3)]], notes=["warning about 3.5e-5"])
+    tex = t.latex()
+    row = r"$1.14\times10^{12}$ & [$2\times10^{10}$, beyond the range] & 96\% & 0.095 \\"
+    assert row in tex
+    assert r"\caption{caption at $1\times10^{12}$}" in tex
+    assert r"warning about $3.5\times10^{-5}$\par" in tex
+    # no raw e-notation anywhere in the LaTeX
+    assert not re.search(r"\de[+-]?\d", tex)
+    assert "1.14\u00d710<sup>12</sup>" in t.html() and "warning about" in t.html()
+
+
+def test_renderings_never_truncate():
+    long = "inconclusive (extrapolated beyond either group's data, " + "x" * 80 + ")"
+    t = Table("c", ["pair", "better"], [["clip - mammut", long], ["a", "b"]],
+              notes=["n" * 150])
+    for text in (t.text(), t.markdown(), t.html()):
+        assert long.replace("'", "&#x27;") in text or long in text
+        assert "\u2026" not in text and "n" * 150 in text
+    lines = t.text().splitlines()
+    assert lines[1].startswith("pair") and len({len(x) for x in lines[3:5]}) == 1  # aligned
 
 
 def test_write_report_sections_and_no_overwrite(tmp_path):
     out = tmp_path / "rep"
-    path = write_report(_frame(), out, n_bootstrap=40, title="Demo report", law="saturating")
+    path = write_report(_frame(), out, n_bootstrap=40, title="Demo report", law="saturating",
+                        **_OPTS)
     assert path == out / "report.html"
     html = path.read_text()
     assert html.count("data:image/png;base64,") >= 2  # one figure per series
@@ -46,20 +108,72 @@ def test_write_report_sections_and_no_overwrite(tmp_path):
     assert "held-out check" in html
     assert "clip vs mammut" in html
     md = (out / "report.md").read_text()
-    assert "| group | param |" in md and "Demo report" in md
+    assert "| group | law | param | estimate |" in md and "Demo report" in md
     tex = (out / "report.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\midrule" in tex
     with pytest.raises(UsageError, match="overwrite"):
-        write_report(_frame(), out, n_bootstrap=40, law="saturating")
-    write_report(_frame(), out, n_bootstrap=40, force=True, law="power_floor")
+        write_report(_frame(), out, n_bootstrap=40, law="saturating", **_OPTS)
+    write_report(_frame(), out, n_bootstrap=40, force=True, law="power_floor", **_OPTS)
 
 
 def test_write_report_single_group_and_bad_series(tmp_path):
     f = _frame()
     f = f[f.procedure == "clip"]
-    path = write_report(f, tmp_path / "one", series=None, n_bootstrap=40)
+    path = write_report(f, tmp_path / "one", by="procedure", maximize=True, n_bootstrap=40)
     assert "data:image/png;base64," in path.read_text()
-    with pytest.raises(DataError, match="--series"):
+    with pytest.raises(DataError, match="^series: no column 'nope'"):
         write_report(f, tmp_path / "two", series=("nope",), n_bootstrap=40)
     with pytest.raises(UsageError):
         write_report(f, tmp_path / "three", n_bootstrap=5)
+
+
+def test_report_captions_warnings_and_typeset_numbers(tmp_path):
+    f = _frame()
+    # a series with no floor, fitted with a floor law: E sits at its bound (a warning)
+    c = np.geomspace(1e7, 1e12, 30)
+    rng = np.random.default_rng(0)
+    f = pd.concat([f, pd.DataFrame({
+        "task": "nofloor", "metric": "acc", "procedure": "clip", "gflops_total": c,
+        "value": 1 - 2 * c**-0.1 * np.exp(rng.normal(0, 0.01, len(c)))})], ignore_index=True)
+    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="power_floor", **_OPTS)
+    html = path.read_text()
+    # every figure is captioned with what it shows: task, metric, the pair, the law
+    caps = re.findall(r"<figcaption>(.*?)</figcaption>", html, flags=re.S)
+    assert len(caps) == 2 + 2 + 1  # fit + comparison for cls and ret, fit for nofloor
+    assert all("task: " in cap and "metric: acc" in cap for cap in caps)
+    assert sum("clip vs mammut (procedure)" in cap for cap in caps) == 2
+    assert any("task: cls" in cap for cap in caps) and any("task: ret" in cap for cap in caps)
+    assert all("power_floor law" in cap for cap in caps)
+    assert 'alt="Figure 1: ' in html
+    # no cell prints inf or -inf, no number in e-notation in HTML cells
+    cells = re.findall(r"<td>(.*?)</td>", html)
+    assert cells and not [x for x in cells if re.search(r"(?<!\w)-?inf\b", x)]
+    assert not [x for x in cells if re.search(r"\de[+-]?\d", x)]
+    # the warning sits beside the parameter it concerns (Markdown row of E)
+    md = (tmp_path / "r" / "report.md").read_text()
+    e_row = [ln for ln in md.splitlines() if ln.startswith("| clip | power_floor | E |")]
+    assert e_row and e_row[-1].rstrip(" |").endswith("at its bound")
+    tex = (tmp_path / "r" / "report.tex").read_text()
+    body = "\n".join(ln for ln in tex.splitlines() if not ln.startswith("%"))
+    assert not re.search(r"\de[+-]?\d", body), "raw e-notation in the LaTeX tables"
+    assert not re.search(r"(?<![\\\w])-?inf\b", body)
+    assert r"\times10^{" in body
+
+
+def test_report_tex_compiles(tmp_path):
+    """The LaTeX tables compile with booktabs (needs pdflatex; skipped without it)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        pytest.skip("pdflatex not installed (apt-get install texlive-latex-recommended)")
+    write_report(_frame(), tmp_path / "r", n_bootstrap=40, law="saturating", **_OPTS)
+    main = tmp_path / "main.tex"
+    main.write_text("\\documentclass{article}\\usepackage[T1]{fontenc}\\usepackage{booktabs}"
+                    "\\usepackage[margin=1cm,landscape]{geometry}\\begin{document}"
+                    f"\\input{{{tmp_path / 'r' / 'report.tex'}}}\\end{{document}}\n")
+    out = subprocess.run([exe, "-interaction=nonstopmode", "-halt-on-error", main.name],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert (tmp_path / "main.pdf").stat().st_size > 10_000

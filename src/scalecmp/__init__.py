@@ -1,26 +1,42 @@
 """scalecmp: robust comparison of training procedures and datasets by scaling laws.
 
 The analysis core (this package minus :mod:`scalecmp.experiments`) never imports torch.
+The names below load on first use (PEP 562), so that ``import scalecmp.cli`` starts in a
+few milliseconds and the command line can handle an interrupt from its first moment.
 """
 
-from scalecmp.engine import FitResult, GroupFit, ScalingLawRegressor, fit
-from scalecmp.errors import DataError, ScalecmpError, UsageError
-from scalecmp.io import load_measurements
-from scalecmp.laws import LAWS, Law, get_law
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "fit",
-    "FitResult",
-    "GroupFit",
-    "ScalingLawRegressor",
-    "load_measurements",
-    "LAWS",
-    "Law",
-    "get_law",
-    "ScalecmpError",
-    "DataError",
-    "UsageError",
-    "__version__",
-]
+_EXPORTS = {
+    "fit": "scalecmp.engine",
+    "FitResult": "scalecmp.engine",
+    "GroupFit": "scalecmp.engine",
+    "ScalingLawRegressor": "scalecmp.engine",
+    "load_measurements": "scalecmp.io",
+    "LAWS": "scalecmp.laws",
+    "Law": "scalecmp.laws",
+    "get_law": "scalecmp.laws",
+    "ScalecmpError": "scalecmp.errors",
+    "DataError": "scalecmp.errors",
+    "UsageError": "scalecmp.errors",
+}
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'scalecmp' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,12 +1,35 @@
-"""Options shared by the analysis commands (``fit``, ``compare``, ``optimal``, ``report``)."""
+"""The options of the analysis commands (``fit``, ``compare``, ``optimal``, ``report``),
+defined once: an option has the same name, type, default, list syntax and help in every
+command that has it (``tests/test_cli_contract.py`` compares them).
+
+List options (``--by``, ``--series``, ``--predict-at``, ``--at``) take repeated values and
+comma-separated ones alike (``--at 1e11 --at 1e12`` = ``--at 1e11,1e12``); ``--where`` only
+repeated values, because a filter's value may contain a comma.
+
+The command functions pass the library's parameter names on (``seed`` -> ``random_state``,
+``huber_delta`` -> ``delta``); the library's messages name those, and ``scalecmp.cli``
+translates them into these flags in one place (``PARAM_FLAGS``).
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+# --------------------------------------------------------------------------- defaults
+DEFAULT_X = "gflops_total"
+DEFAULT_Y = "value"
+DEFAULT_N_BOOTSTRAP = 1000
+DEFAULT_LEVEL = 0.95
+DEFAULT_SEED = 0
+DEFAULT_BOOTSTRAP = "pairs"
+DEFAULT_EXTRAPOLATE = 100.0
+
+# --------------------------------------------------------------------------- options
 DataArg = Annotated[
     Path,
     typer.Argument(
@@ -26,31 +49,43 @@ MaximizeOpt = Annotated[
     ),
 ]
 ByOpt = Annotated[
-    list[str] | None, typer.Option("--by", help="Group column (repeatable); one fit per group.")
+    list[str] | None,
+    typer.Option(
+        "--by",
+        help="Group column(s), repeated or comma-separated (--by a --by b = --by a,b): one "
+        "fit per group; compare and report compare the groups.",
+    ),
 ]
 WhereOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--where",
-        help="Row filter COL=VALUE (also !=, <, <=, >, >=); repeatable, all must hold.",
+        help="Row filter COL=VALUE (also !=, <, <=, >, >=); repeat it for several, all must "
+        "hold (not comma-separated: values may contain commas).",
     ),
 ]
 LawOpt = Annotated[
     str,
     typer.Option(
         "--law",
-        help="auto (default: laws weighted by backtests inside each series) or a law name "
+        help="auto (laws weighted by backtests inside each series) or a law name "
         "(see `scalecmp laws`).",
     ),
 ]
 FrontierOpt = Annotated[
-    str,
-    typer.Option("--frontier", help="Frontier: binned (the paper's), naive (non-dominated), none."),
+    str | None,
+    typer.Option(
+        "--frontier",
+        help="Runs fitted: binned (geometric compute bins, the study's), naive "
+        "(non-dominated), none (every run). Default: binned for laws of compute, none for "
+        "two-input laws (chinchilla), naive for optimal's D_opt and N_opt fits.",
+        show_default=False,
+    ),
 ]
 LossOpt = Annotated[
     str,
     typer.Option(
-        "--loss", help="Fit loss: huber_log (default), ls (raw least squares, the paper's), log."
+        "--loss", help="Fit loss: huber_log, ls (raw least squares, the study's), log."
     ),
 ]
 HuberDeltaOpt = Annotated[
@@ -68,6 +103,9 @@ MinSlopeOpt = Annotated[
 WeightingOpt = Annotated[
     str, typer.Option("--weighting", help="Point weights: compute (rise with log x) or none.")
 ]
+BootstrapOpt = Annotated[
+    str, typer.Option("--bootstrap", help="Resampling: pairs (of frontier points) or residual.")
+]
 PresetOpt = Annotated[
     str | None,
     typer.Option(
@@ -77,8 +115,95 @@ PresetOpt = Annotated[
     ),
 ]
 LevelOpt = Annotated[float, typer.Option("--level", help="Interval level, in (0, 1).")]
-BootOpt = Annotated[int, typer.Option("--n-bootstrap", help="Bootstrap replicates (0: none).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (results are deterministic).")]
+BootOpt = Annotated[
+    int,
+    typer.Option(
+        "--n-bootstrap",
+        help="Bootstrap replicates: 0 (no intervals; fit and optimal only) or >= 20.",
+    ),
+]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", help="Random seed, an integer >= 0 (results are deterministic).")
+]
+PredictAtOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--predict-at",
+        help="Compute value(s) to predict at (fit: the metric; optimal: D_opt, N_opt), "
+        "repeated or comma-separated (1e11,1e12); N:D pairs for two-input laws (1e9:2e11).",
+    ),
+]
+AtOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--at",
+        help="Compute value(s) at which to compare, repeated or comma-separated (1e11,1e12); "
+        "default: the largest measured compute and 10x it.",
+    ),
+]
+ExtrapOpt = Annotated[
+    float,
+    typer.Option("--extrapolate", help="Compare up to this factor x the largest compute (>= 1)."),
+]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write results as JSON here.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Write a figure (.png, .pdf, .svg).")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Replace existing output files.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace existing output files (regular files only).")
+]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q",
+        help="Print no tables, progress or 'wrote' lines; warnings and errors still go to "
+        "stderr.",
+    ),
+]
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+# --------------------------------------------------------------------------- helpers
+def check_plot(plot: Path | None) -> None:
+    """A figure path must name a format matplotlib writes."""
+    from scalecmp.errors import UsageError
+
+    if plot is not None and plot.suffix.lower() not in FIGURE_SUFFIXES:
+        raise UsageError(
+            f"plot {plot}: unknown figure type '{plot.suffix}' (use "
+            f"{', '.join(FIGURE_SUFFIXES)})"
+        )
+
+
+def check_outputs(outputs: Mapping[str, Path | None], *, force: bool, data: Path
+                  ) -> dict[str, Path]:
+    """Every output checked before any work (see :func:`scalecmp.io.check_outputs`)."""
+    from scalecmp.io import check_outputs as _check
+
+    return _check(outputs, force=force, inputs=[data])
+
+
+def resolve_columns(values: list[str] | None, columns: Any) -> list[str]:
+    """A list option of column names: a value that names a column is kept whole (a column
+    name may contain a comma), any other is split at commas."""
+    from scalecmp.validate import split_names
+
+    out: list[str] = []
+    for v in values or []:
+        for name in ([v] if v in set(columns) else split_names([v])):
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def write_figure(path: Path, draw: Any) -> None:
+    """Write a figure atomically: ``draw(tmp_path)`` writes a temporary file with the same
+    suffix, which then replaces ``path`` (a regular file only; mode from the umask)."""
+    from scalecmp.io import atomic_write_path
+
+    atomic_write_path(path, draw)
+
+
+def say(quiet: bool, text: str) -> None:
+    """One line on stdout unless ``--quiet``."""
+    if not quiet:
+        print(text, file=sys.stdout, flush=True)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from scalecmp.cli_common import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_EXTRAPOLATE,
+    DEFAULT_LEVEL,
+    DEFAULT_N_BOOTSTRAP,
+    DEFAULT_SEED,
+    DEFAULT_X,
+    DEFAULT_Y,
+    AtOpt,
     BootOpt,
+    BootstrapOpt,
     ByOpt,
     DataArg,
+    ExtrapOpt,
     ForceOpt,
     FrontierOpt,
     HuberDeltaOpt,
@@ -21,54 +32,47 @@ from scalecmp.cli_common import (
     MaximizeOpt,
     MinSlopeOpt,
     PlotOpt,
+    PredictAtOpt,
     PresetOpt,
+    QuietOpt,
     SeedOpt,
     WeightingOpt,
     WhereOpt,
     XOpt,
     YOpt,
+    check_outputs,
+    check_plot,
+    resolve_columns,
+    say,
+    write_figure,
 )
 from scalecmp.engine import (
     DEFAULT_DELTA,
-    DEFAULT_FRONTIER,
     DEFAULT_LAW,
     DEFAULT_LOSS,
     DEFAULT_SLOPE_RATIO,
     DEFAULT_WEIGHTING,
+    check_fit_options,
 )
 from scalecmp.errors import UsageError
+from scalecmp.validate import (
+    MIN_REPLICATES,
+    check_bootstrap_memory,
+    check_factor,
+    check_n_bootstrap,
+    check_positive,
+    no_intervals_warning,
+    parse_numbers,
+)
 
 __all__ = ["register"]
 
-AtOpt = Annotated[
-    list[float] | None,
-    typer.Option("--at", help="Compute at which to compare (repeatable; default: the largest "
-                 "measured compute and 10x it)."),
-]
-ExtrapOpt = Annotated[
-    float, typer.Option("--extrapolate", help="Compare up to this factor x the largest compute.")
-]
-_PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 
+def _one_input_law(law: str, what: str) -> None:
+    from scalecmp.laws import get_law
 
-def _check_common(level: float, n_bootstrap: int, plot: Path | None, minimum_boot: int) -> None:
-    if not 0.0 < level < 1.0:
-        raise UsageError(f"--level must lie in (0, 1), got {level:g}")
-    if n_bootstrap < minimum_boot:
-        raise UsageError(
-            f"--n-bootstrap must be >= {minimum_boot} for intervals (got {n_bootstrap}); "
-            "1000 recommended"
-        )
-    if plot is not None and plot.suffix.lower() not in _PLOT_SUFFIXES:
-        raise UsageError(f"--plot: unsupported format '{plot.suffix}' (use .png, .pdf or .svg)")
-
-
-def _outputs(data: Path, force: bool, *paths: Path | None) -> None:
-    from scalecmp.io import check_output_path
-
-    for p in paths:
-        if p is not None:
-            check_output_path(p, force=force, inputs=[data])
+    if law != DEFAULT_LAW and get_law(law).n_inputs != 1:
+        raise UsageError(f"law: {what} fits laws of compute alone; '{law}' has two inputs")
 
 
 def _fmt(v: float | None) -> str:
@@ -85,26 +89,28 @@ def _ci(lo: float | None, hi: float | None) -> str:
 
 def compare_cmd(
     data: DataArg,
-    x: XOpt = "gflops_total",
-    y: YOpt = "value",
+    x: XOpt = DEFAULT_X,
+    y: YOpt = DEFAULT_Y,
     by: ByOpt = None,
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
     law: LawOpt = DEFAULT_LAW,
     preset: PresetOpt = None,
-    frontier: FrontierOpt = DEFAULT_FRONTIER,
+    frontier: FrontierOpt = None,
     loss: LossOpt = DEFAULT_LOSS,
     huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
     min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
     weighting: WeightingOpt = DEFAULT_WEIGHTING,
-    n_bootstrap: BootOpt = 1000,
-    level: LevelOpt = 0.95,
-    seed: SeedOpt = 0,
+    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
+    level: LevelOpt = DEFAULT_LEVEL,
+    seed: SeedOpt = DEFAULT_SEED,
     at: AtOpt = None,
-    extrapolate: ExtrapOpt = 100.0,
+    extrapolate: ExtrapOpt = DEFAULT_EXTRAPOLATE,
     json_path: JsonOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Compare every pair of --by groups: difference, P(better), crossovers, verdict.
 
@@ -116,23 +122,32 @@ def compare_cmd(
     from scalecmp.compare import compare, label_of
     from scalecmp.io import load_measurements, write_json
 
+    # 1. every option, before anything is read or fitted
     if not by:
-        raise UsageError("compare needs --by COL (the column whose groups are compared)")
-    for v in at or []:
-        if not v > 0:
-            raise UsageError(f"--at must be > 0 (compute), got {v:g}")
-    if not extrapolate >= 1.0:
-        raise UsageError(f"--extrapolate must be >= 1, got {extrapolate:g}")
-    _check_common(level, n_bootstrap, plot, 20)
-    _outputs(data, force, json_path, plot)
+        raise UsageError("by: compare needs the column(s) whose groups are compared")
+    check_fit_options(law=law, loss=loss, delta=huber_delta, frontier=frontier,
+                      n_bootstrap=n_bootstrap, bootstrap=bootstrap, level=level,
+                      weighting=weighting, min_slope_ratio=min_slope_ratio, preset=preset,
+                      random_state=seed)
+    check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES,
+                      purpose="compare is made of bootstrap intervals")
+    _one_input_law(law, "compare")
+    at_values = parse_numbers(at, "at") or None
+    check_factor(extrapolate, "extrapolate")
+    check_plot(plot)
+    # 2. every output
+    outputs = check_outputs({"json": json_path, "plot": plot}, force=force, data=data)
+    # 3. the data
     frame = load_measurements(data)
+    check_bootstrap_memory(n_bootstrap, len(frame), compare=True)
     res = compare(
-        frame, x=x, y=y, by=by, maximize=maximize, at=at, law=law, frontier=frontier,
-        n_bootstrap=n_bootstrap, level=level, random_state=seed, where=where,
-        extrapolate=extrapolate, loss=loss, delta=huber_delta, min_slope_ratio=min_slope_ratio,
-        weighting=weighting, preset=preset,
+        frame, x=x, y=y, by=resolve_columns(by, frame.columns), maximize=maximize, at=at_values,
+        law=law, frontier=frontier, n_bootstrap=n_bootstrap, level=level, random_state=seed,
+        where=where, extrapolate=extrapolate, loss=loss, delta=huber_delta,
+        min_slope_ratio=min_slope_ratio, weighting=weighting, preset=preset,
+        bootstrap=bootstrap,
     )
-    console = Console(width=max(Console().width, 120))
+    console = Console(width=max(Console().width, 120), quiet=quiet)
     for c in res:
         t = Table(title=f"{c.label_a} (a) vs {c.label_b} (b): {y}, {c.level:.0%} intervals")
         for col in (x, "y_a", "y_b", "a - b", "interval", "P(a better)", "better",
@@ -156,19 +171,19 @@ def compare_cmd(
         console.print(f"[bold]Verdict:[/bold] {c.verdict}", highlight=False)
         console.print()
     if json_path is not None:
-        write_json(json_path, res.to_dict())
-        console.print(f"wrote {json_path}", highlight=False)
+        write_json(outputs["json"], res.to_dict())
+        say(quiet, f"wrote {json_path}")
     if plot is not None:
         from scalecmp.compare_plot import plot_comparison
 
-        plot_comparison(res, plot)
-        console.print(f"wrote {plot}", highlight=False)
+        write_figure(outputs["plot"], lambda tmp: plot_comparison(res, tmp))
+        say(quiet, f"wrote {plot}")
 
 
 def optimal_cmd(
     data: DataArg,
-    x: XOpt = "gflops_total",
-    y: YOpt = "value",
+    x: XOpt = DEFAULT_X,
+    y: YOpt = DEFAULT_Y,
     samples: Annotated[
         str, typer.Option("--samples", help="Samples-seen column (D).")
     ] = "samples_seen",
@@ -181,16 +196,11 @@ def optimal_cmd(
     by: ByOpt = None,
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
-    frontier: Annotated[
-        str, typer.Option("--frontier", help="Frontier of runs: naive (default), binned, none.")
-    ] = "naive",
-    n_bootstrap: BootOpt = 1000,
-    level: LevelOpt = 0.95,
-    seed: SeedOpt = 0,
-    predict_at: Annotated[
-        list[float] | None,
-        typer.Option("--predict-at", help="Compute at which to print D_opt, N_opt (repeatable)."),
-    ] = None,
+    frontier: FrontierOpt = None,
+    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
+    level: LevelOpt = DEFAULT_LEVEL,
+    seed: SeedOpt = DEFAULT_SEED,
+    predict_at: PredictAtOpt = None,
     compute_constant: Annotated[
         float | None,
         typer.Option("--compute-constant",
@@ -203,32 +213,47 @@ def optimal_cmd(
     json_path: JsonOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Compute-optimal allocation: D_opt(C) = k C^a, N_opt(C), and the Chinchilla route.
 
     The frontier route fits the samples seen (and model size) of the frontier runs against
-    compute; the Chinchilla route fits L(N, D) and derives the allocation exponents."""
+    compute (the naive frontier unless --frontier says otherwise); the Chinchilla route fits
+    L(N, D) to every run and derives the allocation exponents."""
     from rich.console import Console
     from rich.table import Table
 
     from scalecmp.compare import label_of
+    from scalecmp.frontier import FRONTIERS
     from scalecmp.io import load_measurements, write_json
-    from scalecmp.optimal import optimal_allocation, plot_optimal
+    from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
+    from scalecmp.validate import check_level, check_seed
 
-    for v in predict_at or []:
-        if not v > 0:
-            raise UsageError(f"--predict-at must be > 0 (compute), got {v:g}")
-    if compute_constant is not None and not compute_constant > 0:
-        raise UsageError(f"--compute-constant must be > 0, got {compute_constant:g}")
-    _check_common(level, n_bootstrap, plot, 0)
-    _outputs(data, force, json_path, plot)
+    # 1. every option, before anything is read or fitted
+    check_level(level)
+    check_n_bootstrap(n_bootstrap)
+    check_seed(seed)
+    predict_values = parse_numbers(predict_at, "predict_at")
+    if compute_constant is not None:
+        check_positive(compute_constant, "compute_constant")
+    if frontier is not None and frontier not in FRONTIERS:
+        raise UsageError(f"frontier: unknown frontier '{frontier}' (known: "
+                         f"{', '.join(FRONTIERS)})")
+    frontier = frontier or DEFAULT_FRONTIER
+    check_plot(plot)
+    # 2. every output
+    outputs = check_outputs({"json": json_path, "plot": plot}, force=force, data=data)
+    # 3. the data
     frame = load_measurements(data)
+    check_bootstrap_memory(n_bootstrap, len(frame))
+    no_intervals_warning(n_bootstrap)
     res = optimal_allocation(
-        frame, x=x, y=y, samples=samples, size=size, by=by, where=where, maximize=maximize,
-        frontier=frontier, n_bootstrap=n_bootstrap, level=level, random_state=seed,
-        chinchilla=chinchilla, compute_constant=compute_constant, predict_at=predict_at,
+        frame, x=x, y=y, samples=samples, size=size, by=resolve_columns(by, frame.columns),
+        where=where, maximize=maximize, frontier=frontier, n_bootstrap=n_bootstrap,
+        level=level, random_state=seed, chinchilla=chinchilla,
+        compute_constant=compute_constant, predict_at=predict_values,
     )
-    console = Console(width=max(Console().width, 120))
+    console = Console(width=max(Console().width, 120), quiet=quiet)
     t = Table(title=f"Compute-optimal allocation ({frontier} frontier; {level:.0%} intervals)")
     for col in ("group", "route", "quantity", "k", "k interval", "exponent", "interval"):
         t.add_column(col, justify="right")
@@ -244,7 +269,7 @@ def optimal_cmd(
             t.add_row(lab, f"chinchilla (k_c={_fmt(d['compute_constant'])})", "D_opt",
                       _fmt(d["d_opt"]["k"]), "", _fmt(d["b"]), _ci(*d["b_ci"]))
     console.print(t)
-    if predict_at:
+    if predict_values:
         p = Table(title="Predicted allocation")
         for col in ("group", x, "D_opt", "interval", "N_opt", "interval", "Chinchilla D_opt",
                     "Chinchilla N_opt"):
@@ -256,31 +281,37 @@ def optimal_cmd(
                           _fmt(r.get("chinchilla_d_opt")), _fmt(r.get("chinchilla_n_opt")))
         console.print(p)
     if json_path is not None:
-        write_json(json_path, res.to_dict())
-        console.print(f"wrote {json_path}", highlight=False)
+        write_json(outputs["json"], res.to_dict())
+        say(quiet, f"wrote {json_path}")
     if plot is not None:
-        plot_optimal(res, plot)
-        console.print(f"wrote {plot}", highlight=False)
+        write_figure(outputs["plot"], lambda tmp: plot_optimal(res, tmp))
+        say(quiet, f"wrote {plot}")
 
 
 def report_cmd(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", help="Output directory for report.html/.md/.tex.")],
-    x: XOpt = "gflops_total",
-    y: YOpt = "value",
+    x: XOpt = DEFAULT_X,
+    y: YOpt = DEFAULT_Y,
     by: ByOpt = None,
     series: Annotated[
         list[str] | None,
-        typer.Option("--series", help="Column splitting the data into report sections "
-                     "(repeatable), e.g. --series downstream_dataset --series metric."),
+        typer.Option("--series", help="Column(s) splitting the data into report sections, "
+                     "repeated or comma-separated (--series downstream_dataset,metric)."),
     ] = None,
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
     law: LawOpt = DEFAULT_LAW,
-    frontier: FrontierOpt = DEFAULT_FRONTIER,
-    n_bootstrap: BootOpt = 1000,
-    level: LevelOpt = 0.95,
-    seed: SeedOpt = 0,
+    preset: PresetOpt = None,
+    frontier: FrontierOpt = None,
+    loss: LossOpt = DEFAULT_LOSS,
+    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
+    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
+    weighting: WeightingOpt = DEFAULT_WEIGHTING,
+    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
+    level: LevelOpt = DEFAULT_LEVEL,
+    seed: SeedOpt = DEFAULT_SEED,
     at: AtOpt = None,
     holdout: Annotated[
         float | None,
@@ -289,22 +320,47 @@ def report_cmd(
     ] = None,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "scalecmp report",
     force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Write a self-contained HTML report (figures embedded) plus Markdown and LaTeX tables."""
-    from scalecmp.io import load_measurements
-    from scalecmp.report import write_report
+    from scalecmp.io import check_output_path, load_measurements, prepare_measurements
+    from scalecmp.report import check_report_options, write_report
 
-    for v in at or []:
-        if not v > 0:
-            raise UsageError(f"--at must be > 0 (compute), got {v:g}")
-    _check_common(level, n_bootstrap, None, 20)
+    # 1. every option, before anything is read or fitted
+    fit_options = {"loss": loss, "delta": huber_delta, "min_slope_ratio": min_slope_ratio,
+                   "weighting": weighting, "bootstrap": bootstrap, "preset": preset}
+    at_values = parse_numbers(at, "at") or None
+    check_report_options(n_bootstrap=n_bootstrap, level=level, at=at_values, holdout=holdout,
+                         law=law, frontier=frontier, random_state=seed, **fit_options)
+    _one_input_law(law, "a report")
+    # 2. every output
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"out_dir must be a directory, got a file: {out}")
+    for name in ("report.html", "report.md", "report.tex"):
+        check_output_path(out / name, force=force, inputs=[data], name="out_dir")
+    # 3. the data: the columns every section needs, checked before the first section
     frame = load_measurements(data)
+    by_cols = resolve_columns(by, frame.columns)
+    series_cols = resolve_columns(series, frame.columns)
+    for col in series_cols:
+        if col not in frame.columns:
+            from scalecmp.errors import DataError
+
+            raise DataError(f"series: no column '{col}' (columns: "
+                            f"{', '.join(map(str, frame.columns[:12]))})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the sections report their own warnings
+        prepare_measurements(frame, x, y, by=by_cols + series_cols, where=where,
+                             maximize=maximize)
+    check_bootstrap_memory(n_bootstrap, len(frame), compare=True)
     path = write_report(
-        frame, out, x=x, y=y, by=list(by or []), series=list(series or []), maximize=maximize,
+        frame, out, x=x, y=y, by=by_cols, series=series_cols, maximize=maximize,
         title=title, n_bootstrap=n_bootstrap, level=level, random_state=seed, force=force,
-        law=law, frontier=frontier, at=at, holdout=holdout, where=where, inputs=[data],
+        law=law, frontier=frontier, at=at_values, holdout=holdout, where=where, inputs=[data],
+        **fit_options,
     )
-    typer.echo(f"wrote {path} (+ {path.with_suffix('.md').name}, {path.with_suffix('.tex').name})")
+    say(quiet, f"wrote {path} (+ {path.with_suffix('.md').name}, "
+        f"{path.with_suffix('.tex').name})")
 
 
 def register(app: typer.Typer) -> None:

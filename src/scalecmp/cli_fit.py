@@ -10,10 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from scalecmp.cli_common import (
+    DEFAULT_BOOTSTRAP,
+    DEFAULT_LEVEL,
+    DEFAULT_N_BOOTSTRAP,
+    DEFAULT_SEED,
+    DEFAULT_X,
+    DEFAULT_Y,
     BootOpt,
+    BootstrapOpt,
     ByOpt,
     DataArg,
     ForceOpt,
+    FrontierOpt,
     HuberDeltaOpt,
     JsonOpt,
     LawOpt,
@@ -22,12 +30,19 @@ from scalecmp.cli_common import (
     MaximizeOpt,
     MinSlopeOpt,
     PlotOpt,
+    PredictAtOpt,
     PresetOpt,
+    QuietOpt,
     SeedOpt,
     WeightingOpt,
     WhereOpt,
     XOpt,
     YOpt,
+    check_outputs,
+    check_plot,
+    resolve_columns,
+    say,
+    write_figure,
 )
 from scalecmp.engine import (
     DEFAULT_DELTA,
@@ -36,52 +51,24 @@ from scalecmp.engine import (
     DEFAULT_SLOPE_RATIO,
     DEFAULT_WEIGHTING,
     FitResult,
+    check_fit_options,
     fit,
 )
 from scalecmp.errors import UsageError
-from scalecmp.io import check_output_path, load_measurements, write_json
+from scalecmp.io import load_measurements, write_json
 from scalecmp.laws import LAWS, get_law
+from scalecmp.validate import (
+    check_bootstrap_memory,
+    no_intervals_warning,
+    parse_numbers,
+    parse_pairs,
+)
 
-__all__ = ["register", "parse_values"]
-
-
-def parse_values(values: list[str] | None, option: str) -> list[float]:
-    """Numbers from a repeatable option; each value may also be comma-separated."""
-    out: list[float] = []
-    for v in values or []:
-        for part in str(v).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                num = float(part)
-            except ValueError:
-                raise UsageError(f"{option}: '{part}' is not a number") from None
-            if not num > 0:
-                raise UsageError(f"{option}: values must be > 0, got {part}")
-            out.append(num)
-    return out
+__all__ = ["register"]
 
 
 def _fmt(v: float) -> str:
     return f"{v:.4g}"
-
-
-def parse_pairs(values: list[str] | None, option: str) -> tuple[list[float], list[float]]:
-    """``N:D`` pairs (two-input laws) from a repeatable, comma-separable option."""
-    ns: list[float] = []
-    ds: list[float] = []
-    for v in values or []:
-        for part in str(v).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if ":" not in part:
-                raise UsageError(f"{option}: a two-input law predicts at N:D pairs, got '{part}'")
-            a, b = part.split(":", 1)
-            ns += parse_values([a], option)
-            ds += parse_values([b], option)
-    return ns, ds
 
 
 def print_fit(result: FitResult, console: Console) -> None:
@@ -133,8 +120,8 @@ def print_fit(result: FitResult, console: Console) -> None:
 
 def fit_command(
     data: DataArg,
-    x: XOpt = "gflops_total",
-    y: YOpt = "value",
+    x: XOpt = DEFAULT_X,
+    y: YOpt = DEFAULT_Y,
     x2: Annotated[
         str | None, typer.Option("--x2", help="Second input of two-input laws (chinchilla: D).")
     ] = None,
@@ -143,61 +130,52 @@ def fit_command(
     where: WhereOpt = None,
     law: LawOpt = DEFAULT_LAW,
     preset: PresetOpt = None,
-    frontier: Annotated[
-        str | None,
-        typer.Option(
-            "--frontier",
-            help="Frontier: binned (the paper's; default), naive (non-dominated), none "
-            "(default for two-input laws such as chinchilla).",
-        ),
-    ] = None,
+    frontier: FrontierOpt = None,
     loss: LossOpt = DEFAULT_LOSS,
     huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
     min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
     weighting: WeightingOpt = DEFAULT_WEIGHTING,
-    bootstrap: Annotated[
-        str, typer.Option("--bootstrap", help="Resampling: pairs or residual.")
-    ] = "pairs",
-    n_bootstrap: BootOpt = 1000,
-    level: LevelOpt = 0.95,
-    seed: SeedOpt = 0,
-    predict_at: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--predict-at",
-            help="Compute value(s) to predict at (repeatable, or 1e11,1e12); N:D pairs for "
-            "two-input laws (1e9:2e11).",
-        ),
-    ] = None,
+    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
+    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
+    level: LevelOpt = DEFAULT_LEVEL,
+    seed: SeedOpt = DEFAULT_SEED,
+    predict_at: PredictAtOpt = None,
     json_path: JsonOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit a scaling law per group, with bootstrap intervals and predictions."""
-    two_inputs = x2 is not None
-    if law != DEFAULT_LAW:
-        two_inputs = get_law(law).n_inputs == 2
+    # 1. every option, before anything is read or fitted
+    check_fit_options(law=law, loss=loss, delta=huber_delta, frontier=frontier,
+                      n_bootstrap=n_bootstrap, bootstrap=bootstrap, level=level,
+                      weighting=weighting, min_slope_ratio=min_slope_ratio, preset=preset,
+                      random_state=seed)
+    two_inputs = x2 is not None if law == DEFAULT_LAW else get_law(law).n_inputs == 2
+    if two_inputs and x2 is None:
+        raise UsageError(f"law '{law}' has two inputs: pass `x2` (e.g. samples seen)")
+    if x2 is not None and not two_inputs:
+        raise UsageError(f"x2 is only used by two-input laws such as chinchilla, not '{law}'")
     if two_inputs:
-        at, at2 = parse_pairs(predict_at, "--predict-at")
+        at, at2 = parse_pairs(predict_at, "predict_at")
     else:
-        at, at2 = parse_values(predict_at, "--predict-at"), None
-    if plot is not None:
-        from scalecmp.plotting import check_figure_path
-
-        check_figure_path(plot)
-        if two_inputs:
-            raise UsageError(f"--plot draws compute laws; '{law}' has two inputs")
-    for p in (json_path, plot):
-        if p is not None:
-            check_output_path(p, force=force, inputs=[data])
+        at, at2 = parse_numbers(predict_at, "predict_at"), None
+    check_plot(plot)
+    if plot is not None and two_inputs:
+        raise UsageError(f"plot draws laws of compute; '{law}' has two inputs")
+    # 2. every output
+    outputs = check_outputs({"json": json_path, "plot": plot}, force=force, data=data)
+    # 3. the data
     frame = load_measurements(data)
+    by_cols = resolve_columns(by, frame.columns)
+    check_bootstrap_memory(n_bootstrap, len(frame))
+    no_intervals_warning(n_bootstrap)
     result = fit(
         frame,
         x=x,
         y=y,
         x2=x2,
-        by=by,
+        by=by_cols,
         where=where,
         maximize=maximize,
         law=law,
@@ -216,17 +194,14 @@ def fit_command(
     )
     if not quiet:
         print_fit(result, Console())
-
-    # the output paths were checked before fitting
     if json_path is not None:
-        write_json(json_path, result.to_dict())
+        write_json(outputs["json"], result.to_dict())
+        say(quiet, f"wrote {json_path}")
     if plot is not None:
         from scalecmp.plotting import plot_fit
 
-        plot_fit(result, plot)
-    for p in (json_path, plot):
-        if p is not None and not quiet:
-            print(f"wrote {p}")
+        write_figure(outputs["plot"], lambda tmp: plot_fit(result, tmp))
+        say(quiet, f"wrote {plot}")
 
 
 def laws_command(

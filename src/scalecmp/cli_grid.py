@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from scalecmp.cli_common import QuietOpt
+
 SpecArg = Annotated[
     Path, typer.Argument(help="Grid spec (YAML); see examples/demo_grid.yaml.", show_default=False)
 ]
@@ -23,7 +25,6 @@ DeviceOpt = Annotated[
 ThreadsOpt = Annotated[
     int | None, typer.Option("--threads", help="CPU threads for torch (default: torch's).")
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
 def _set_threads(threads: int | None) -> None:

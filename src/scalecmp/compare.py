@@ -51,6 +51,15 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.validate import (
+    MIN_REPLICATES,
+    check_bootstrap_memory,
+    check_factor,
+    check_level,
+    check_n_bootstrap,
+    check_positive_values,
+    check_seed,
+)
 
 __all__ = [
     "Comparison",
@@ -270,10 +279,10 @@ def compare_groups(
     and 10x it). The grid spans the smallest measured compute to ``extrapolate`` x the
     largest.
     """
-    if not 0.0 < level < 1.0:
-        raise UsageError(f"--level must lie in (0, 1), got {level:g}")
+    level = check_level(level)
+    extrapolate = check_factor(extrapolate, "extrapolate")
     if getattr(ga.law, "n_inputs", 1) != 1 or getattr(gb.law, "n_inputs", 1) != 1:
-        raise UsageError("compare needs a one-input law (compute only), not a two-input law")
+        raise UsageError("law: compare needs a law of compute alone, not a two-input law")
     maximize = bool(ga.maximize)
     ra = tuple(float(v) for v in ga.x_range)
     rb = tuple(float(v) for v in gb.x_range)
@@ -283,18 +292,16 @@ def compare_groups(
     if at is None:
         top = max(ra[1], rb[1])
         at = [top, 10.0 * top]
-    at_x = np.asarray([float(v) for v in at], dtype=float)
-    if np.any(~np.isfinite(at_x)) or np.any(at_x <= 0):
-        raise UsageError("--at values must be finite and > 0")
+    at_x = np.asarray(check_positive_values(at, "at"), dtype=float)
 
     # --- replicates (the groups' own), paired r with r; failed replicates dropped ----------
     xs = np.concatenate([grid, at_x])
     ea_all, eb_all = ga.error_replicates(xs), gb.error_replicates(xs)
     r = min(len(ea_all), len(eb_all))
-    if r < 20:
+    if r < MIN_REPLICATES:
         raise UsageError(
-            f"compare needs bootstrap replicates for its intervals (got {r}); "
-            "use n_bootstrap >= 20 (1000 recommended)"
+            f"n_bootstrap: compare needs >= {MIN_REPLICATES} bootstrap replicates for its "
+            f"intervals, the fits have {r} (1000 recommended)"
         )
     ea_all, eb_all = ea_all[:r], eb_all[:r]
     keep = np.isfinite(ea_all).all(axis=1) & np.isfinite(eb_all).all(axis=1)
@@ -507,7 +514,8 @@ def _multipliers(ga, gb, keep, at_x, pe_a, pe_b, ea_at, eb_at):  # noqa: ANN001,
                 )
             elif np.isinf(m_rep[:, i]).any():
                 share = float(np.isinf(m_rep[:, i]).mean())
-                notes.append(f"unreachable in {share:.0%} of replicates (error floor)")
+                pct = f"{share:.0%}" if share >= 0.005 else "under 1%"
+                notes.append(f"unreachable in {pct} of replicates (error floor)")
             else:
                 notes.append(None)
         return m_pt, m_rep, notes
@@ -639,12 +647,24 @@ class ComparisonResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+def _check_two_groups(frame: pd.DataFrame, by: list[str], where: Sequence[str] | None) -> None:
+    """Fewer than two groups is known before anything is fitted."""
+    from scalecmp.io import apply_where
+
+    if not all(b in frame.columns for b in by):
+        return  # the fit names the missing column
+    groups = apply_where(frame, where).groupby(by, sort=True).ngroups
+    if groups < 2:
+        raise DataError(f"by: compare needs at least 2 groups, got {groups}; check `by` and "
+                        "`where`")
+
+
 def compare(
     data: Any,
+    *,
     x: str = "gflops_total",
     y: str = "value",
     by: str | Sequence[str] | None = None,
-    *,
     maximize: bool = False,
     at: Sequence[float] | None = None,
     law: str | None = None,
@@ -662,19 +682,31 @@ def compare(
 
     Returns a :class:`ComparisonResult` (``.comparisons``, ``.to_dict()``, ``.to_frame()``).
     Raises :class:`DataError` when fewer than two groups result and :class:`UsageError` for
-    bad ``at`` values or too few bootstrap replicates.
+    bad options (``at`` values, ``level``, ``extrapolate``, fewer than 20 bootstrap
+    replicates, a two-input law), all checked before anything is fitted.
     """
     if at is not None:
-        at_arr = np.asarray(list(at), dtype=float)
-        if at_arr.size and (np.any(~np.isfinite(at_arr)) or np.any(at_arr <= 0)):
-            bad = at_arr[~np.isfinite(at_arr) | (at_arr <= 0)][0]
-            raise UsageError(f"--at must be > 0 (compute), got {bad:g}")
+        at = check_positive_values(at, "at")
+    level = check_level(level)
+    extrapolate = check_factor(extrapolate, "extrapolate")
     if hasattr(data, "groups") and hasattr(data, "to_dict"):
         res = data
         x_name = getattr(res, "x", x)
     else:
         if not by:
-            raise UsageError("compare needs --by COL to define the groups to compare")
+            raise UsageError("by: compare needs the column(s) whose groups are compared")
+        check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES, purpose="compare is made of "
+                          "bootstrap intervals")
+        check_seed(random_state)
+        if law is not None and law != "auto":
+            from scalecmp.laws import get_law
+
+            if get_law(law).n_inputs != 1:
+                raise UsageError(f"law: compare needs a law of compute alone; '{law}' has "
+                                 "two inputs")
+        if isinstance(data, pd.DataFrame):
+            check_bootstrap_memory(n_bootstrap, len(data), compare=True)
+            _check_two_groups(data, [by] if isinstance(by, str) else list(by), where)
         from scalecmp import fit as _fit  # lazy: the engine imports heavy modules
 
         kwargs: dict[str, Any] = dict(fit_kwargs)
@@ -699,7 +731,8 @@ def compare(
     if len(groups) < 2:
         keys = ", ".join(label_of(g.key) for g in groups) or "none"
         raise DataError(
-            f"compare needs at least 2 groups, got {len(groups)} ({keys}); check --by/--where"
+            f"by: compare needs at least 2 groups, got {len(groups)} ({keys}); check `by` "
+            "and `where`"
         )
     comps = [
         compare_groups(

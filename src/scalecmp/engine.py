@@ -51,12 +51,25 @@ import pandas as pd
 from scalecmp.bootstrap import BOOTSTRAPS, pairs_weights, residual_targets
 from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import FRONTIERS, frontier_mask
-from scalecmp.io import ScalecmpWarning, prepare_measurements
+from scalecmp.io import (
+    MAXIMIZE_HINT,
+    ScalecmpWarning,
+    looks_higher_is_better,
+    prepare_measurements,
+)
 from scalecmp.lawfit import LawFit
 from scalecmp.laws import LAWS, Law, get_law
 from scalecmp.optimize import LOSSES, minimize_batch, objective, residuals
 from scalecmp.priors import Priors, augment
 from scalecmp.recipes import fit_exact, study_starts
+from scalecmp.validate import (
+    MIN_REPLICATES,  # noqa: F401 - re-exported (engine.MIN_REPLICATES)
+    check_bootstrap_memory,
+    check_level,
+    check_n_bootstrap,
+    check_positive_values,
+    check_seed,
+)
 
 __all__ = [
     "AUTO",
@@ -73,6 +86,7 @@ __all__ = [
     "FitResult",
     "LawFit",
     "fit",
+    "check_fit_options",
     "stack_weights",
     "mixture_weights",
     "combine",
@@ -85,9 +99,8 @@ DEFAULT_WEIGHTING = "compute"
 DEFAULT_LOSS = "huber_log"
 DEFAULT_FRONTIER = "binned"
 DEFAULT_DELTA = 0.05
-DEFAULT_SLOPE_RATIO = 0.5
+DEFAULT_SLOPE_RATIO = 0.75
 BACKTEST_CUTS = (0.6, 0.7, 0.8, 0.9)
-MIN_REPLICATES = 20
 RANGE_TOLERANCE = 0.005  # error above 1 + this inside the data rejects a law (0.5 pp)
 WEIGHTINGS = ("compute", "none")
 
@@ -395,13 +408,9 @@ class ScalingLawRegressor:
             raise UsageError(
                 f"unknown bootstrap '{self.bootstrap}' (known: {', '.join(BOOTSTRAPS)})"
             )
-        if not 0.0 < self.level < 1.0:
-            raise UsageError(f"level must lie in (0, 1), got {self.level}")
-        if self.n_bootstrap < 0 or 0 < self.n_bootstrap < MIN_REPLICATES:
-            raise UsageError(
-                f"n_bootstrap must be 0 (no intervals) or >= {MIN_REPLICATES}, "
-                f"got {self.n_bootstrap}"
-            )
+        check_level(self.level)
+        check_n_bootstrap(self.n_bootstrap)
+        check_seed(self.random_state)
         if not (np.isfinite(self.delta) and self.delta > 0):
             raise UsageError(f"delta must be a finite number > 0, got {self.delta}")
         if not 0.0 <= self.min_slope_ratio < 1.0:
@@ -437,10 +446,8 @@ class ScalingLawRegressor:
     def fit(self, x: Any, y: Any, x2: Any | None = None) -> ScalingLawRegressor:
         """Fit to compute ``x`` (and ``x2`` for two-input laws) and metric ``y``."""
         self._check_options()
-        n_inputs = 2 if (x2 is not None and (self._is_auto() or
-                                             get_law(self.law).n_inputs == 2)) else 1
-        if not self._is_auto():
-            n_inputs = get_law(self.law).n_inputs
+        # auto: chinchilla when a second input is given; a pinned law says itself
+        n_inputs = (2 if x2 is not None else 1) if self._is_auto() else get_law(self.law).n_inputs
         X = _as_x(x, x2, n_inputs)
         y = np.asarray(y, dtype=float).reshape(-1)
         if len(y) != len(X):
@@ -449,13 +456,19 @@ class ScalingLawRegressor:
             raise DataError("x and y must be finite (drop NaNs first)")
         if (X <= 0).any():
             raise DataError("x must be > 0")
+        if n_inputs == 2:  # L(N, D) with N (or D) constant cannot separate its two terms
+            for j, name in enumerate(("x", "x2")):
+                if np.ptp(X[:, j]) == 0:
+                    raise DataError(f"`{name}` is constant ({X[0, j]:g}) in these points: a "
+                                    "two-input law needs both inputs to vary")
         if self.maximize and ((y < 0) | (y > 1)).any():
             raise DataError("with maximize, y must lie in [0, 1]")
         err = 1.0 - y if self.maximize else y
+        if self.maximize and (err <= 0).any():
+            err = self._clip_perfect(err)
         if (err <= 0).any():
-            what = "y = 1 (error 0)" if self.maximize else "y <= 0"
             raise DataError(
-                f"{int((err <= 0).sum())} points have {what}; the laws model a positive error"
+                f"{int((err <= 0).sum())} points have y <= 0; the laws model a positive error"
             )
         xc = X if n_inputs == 1 else X[:, 0] * X[:, 1]
         method = self.frontier or ("none" if n_inputs == 2 else DEFAULT_FRONTIER)
@@ -503,6 +516,21 @@ class ScalingLawRegressor:
         self.extrapolation_error_ = dom.extrapolation_error
         self.bootstrap_params_ = dom.bootstrap_params
         return self
+
+    def _clip_perfect(self, err: np.ndarray) -> np.ndarray:
+        """``y = 1`` (error 0) cannot be fitted in log space: set to half the smallest
+        positive error, with one warning giving the count."""
+        zero = err <= 0
+        if zero.all():
+            raise DataError(f"all {len(err)} points have y = 1 (error 0): nothing to fit")
+        floor = 0.5 * float(err[~zero].min())
+        warnings.warn(
+            f"{int(zero.sum())} of {len(err)} points have y = 1 (error 0), which the fit "
+            f"cannot take in log space: set to error {floor:.3g} (half the smallest positive "
+            "error)",
+            ScalecmpWarning, stacklevel=3,
+        )
+        return np.where(zero, floor, err)
 
     def _too_few(self, n_front: int, n_all: int, n_inputs: int) -> str:
         if self._is_auto():
@@ -822,8 +850,7 @@ class LawMixture:
         """``(lo, hi)`` in metric units: ``kind="prediction"`` for a new measurement (curve
         plus measurement scatter), ``"curve"`` for the law itself. NaN without replicates."""
         level = self.level if level is None else level
-        if not 0 < level < 1:
-            raise UsageError(f"level must lie in (0, 1), got {level}")
+        check_level(level)
         if kind not in ("prediction", "curve"):
             raise UsageError(f"unknown interval kind '{kind}' (prediction or curve)")
         curves = self.error_replicates(x, x2, noise=kind == "prediction")
@@ -1168,6 +1195,35 @@ def resolve_preset(preset: str | None, **options: Any) -> dict[str, Any]:
     return out
 
 
+def check_fit_options(
+    *,
+    law: str | Law = DEFAULT_LAW,
+    loss: str = DEFAULT_LOSS,
+    delta: float = DEFAULT_DELTA,
+    frontier: str | None = None,
+    n_bootstrap: int = 1000,
+    bootstrap: str = "pairs",
+    level: float = 0.95,
+    weighting: str = DEFAULT_WEIGHTING,
+    min_slope_ratio: float = DEFAULT_SLOPE_RATIO,
+    preset: str | None = None,
+    random_state: int | None = 0,
+) -> None:
+    """Check every option of :func:`fit` without data (:func:`fit` calls it first; the
+    report and the CLI call it before any work). Raises :class:`UsageError`."""
+    if preset is not None:
+        opts = resolve_preset(preset, law=None if law == DEFAULT_LAW else law,
+                              loss=None if loss == DEFAULT_LOSS else loss,
+                              weighting=None if weighting == DEFAULT_WEIGHTING else weighting,
+                              frontier=frontier)
+        law, loss, weighting = opts["law"], opts["loss"], opts["weighting"]
+        frontier, min_slope_ratio = opts["frontier"], opts["min_slope_ratio"]
+    ScalingLawRegressor(law, loss=loss, delta=delta, frontier=frontier, n_bootstrap=n_bootstrap,
+                        bootstrap=bootstrap, level=level, weighting=weighting,
+                        min_slope_ratio=min_slope_ratio,
+                        random_state=random_state)._check_options()
+
+
 def fit(
     frame: pd.DataFrame,
     *,
@@ -1203,6 +1259,10 @@ def fit(
     warning); if every group is, :class:`DataError`.
     """
     by = [by] if isinstance(by, str) else list(by or [])
+    check_fit_options(law=law, loss=loss, delta=delta, frontier=frontier,
+                      n_bootstrap=n_bootstrap, bootstrap=bootstrap, level=level,
+                      weighting=weighting, min_slope_ratio=min_slope_ratio, preset=preset,
+                      random_state=random_state)
     starts = "grid"
     if preset is not None:
         opts = resolve_preset(preset, law=None if law == DEFAULT_LAW else law,
@@ -1221,15 +1281,15 @@ def fit(
         raise UsageError(f"law '{law_obj.name}' needs two inputs: pass x2 (samples seen)")
     if n_inputs == 1 and x2 is not None:
         raise UsageError("x2 is only used by two-input laws such as chinchilla")
+    at = check_positive_values(predict_at, "predict_at", "")
+    at2 = check_positive_values(predict_at2, "predict_at2", "")
     data = prepare_measurements(frame, x, y, x2=x2, by=by, where=where, maximize=maximize)
-    at = [float(v) for v in (predict_at or [])]
-    if any(not (np.isfinite(v) and v > 0) for v in at + [float(v) for v in predict_at2 or []]):
-        raise UsageError("predict_at values must be finite and > 0")
+    check_bootstrap_memory(n_bootstrap, len(data))
     if n_inputs == 2 and at:
-        if predict_at2 is None or len(predict_at2) != len(at):
-            raise UsageError("a two-input law predicts at (N, D) pairs: give predict_at2 with "
-                             "one D per N")
-        at = [v for pair in zip(at, predict_at2, strict=True) for v in pair]
+        if predict_at2 is None or len(at2) != len(at):
+            raise UsageError("predict_at: a two-input law predicts at (N, D) pairs: give "
+                             "`predict_at2` with one D per N")
+        at = [v for pair in zip(at, at2, strict=True) for v in pair]
     groups: list[GroupFit] = []
     skipped: list[dict] = []
     grouped = data.groupby(by, sort=True, dropna=False) if by else [((), data)]
@@ -1254,8 +1314,15 @@ def fit(
         )
         where_txt = f"group {', '.join(f'{k}={v}' for k, v in key_dict.items())}: " if by else ""
         try:
-            reg.fit(rows[x].to_numpy(), rows[y].to_numpy(), None if x2 is None else rows[x2])
+            try:
+                reg.fit(rows[x].to_numpy(), rows[y].to_numpy(),
+                        None if x2 is None else rows[x2])
+            except np.linalg.LinAlgError:
+                raise DataError("the points are degenerate for this law (a singular system: "
+                                "inputs collinear or constant)") from None
         except DataError as exc:
+            if not maximize and looks_higher_is_better(rows[x], rows[y]):
+                exc = DataError(f"{exc} ({MAXIMIZE_HINT})")
             if not by or not is_auto:
                 raise DataError(f"{where_txt}{exc}") from None
             skipped.append({"key": key_dict, "reason": str(exc)})

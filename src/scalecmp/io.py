@@ -12,9 +12,10 @@ import json
 import operator
 import os
 import re
+import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,8 +33,11 @@ __all__ = [
     "apply_where",
     "prepare_measurements",
     "check_output_path",
+    "check_outputs",
+    "looks_higher_is_better",
     "json_safe",
     "atomic_write",
+    "atomic_write_path",
     "atomic_write_text",
     "write_json",
 ]
@@ -54,11 +58,51 @@ _READERS = {
 }
 
 
+_TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
+_SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _sniff(p: Path) -> None:
+    """Name the likely cause of a file that its suffix's reader would fail on, or misread
+    (binary content in a text file, a CSV with another separator), before parsing it."""
+    suffix = p.suffix.lower()
+    with open(p, "rb") as fh:
+        head = fh.read(4096)
+    if suffix in _TEXT_SUFFIXES:
+        if head.startswith(b"PAR1"):
+            raise DataError(
+                f"{p} looks like a Parquet file (it starts with PAR1) but is named "
+                f"'{p.suffix}': rename it to .parquet"
+            )
+        if head.startswith(b"\x1f\x8b"):
+            raise DataError(f"{p} looks gzip-compressed: decompress it first")
+        if b"\x00" in head:
+            raise DataError(f"{p} is a binary file, not {suffix[1:].upper()} text")
+    elif head and not head.startswith(b"PAR1") and b"\x00" not in head:
+        raise DataError(f"cannot read {p} as Parquet: it looks like text (CSV files need "
+                        "the .csv suffix, JSON Lines .jsonl)")
+    if suffix in (".csv", ".tsv"):
+        first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        own = "," if suffix == ".csv" else "\t"
+        if own not in first:
+            for sep, word in (*_SEPARATORS.items(), (",", "comma")):
+                if sep != own and sep in first:
+                    fix = ("name it .tsv" if sep == "\t" else "name it .csv" if sep == ","
+                           else f"convert it, e.g. pandas.read_csv(path, sep='{sep}')"
+                           ".to_csv(new_path, index=False)")
+                    raise DataError(
+                        f"{p}: the header line looks {word}-separated ({first.strip()[:60]!r}); "
+                        f"{suffix[1:]} files are read {'comma' if own == ',' else 'tab'}-"
+                        f"separated: {fix}"
+                    )
+
+
 def load_measurements(path: str | Path) -> pd.DataFrame:
     """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines.
 
     Raises :class:`DataError` with a one-line message when the file is missing, has an
-    unknown extension, cannot be parsed or holds no rows.
+    unknown extension, cannot be parsed or holds no rows; the message names the likely
+    cause (Parquet content in a ``.csv``, a ``;``-separated CSV, binary content).
     """
     p = Path(path)
     if not p.exists():
@@ -70,12 +114,25 @@ def load_measurements(path: str | Path) -> pd.DataFrame:
         known = ", ".join(sorted(_READERS))
         raise DataError(f"unknown file type '{p.suffix}' for {p} (known: {known})")
     try:
+        if p.is_file():
+            _sniff(p)
         frame = reader(p)
+    except DataError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"cannot read {p}: not UTF-8 text (byte {exc.start}); is it a binary file?"
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"cannot read {p}: the file is empty") from exc
     except Exception as exc:  # parser errors differ by format; report them in one line
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"cannot read {p}: {msg}") from exc
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(f"cannot read {p}: expected a table of rows")
     if len(frame) == 0:
         raise DataError(f"no rows in {p}")
+    frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
@@ -102,7 +159,7 @@ class Filter:
     def mask(self, frame: pd.DataFrame) -> pd.Series:
         """Boolean row mask; numeric comparison when the column is numeric."""
         if self.column not in frame.columns:
-            raise DataError(f"--where: no column '{self.column}' (columns: {_cols(frame)})")
+            raise DataError(f"where: no column '{self.column}' (columns: {_cols(frame)})")
         col = frame[self.column]
         value: Any = self.value
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -110,11 +167,11 @@ class Filter:
                 value = float(self.value)
             except ValueError:
                 raise DataError(
-                    f"--where {self}: column '{self.column}' is numeric, "
+                    f"where {self}: column '{self.column}' is numeric, "
                     f"'{self.value}' is not a number"
                 ) from None
         elif self.op not in ("=", "==", "!="):
-            raise DataError(f"--where {self}: '{self.op}' needs a numeric column")
+            raise DataError(f"where {self}: '{self.op}' needs a numeric column")
         elif pd.api.types.is_bool_dtype(col):
             value = self.value.lower() in ("1", "true", "yes")
         else:
@@ -132,7 +189,7 @@ def parse_where(expressions: Sequence[str] | None) -> list[Filter]:
         m = _WHERE_RE.match(expr)
         if m is None or not m.group(1) or m.group(3) == "":
             raise UsageError(
-                f"--where '{expr}': expected COL=VALUE, COL<VALUE, COL<=VALUE, COL>VALUE, "
+                f"where '{expr}': expected COL=VALUE, COL<VALUE, COL<=VALUE, COL>VALUE, "
                 "COL>=VALUE or COL!=VALUE"
             )
         filters.append(Filter(m.group(1), m.group(2), m.group(3)))
@@ -151,7 +208,7 @@ def apply_where(
         mask &= f.mask(frame).to_numpy(dtype=bool)
     out = frame.loc[mask]
     if len(out) == 0:
-        raise DataError("no rows left after --where " + " ".join(str(f) for f in parsed))
+        raise DataError("no rows left after `where` " + " ".join(str(f) for f in parsed))
     return out
 
 
@@ -180,6 +237,22 @@ def _numeric(frame: pd.DataFrame, column: str, option: str) -> pd.Series:
     return col.astype(float)
 
 
+def looks_higher_is_better(x: np.ndarray, y: np.ndarray) -> bool:
+    """True when ``y`` lies in [0, 1] and rises with ``x`` (rank correlation > 0.5): an
+    accuracy read as an error, i.e. ``maximize`` was probably forgotten."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    if len(x) < 4 or y.min() < 0 or y.max() > 1 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return False
+    rx = pd.Series(x).rank().to_numpy()
+    ry = pd.Series(y).rank().to_numpy()
+    return bool(np.corrcoef(rx, ry)[0, 1] > 0.5)
+
+
+MAXIMIZE_HINT = "values lie in [0, 1] and rise with compute: did you mean `maximize`?"
+
+
 def prepare_measurements(
     frame: pd.DataFrame,
     x: str,
@@ -189,25 +262,38 @@ def prepare_measurements(
     by: Sequence[str] | None = None,
     where: Sequence[str] | Sequence[Filter] | None = None,
     maximize: bool = False,
-    x2_option: str = "--x2",
+    x2_name: str = "x2",
 ) -> pd.DataFrame:
     """Validate and clean the columns a fit uses; return a copy with float ``x``/``y`` columns.
 
-    Checks, each failing with a one-line :class:`DataError`: columns exist, ``x`` (and ``x2``)
-    and ``y`` are numeric, ``x > 0``, and with ``maximize`` that ``y`` lies in [0, 1].
-    Rows with NaN in a used column are dropped with a :class:`ScalecmpWarning` that says how
-    many. ``x2_option`` names the second input in messages. The result keeps every original
-    column.
+    Checks, each failing with a one-line :class:`DataError` that names the parameter
+    (``x: no column 'gflops'``): columns exist, ``x`` (and ``x2``) and ``y`` are numeric
+    and finite, ``x > 0``, and with ``maximize`` that ``y`` lies in [0, 1]. Rows with NaN in
+    a used column are dropped, and rows repeated exactly are counted, each with a
+    :class:`ScalecmpWarning`. ``x2_name`` names the second input in messages. The result
+    keeps every original column.
     """
     by = list(by or [])
     frame = apply_where(frame, where)
-    options = [(x, "--x"), (y, "--y")] + ([(x2, x2_option)] if x2 else [])
-    for column, option in options + [(b, "--by") for b in by]:
+    options = [(x, "x"), (y, "y")] + ([(x2, x2_name)] if x2 else [])
+    for column, option in options + [(b, "by") for b in by]:
         _require_column(frame, column, option)
+    dup = frame.duplicated()
+    if dup.any():
+        warnings.warn(
+            f"{int(dup.sum())} of {len(frame)} rows repeat an earlier row exactly (kept; "
+            "was the table concatenated twice?)",
+            ScalecmpWarning,
+            stacklevel=2,
+        )
     out = frame.copy()
     for column, option in options:
         out[column] = _numeric(out, column, option)
-    used = [c for c, _ in options] + by
+    for b in by:  # mixed types (JSON Lines) cannot be sorted into groups: compare as text
+        col = out[b]
+        if col.dtype == object and col.dropna().map(type).nunique() > 1:
+            out[b] = col.where(col.isna(), col.astype(str))
+    used = list(dict.fromkeys([c for c, _ in options] + by))
     nan_rows = out[used].isna().any(axis=1)
     if nan_rows.any():
         warnings.warn(
@@ -219,6 +305,12 @@ def prepare_measurements(
         out = out.loc[~nan_rows]
         if len(out) == 0:
             raise DataError("no rows left after dropping NaNs")
+    for column, option in options:
+        inf = ~np.isfinite(out[column].to_numpy())
+        if inf.any():
+            raise DataError(
+                f"{option}: column '{column}' has infinite values ({int(inf.sum())} rows)"
+            )
     for column, option in options[:1] + options[2:]:
         bad = out[column] <= 0
         if bad.any():
@@ -226,13 +318,11 @@ def prepare_measurements(
                 f"{option}: column '{column}' must be > 0 (compute); "
                 f"{int(bad.sum())} rows are <= 0, e.g. {out.loc[bad, column].iloc[0]:g}"
             )
-    if not np.isfinite(out[[c for c, _ in options]].to_numpy()).all():
-        raise DataError(f"infinite values in {', '.join(c for c, _ in options)}")
     if maximize:
         bad = (out[y] < 0) | (out[y] > 1)
         if bad.any():
             raise DataError(
-                f"--maximize: column '{y}' must lie in [0, 1] (accuracy, recall, mIoU); "
+                f"maximize: column '{y}' must lie in [0, 1] (accuracy, recall, mIoU); "
                 f"{int(bad.sum())} rows outside, e.g. {out.loc[bad, y].iloc[0]:g}"
             )
     return out
@@ -255,35 +345,154 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def _kind(mode: int) -> str:
+    for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def _writable_dir(p: Path, label: str, shown: str | Path) -> None:
+    """The nearest existing ancestor of ``p`` must be a directory this process can write."""
+    parent = p.parent
+    while not parent.exists():
+        if parent.is_symlink():
+            raise UsageError(f"{label}{shown}: {parent} is a dangling symbolic link")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{label}{shown}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(
+            f"{label}{shown}: cannot write in directory {parent} (permission denied)"
+        )
+
+
 def check_output_path(
-    path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = ()
+    path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = (),
+    name: str | None = None,
 ) -> Path:
-    """Refuse outputs that would destroy user data: an input file, or an existing file without
-    ``force``. Creates the parent folder. Returns the path."""
+    """Check before any work that ``path`` can be written without destroying user data:
+    never an input, never an existing file without ``force``, only ever a regular file
+    (not a directory, FIFO, device or socket, nor a symbolic link to one), in a directory
+    this process can write. Creates nothing. Returns the path to write: ``path`` with
+    symbolic links resolved (a link to a regular file is kept; its target is replaced).
+    ``name`` (the parameter naming the output) prefixes the messages."""
+    label = f"{name}: " if name else ""
     p = Path(path)
-    for inp in inputs:
-        if Path(inp).exists() and p.exists() and p.resolve() == Path(inp).resolve():
-            raise UsageError(f"refusing to write output over input file {p}")
-    if p.exists() and not force:
-        raise UsageError(f"refusing to overwrite existing file {p} (pass --force to replace it)")
-    if p.exists() and p.is_dir():
-        raise UsageError(f"output path is a directory: {p}")
+    if str(path) == "" or p.name in ("", ".", ".."):
+        raise UsageError(f"{label}'{path}' is not a file name")
+    if p.is_symlink() and not p.exists():
+        raise UsageError(f"{label}{p} is a dangling symbolic link")
+    target = Path(os.path.realpath(p))
+    try:
+        st = os.stat(target)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    except OSError as exc:
+        raise UsageError(f"{label}cannot use {p}: {exc.strerror or exc}") from None
+    if st is not None:
+        for inp in inputs:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(target, inp):
+                    raise UsageError(f"{label}refusing to write output over input file {p}")
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(
+                f"{label}{p} is {_kind(st.st_mode)}; only regular files are ever replaced"
+            )
+        if not force:
+            raise UsageError(
+                f"{label}refusing to overwrite existing file {p} (pass `force` to replace it)"
+            )
+    _writable_dir(target, label, p)
+    return target
+
+
+def check_outputs(
+    outputs: Mapping[str, str | Path | None], *, force: bool = False,
+    inputs: Sequence[str | Path] = (),
+) -> dict[str, Path]:
+    """:func:`check_output_path` for every named output (``{"json": path, "plot": path}``,
+    ``None`` skipped), and no two of them the same file or one inside the other. Returns
+    the paths to write, by name."""
+    out: dict[str, Path] = {}
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        target = check_output_path(path, force=force, inputs=inputs, name=name)
+        for other, seen in out.items():
+            if seen == target:
+                raise UsageError(f"`{other}` and `{name}` name the same file {path}")
+            if seen in target.parents or target in seen.parents:
+                raise UsageError(f"`{other}` and `{name}` cannot both be written: one path "
+                                 f"lies inside the other ({outputs[other]}, {path})")
+        out[name] = target
+    return out
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS allows."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _target(path: str | Path) -> tuple[Path, int]:
+    """Where to write ``path`` (symbolic links resolved) and the mode the new file gets:
+    the replaced file's, or a new file's under the umask (0644 under 022). Refuses to
+    replace anything but a regular file."""
+    p = Path(os.path.realpath(path))
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UsageError(f"{path} is {_kind(st.st_mode)}; only regular files are ever replaced")
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
     p.parent.mkdir(parents=True, exist_ok=True)
-    return p
+    return p, mode
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     """Write a file through ``write(fh)`` into a temporary file beside ``path``, fsync it and
     rename it over ``path``: readers see the old file or the new one, never a torn write, and
-    an interrupted write leaves the old file intact (the temporary file is removed)."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    an interrupted write leaves the old file intact (the temporary file is removed).
+
+    Only a regular file is ever replaced (a symbolic link to one: its target); the new file
+    gets the replaced file's permissions, or those of a new file under the umask (0644 under
+    022)."""
+    p, mode = _target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return p
+
+
+def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """:func:`atomic_write` for writers that take a file name (matplotlib's ``savefig``
+    picks the format from the suffix): ``write(tmp)`` writes a temporary file with the same
+    suffix beside ``path``, which then replaces ``path``."""
+    p, mode = _target(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, mode)
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

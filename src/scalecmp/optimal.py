@@ -40,7 +40,20 @@ import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import frontier_mask
-from scalecmp.io import ScalecmpWarning, prepare_measurements
+from scalecmp.io import (
+    MAXIMIZE_HINT,
+    ScalecmpWarning,
+    looks_higher_is_better,
+    prepare_measurements,
+)
+from scalecmp.validate import (
+    check_bootstrap_memory,
+    check_level,
+    check_n_bootstrap,
+    check_positive,
+    check_positive_values,
+    check_seed,
+)
 
 __all__ = [
     "PowerFit",
@@ -382,6 +395,9 @@ def chinchilla_allocation(
     )
 
 
+DEFAULT_FRONTIER = "naive"  # the study's: D_opt(C) from the non-dominated runs
+
+
 def optimal_allocation(
     frame: pd.DataFrame,
     *,
@@ -392,7 +408,7 @@ def optimal_allocation(
     by: str | Sequence[str] | None = None,
     where: Sequence[str] | None = None,
     maximize: bool = False,
-    frontier: str = "naive",
+    frontier: str | None = None,
     n_bootstrap: int = 1000,
     level: float = 0.95,
     random_state: int | None = 0,
@@ -403,21 +419,31 @@ def optimal_allocation(
     """Compute-optimal ``D_opt(C)`` and ``N_opt(C)`` per group (module docstring).
 
     ``size``: model-size column (parameters, or GFLOPs per sample); ``None`` derives
-    ``N = x / samples`` (GFLOPs per sample when ``x`` is total GFLOPs).
+    ``N = x / samples`` (GFLOPs per sample when ``x`` is total GFLOPs). ``frontier``:
+    the runs the allocation is fitted to, ``None`` = ``naive`` (the non-dominated runs, as
+    the study does); the Chinchilla route always fits every run.
     """
-    if not 0 < level < 1:
-        raise UsageError(f"--level must lie in (0, 1), got {level:g}")
-    if predict_at is not None and any(not (v > 0) for v in predict_at):
-        raise UsageError("--predict-at values must be > 0 (compute)")
+    from scalecmp.frontier import FRONTIERS
+
+    level = check_level(level)
+    predict_at = check_positive_values(predict_at, "predict_at")
+    check_n_bootstrap(n_bootstrap)
+    check_seed(random_state)
+    if compute_constant is not None:
+        compute_constant = check_positive(compute_constant, "compute_constant")
+    frontier = DEFAULT_FRONTIER if frontier is None else frontier
+    if frontier not in FRONTIERS:
+        raise UsageError(f"frontier: unknown frontier '{frontier}' (known: "
+                         f"{', '.join(FRONTIERS)})")
     by = [by] if isinstance(by, str) else list(by or [])
     data = prepare_measurements(
-        frame, x, y, x2=samples, by=by, where=where, maximize=maximize, x2_option="--samples"
+        frame, x, y, x2=samples, by=by, where=where, maximize=maximize, x2_name="samples"
     )
+    if chinchilla:
+        check_bootstrap_memory(n_bootstrap, len(data))
     size_name = size or "gflops_per_sample (x / samples)"
     if size is not None:
-        data = prepare_measurements(
-            data, x, y, x2=size, by=by, maximize=maximize, x2_option="--params-col"
-        )
+        data = prepare_measurements(data, x, y, x2=size, by=by, maximize=maximize, x2_name="size")
     groups: list[GroupAllocation] = []
     grouped = data.groupby(by, sort=True) if by else [((), data)]
     for i, (key, rows) in enumerate(grouped):
@@ -432,7 +458,11 @@ def optimal_allocation(
         mask = frontier_mask(c, err, frontier)
         label = ", ".join(f"{k}={v}" for k, v in key_d.items()) or "all"
         if mask.sum() < 3:
-            raise DataError(f"group {label}: only {int(mask.sum())} frontier runs; need >= 3")
+            hint = (f" ({MAXIMIZE_HINT})" if not maximize and looks_higher_is_better(c, err)
+                    else "")
+            raise DataError(
+                f"group {label}: only {int(mask.sum())} frontier runs; need >= 3{hint}"
+            )
         rng = np.random.default_rng(None if random_state is None else random_state + i)
         d_fit = fit_power(c[mask], d[mask], n_bootstrap=n_bootstrap, level=level, rng=rng)
         rng = np.random.default_rng(None if random_state is None else random_state + i)
@@ -485,44 +515,91 @@ def optimal_allocation(
 
 
 def plot_optimal(result: OptimalResult, path: Any) -> Any:
-    """Log-log figure: samples seen (left) and model size (right) of the frontier runs
-    against compute, with the fitted ``k C^a`` lines, their bands and the Chinchilla route."""
+    """Log-log figure: samples seen (left) and model size (right) of the compute-frontier
+    runs against compute, with the fitted ``k C^a`` lines (formula in the legend), their
+    bootstrap bands, the Chinchilla route (dotted) and the compute beyond the frontier runs
+    shaded as extrapolated. Axes follow :mod:`scalecmp.plotting`'s conventions."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    colors = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+    from scalecmp.plotting import (
+        COLORS,
+        EXTRAPOLATED_COLOR,
+        compute_unit,
+        legends_below,
+        log_axis,
+        math_num,
+        save_figure,
+        x_label,
+    )
+
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4), layout="constrained")
+    var = "C" if compute_unit(result.x) else "x"
+    handles: list[Any] = []
+    c_hi, c_right = [], []
+    any_chin = False
     for i, g in enumerate(result.groups):
-        col = colors[i % len(colors)]
+        col = COLORS[i % len(COLORS)]
         lab = ", ".join(str(v) for v in g.key.values()) or "all"
         c = g.frontier[result.x].to_numpy(float)
         cg = np.geomspace(c.min(), c.max() * 100, 100)
+        c_hi.append(float(c.max()))
+        c_right.append(float(cg[-1]))
         for ax, pf, vals, which in (
             (axes[0], g.d_opt, g.frontier[result.samples].to_numpy(float), "d_opt"),
             (axes[1], g.n_opt, g.frontier["_N"].to_numpy(float), "n_opt"),
         ):
-            ax.scatter(c, vals, color=col, s=18)
+            ax.scatter(c, vals, color=col, s=20, edgecolors="black", linewidths=0.35, zorder=4)
+            inside = cg <= c.max()
+            ax.plot(cg[inside], pf.predict(cg[inside]), color=col, lw=1.8, zorder=3)
+            ax.plot(cg[~inside], pf.predict(cg[~inside]), color=col, lw=1.5, ls="--", zorder=3)
             lo, hi = pf.interval(cg)
-            ax.plot(cg, pf.predict(cg), color=col, label=f"{lab}: {pf.k:.3g} C^{pf.a:.3f}")
-            ax.fill_between(cg, lo, hi, color=col, alpha=0.15, linewidth=0)
+            ax.fill_between(cg, lo, hi, color=col, alpha=0.16, linewidth=0, zorder=1)
             if g.chinchilla is not None:
-                ax.plot(
-                    cg,
-                    g.chinchilla.predict(cg)[which],
-                    color=col,
-                    ls=":",
-                    label=f"{lab}: Chinchilla route",
-                )
-    axes[0].set_ylabel(f"samples seen on the frontier ({result.samples})")
-    axes[1].set_ylabel(f"model size ({result.size})")
+                any_chin = True
+                ax.plot(cg, g.chinchilla.predict(cg)[which], color=col, ls=":", lw=1.3,
+                        zorder=3)
+        d_txt = rf"$D_{{\mathrm{{opt}}}} = {math_num(g.d_opt.k)}\,{var}^{{{g.d_opt.a:.3f}}}$"
+        n_txt = rf"$N_{{\mathrm{{opt}}}} = {math_num(g.n_opt.k)}\,{var}^{{{g.n_opt.a:.3f}}}$"
+        chin_txt = " (dotted: Chinchilla route)" if g.chinchilla is not None else ""
+        handles.append(Line2D([], [], color=col, lw=1.8, marker="o", ms=4, mec="black",
+                              mew=0.35, label=f"{lab}: {d_txt}, {n_txt}{chin_txt}"))
+    extrap_from = min(c_hi) if c_hi else None
+    axes[0].set_ylabel(f"compute-optimal samples seen: {result.samples}")
+    axes[1].set_ylabel(f"compute-optimal model size: {result.size}")
     for ax in axes:
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(result.x)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+        if extrap_from is not None:
+            lo_x, _ = ax.get_xlim()
+            ax.set_xlim(lo_x, max(c_right) * 1.3)
+            ax.axvspan(extrap_from, max(c_right) * 1.3, color=EXTRAPOLATED_COLOR, lw=0,
+                       zorder=0)
+        log_axis(ax, "x")
+        log_axis(ax, "y")
+        ax.set_xlabel(x_label(result.x))
+        ax.grid(True, which="major", alpha=0.3, lw=0.5)
+    level = f"{result.level:.0%}"
+    styles: list[Any] = [
+        Line2D([], [], ls="", marker="o", ms=5, color="0.35", mec="black", mew=0.5,
+               label=f"compute-frontier runs ({result.frontier} frontier)"),
+        Line2D([], [], color="0.3", lw=1.6, label="fit $k\\,C^{a}$ over the frontier runs"),
+        Line2D([], [], color="0.3", lw=1.4, ls="--", label="extrapolated"),
+        Patch(color="0.45", alpha=0.25, lw=0, label=f"{level} bootstrap band (group colour)"),
+        Patch(facecolor=EXTRAPOLATED_COLOR, edgecolor="0.75", lw=0.5,
+              label="beyond the largest frontier compute"),
+    ]
+    if any_chin:
+        styles.append(Line2D([], [], color="0.3", lw=1.3, ls=":",
+                             label="Chinchilla route (L(N, D) fit)"))
+    legends_below(fig, axes[0], [
+        (handles, {"fontsize": 7.5}),
+        (styles, {"fontsize": 7, "ncol": 3}),
+    ])
+    save_figure(fig, path, dpi=150)
     plt.close(fig)
     return path

@@ -1,27 +1,81 @@
-"""The fit figure a paper would show.
+"""The fit figure a paper would show, and the figure conventions every scalecmp plot shares.
 
-Log-log axes of error (lower is better; ``1 - metric`` with ``maximize``) against compute:
-all measurements faint, frontier points solid, the law solid over the fitted range and
-dashed beyond it, the prediction interval as a band, the fitted formula in the legend.
+Fit figure (:func:`plot_fit`): log-log axes of the error (``1 - metric`` with ``maximize``;
+the metric itself when lower is better) against compute. Every measured run faint, the
+compute-frontier runs (the points the law is fitted to) solid, each group's law solid over
+its measured range and dashed beyond it, its 95% prediction band shaded in the group's
+colour, the region beyond the measured compute shaded grey, predictions as stars with their
+intervals. The legend sits below the axes, never on the data: per group the law (``auto``
+mixtures with their weights) and its formula typeset with mathtext in the units of the axis,
+then one entry per marker, line style and shading.
+
+Conventions (shared by :mod:`scalecmp.compare_plot`, :func:`scalecmp.optimal.plot_optimal`
+and :mod:`scalecmp.report`):
+
+* axis labels name the metric (``acc1``, or ``error (1 − acc1)``) and the compute with its
+  unit (``compute (GFLOPs)`` for a GFLOPs-like column, else the column's name);
+* the metric's name is the ``metric`` column's value when the y column is a generic
+  ``value`` and the rows hold one metric; the caption context (task, dataset, metric) are
+  the descriptive columns that are constant over the plotted rows;
+* log axes: a major tick per decade labelled ``10^k``, minor ticks at 2..9; an axis that
+  spans less than ~2.5 decades also labels 2x and 5x (``0.2``, ``0.5``);
+* a formula is shown in the units of its axis: error units over an error axis
+  (``err = A (C + B)^alpha + E``), the metric's own direction over a metric axis
+  (``acc1 = (1 - E) - A (C + B)^alpha``).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from scalecmp.errors import UsageError
 
-__all__ = ["FIGURE_SUFFIXES", "plot_fit", "save_figure"]
+__all__ = [
+    "COLORS",
+    "EXTRAPOLATED_COLOR",
+    "FIGURE_SUFFIXES",
+    "check_figure_path",
+    "compute_unit",
+    "context_text",
+    "formula_text",
+    "group_label",
+    "law_weights",
+    "log_axis",
+    "math_num",
+    "metric_name",
+    "mixture_text",
+    "plot_fit",
+    "save_figure",
+    "series_context",
+    "x_label",
+]
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+EXTRAPOLATED_COLOR = "#ececec"
+MINUS = "\u2212"
+
+# columns that describe what a series measures, most telling first (caption context)
+_CONTEXT_COLUMNS = (
+    "downstream_dataset",
+    "task",
+    "eval_dataset",
+    "metric",
+    "pretrain_dataset",
+    "dataset",
+)
+_GENERIC_Y = ("value", "score", "y", "result")
 
 
 def _pyplot():
     import matplotlib
 
-    matplotlib.use("Agg")
+    matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt
@@ -36,14 +90,320 @@ def check_figure_path(path: str | Path) -> Path:
     return p
 
 
-def save_figure(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, *, dpi: int = 200) -> Path:
     """Save through a temporary file and an atomic rename."""
     p = check_figure_path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    fig.savefig(tmp, dpi=200, bbox_inches="tight")
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
     tmp.replace(p)
     return p
+
+
+# ---------------------------------------------------------------------------------------
+# names, units, context
+# ---------------------------------------------------------------------------------------
+def compute_unit(x: str) -> str | None:
+    """``GFLOPs`` / ``FLOPs`` / ``PFLOPs`` when the column name says so, else ``None``."""
+    n = str(x).lower()
+    for key, unit in (("pflop", "PFLOPs"), ("tflop", "TFLOPs"), ("gflop", "GFLOPs"),
+                      ("flop", "FLOPs")):
+        if key in n:
+            return unit
+    return None
+
+
+def x_label(x: str) -> str:
+    """``compute (GFLOPs)`` for a GFLOPs-like column, else the column's name."""
+    unit = compute_unit(x)
+    return f"compute ({unit})" if unit else str(x)
+
+
+def _var(x: str) -> str:
+    """The formula's variable: ``C`` for compute, ``x`` otherwise."""
+    return "C" if compute_unit(x) else "x"
+
+
+def _constant(frames: Iterable[Any], col: str) -> Any | None:
+    values: set = set()
+    for f in frames:
+        if col not in getattr(f, "columns", ()):
+            return None
+        values |= set(f[col].dropna().astype(str).unique())
+        if len(values) > 1:
+            return None
+    return next(iter(values)) if len(values) == 1 else None
+
+
+def metric_name(y: str, frames: Iterable[Any] = ()) -> str:
+    """The metric's name: the ``metric`` column's single value when ``y`` is a generic value
+    column (``value``), else ``y``."""
+    if str(y).lower() in _GENERIC_Y:
+        m = _constant(list(frames), "metric")
+        if m:
+            return str(m)
+    return str(y)
+
+
+def series_context(frames: Iterable[Any], exclude: Sequence[str] = ()) -> dict[str, str]:
+    """Descriptive columns (task, dataset, metric, ...) constant over all ``frames``."""
+    frames = list(frames)
+    out: dict[str, str] = {}
+    for col in _CONTEXT_COLUMNS:
+        if col in exclude:
+            continue
+        v = _constant(frames, col)
+        if v is not None:
+            out[col] = str(v)
+    return out
+
+
+def context_text(context: dict[str, Any] | None, sep: str = ", ") -> str:
+    """``downstream_dataset: imagenet1k, metric: acc1``."""
+    return sep.join(f"{k}: {v}" for k, v in (context or {}).items())
+
+
+def y_label(metric: str, *, error: bool, maximize: bool) -> str:
+    """``error (1 − acc1)`` for an error axis of a higher-is-better metric, else the name
+    with the direction that is better."""
+    if error and maximize:
+        return f"error (1 {MINUS} {metric}), lower is better"
+    return f"{metric}, {'higher' if maximize else 'lower'} is better"
+
+
+# ---------------------------------------------------------------------------------------
+# numbers and formulas (mathtext)
+# ---------------------------------------------------------------------------------------
+def _split(v: float, digits: int) -> tuple[str, int]:
+    """Mantissa text and decimal exponent of ``v`` rounded to ``digits`` significant digits."""
+    e = math.floor(math.log10(abs(v)))
+    m = round(v / 10.0**e, digits - 1)
+    if abs(m) >= 10:
+        m /= 10.0
+        e += 1
+    return f"{m:.{digits}g}", e
+
+
+def math_num(v: float, digits: int = 3) -> str:
+    """Mathtext number (no ``$``): ``0.227``, ``1.14\\times10^{12}``, ``\\infty``."""
+    v = float(v)
+    if math.isnan(v):
+        return r"\mathrm{n/a}"
+    if math.isinf(v):
+        return r"\infty" if v > 0 else r"-\infty"
+    if v == 0:
+        return "0"
+    m, e = _split(v, digits)
+    if -3 <= e < 4:
+        return f"{v:.{max(digits, e + 1)}g}"
+    if m in ("1", "-1"):
+        return f"{'-' if m == '-1' else ''}10^{{{e}}}"
+    return rf"{m}\times10^{{{e}}}"
+
+
+def _exp(v: float) -> str:
+    """An exponent: 3 decimals, or 2 significant digits when small."""
+    return f"{v:.3f}" if abs(v) >= 0.01 else f"{v:.2g}"
+
+
+def _text_escape(s: str) -> str:
+    """Plain text inside a mathtext-enabled label: ``$`` must not open math mode."""
+    return str(s).replace("$", r"\$")
+
+
+def _law_parts(name: str, p: dict[str, float], var: str) -> tuple[str, float] | None:
+    """(reducible term in mathtext, floor E) of a one-input law, None when unknown."""
+    try:
+        if name == "power":
+            return rf"{math_num(p['A'])}\,{var}^{{{_exp(p['alpha'])}}}", 0.0
+        if name == "power_floor":
+            return rf"{math_num(p['A'])}\,{var}^{{{_exp(p['alpha'])}}}", p["E"]
+        if name == "saturating":
+            return (rf"{math_num(p['A'])}\,({var} + {math_num(p['B'])})"
+                    rf"^{{{_exp(p['alpha'])}}}", p["E"])
+        if name == "broken_power":
+            c0 = p["c0"]
+            head = rf"{math_num(p['A'])}"
+            if abs(c0) >= 5e-4:
+                head += rf"\,{var}^{{{_exp(-c0)}}}"
+            brk = (rf"\,(1 + ({var}/{math_num(p['d'])})^{{{math_num(1.0 / p['f'], 3)}}})"
+                   rf"^{{{_exp(-p['c1'] * p['f'])}}}")
+            return head + brk, p["E"]
+    except (KeyError, ZeroDivisionError, ValueError):
+        return None
+    return None
+
+
+def formula_text(law: Any, params: dict[str, float], *, x: str, metric: str,
+                 maximize: bool, error_units: bool) -> str:
+    """A law with its fitted numbers, typeset with mathtext, in the units of its axis.
+
+    ``error_units``: ``err = A (C + B)^alpha + E`` (``metric = ...`` when lower is
+    better); else, for a higher-is-better metric, in the metric's own direction:
+    ``acc1 = (1 - E) - A (C + B)^alpha``.
+    """
+    name = getattr(law, "name", str(law))
+    parts = _law_parts(name, params, _var(x))
+    lhs = "err" if (error_units and maximize) else _text_escape(metric)
+    if parts is None:  # a law without a typeset form: its own plain formula
+        body = law.format(params) if hasattr(law, "format") else str(params)
+        if maximize and not error_units:
+            return f"{lhs} = 1 {MINUS} [{_text_escape(body)}]"
+        return f"{lhs} = {_text_escape(body)}"
+    term, floor = parts
+    if maximize and not error_units:
+        return f"{lhs} = ${math_num(1.0 - floor)} - {term}$"
+    if floor:
+        return f"{lhs} = ${term} + {math_num(floor)}$"
+    return f"{lhs} = ${term}$"
+
+
+def law_weights(g: Any, min_weight: float = 0.005) -> list[tuple[str, float]]:
+    """``[(law, weight), ...]`` heaviest first; a pinned law is ``[(name, 1.0)]``."""
+    if getattr(g, "mode", None) != "auto":
+        return [(g.law.name, 1.0)]
+    cands = getattr(getattr(g, "fit", None), "candidates", None)
+    if cands:
+        pairs = [(str(c["name"]), float(c["weight"])) for c in cands]
+    else:
+        pairs = [(m.law.name, float(w)) for m, w in zip(g.members, g.weights, strict=True)]
+    pairs = [(n, w) for n, w in pairs if w >= min_weight]
+    return sorted(pairs, key=lambda t: -t[1])
+
+
+def mixture_text(g: Any) -> str:
+    """``auto (w: saturating 0.60, broken_power 0.30)`` or the pinned law's name."""
+    if getattr(g, "mode", None) != "auto":
+        return f"{g.law.name} law"
+    return "auto (w: " + ", ".join(f"{n} {w:.2f}" for n, w in law_weights(g)) + ")"
+
+
+def group_label(g: Any, name: str, *, x: str, metric: str, error_units: bool) -> str:
+    """Two-line legend label: group and law (with weights), then the formula (of the
+    heaviest law of a mixture)."""
+    head = f"{_text_escape(name)}: {mixture_text(g)}"
+    formula = formula_text(g.law, g.params, x=x, metric=metric, maximize=g.maximize,
+                           error_units=error_units)
+    if getattr(g, "mode", None) == "auto" and len(law_weights(g)) > 1:
+        formula = f"heaviest law: {formula}"
+    return f"{head}\n{formula}"
+
+
+# ---------------------------------------------------------------------------------------
+# axes
+# ---------------------------------------------------------------------------------------
+def _tick_text(v: float, pos: Any = None) -> str:
+    if v <= 0 or not math.isfinite(v):
+        return ""
+    e = math.floor(math.log10(v) + 1e-9)
+    if -2 <= e < 3:
+        return f"{v:g}"
+    return f"${math_num(v, 2)}$"
+
+
+def _decade_text(v: float, pos: Any = None) -> str:
+    if v <= 0 or not math.isfinite(v):
+        return ""
+    return f"$10^{{{round(math.log10(v))}}}$"
+
+
+def log_axis(ax: Any, which: str = "x", *, plain: bool = False) -> None:
+    """Log scale with readable ticks: a labelled major tick per decade (``10^k``; plain
+    numbers such as ``0.1`` with ``plain``), unlabelled minor ticks at 2..9; an axis spanning
+    less than 2.5 decades also labels 2x and 5x (3x below 1.2 decades, every integer multiple
+    below 0.6 decades)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    span = math.log10(hi / lo) if lo > 0 and hi > 0 else 10.0
+    if span < 0.6:
+        subs_major: tuple[float, ...] = tuple(float(k) for k in range(1, 10))
+    elif span < 1.2:
+        subs_major = (1.0, 2.0, 3.0, 5.0)
+    elif span < 2.5:
+        subs_major = (1.0, 2.0, 5.0)
+    else:
+        subs_major = (1.0,)
+    subs_minor = tuple(float(s) for s in range(2, 10) if float(s) not in subs_major)
+    axis.set_major_locator(LogLocator(base=10.0, subs=subs_major, numticks=30))
+    if len(subs_major) == 1 and not plain:
+        axis.set_major_formatter(FuncFormatter(_decade_text))
+    else:
+        axis.set_major_formatter(FuncFormatter(_tick_text))
+    if subs_minor:
+        axis.set_minor_locator(LogLocator(base=10.0, subs=subs_minor, numticks=100))
+    else:
+        axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+# ---------------------------------------------------------------------------------------
+# the fit figure
+# ---------------------------------------------------------------------------------------
+def style_handles(*, band: str | None, extrapolated: str | None, predictions: bool = False,
+                  below: bool = False) -> list[Any]:
+    """Legend entries for the marks every figure shares (neutral grey)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    hs: list[Any] = [
+        Line2D([], [], ls="", marker="o", ms=4, color="0.55", alpha=0.35,
+               label="measured runs"),
+        Line2D([], [], ls="", marker="o", ms=5, color="0.35", mec="black", mew=0.5,
+               label="compute-frontier runs (fitted)"),
+        Line2D([], [], color="0.3", lw=1.6, label="law over the measured range"),
+        Line2D([], [], color="0.3", lw=1.4, ls="--", label="law extrapolated beyond the data"),
+    ]
+    if below:
+        hs.append(Line2D([], [], color="0.3", lw=1.0, ls=":",
+                         label="law below a group's smallest run"))
+    if band:
+        hs.append(Patch(color="0.45", alpha=0.25, lw=0, label=band))
+    if extrapolated:
+        hs.append(Patch(facecolor=EXTRAPOLATED_COLOR, edgecolor="0.75", lw=0.5,
+                        label=extrapolated))
+    if predictions:
+        hs.append(Line2D([], [], ls="", marker="*", ms=9, color="0.4", mec="black", mew=0.5,
+                         label="prediction (bar: 95% prediction interval)"))
+    return hs
+
+
+def legends_below(fig: Any, ax: Any, specs: Sequence[tuple[list[Any], dict]]) -> None:
+    """Stack legends under ``ax`` (below its tick and axis labels), left-aligned with it,
+    one below the other, and grow the figure downwards to hold them, so that a plain
+    ``savefig`` keeps them. The layout is frozen afterwards."""
+    fig.canvas.draw()  # runs the layout engine: the axes get their final place
+    renderer = fig.canvas.get_renderer()
+    inv = fig.transFigure.inverted()
+    box = ax.get_tightbbox(renderer)
+    left, bottom = inv.transform((box.x0, box.y0))
+    fig.set_layout_engine("none")
+    placed = []
+    for handles, kw in specs:
+        if not handles:
+            continue
+        kw = {"frameon": False, "title_fontsize": kw.get("fontsize", 7.5),
+              "alignment": "left", **kw}
+        leg = fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(left, bottom),
+                         bbox_transform=fig.transFigure, borderaxespad=0.3, **kw)
+        placed.append((leg, bottom))
+        ext = leg.get_window_extent(renderer)
+        bottom = inv.transform((ext.x0, ext.y0))[1]
+    w, h = fig.get_size_inches()
+    extra = max(0.0, -bottom) * h + 0.08  # inches needed below the canvas
+    h2 = h + extra
+
+    def lift(y: float) -> float:
+        return (y * h + extra) / h2
+
+    for a in fig.axes:
+        p = a.get_position()
+        a.set_position((p.x0, lift(p.y0), p.width, p.height * h / h2))
+    for leg, y in placed:
+        leg.set_bbox_to_anchor((left, lift(y)), transform=fig.transFigure)
+    fig.set_size_inches(w, h2)
 
 
 def plot_fit(
@@ -53,70 +413,123 @@ def plot_fit(
     x_max: float | None = None,
     title: str | None = None,
     ax=None,
+    metric: str | None = None,
+    context: dict[str, Any] | None = None,
 ):
     """Draw every group of a :class:`~scalecmp.engine.FitResult`; save to ``path`` if given.
 
     ``x_max``: right end of the curves (default: 10x the largest measured compute, or the
-    largest ``predict_at`` value). Returns the matplotlib figure.
+    largest ``predict_at`` value). ``metric``: the metric's name on the axis (default: the
+    ``metric`` column's value when ``y`` is a generic ``value`` column, else ``y``).
+    ``context``: what the series is (``{"downstream_dataset": "imagenet1k", ...}``) for the
+    title (default: the descriptive columns constant over the rows). Returns the figure.
     """
     plt = _pyplot()
-    if result.law and any(g.law.n_inputs != 1 for g in result.groups):
+    groups = list(result.groups)
+    if not groups:
+        raise UsageError("nothing to plot: no group was fitted")
+    if any(g.law.n_inputs != 1 for g in groups):
         raise UsageError("plots are drawn for one-input laws (compute on the x axis)")
+    frames = [g.data for g in groups]
+    metric = metric or metric_name(result.y, frames)
+    by = tuple(getattr(result, "by", ()) or ())
+    if context is None:
+        context = series_context(frames, exclude=(*by, result.x, result.y))
     own = ax is None
     if own:
-        fig, ax = plt.subplots(figsize=(6.4, 4.6))
+        fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
     else:
         fig = ax.figure
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, g in enumerate(result.groups):
-        c = colours[i % len(colours)]
+    level = int(round(result.level * 100))
+    lefts, rights, highs = [], [], []
+    any_pred = False
+    group_handles = []
+    from matplotlib.lines import Line2D
+
+    for i, g in enumerate(groups):
+        c = COLORS[i % len(COLORS)]
         xs = g.data[g.x].to_numpy(float)
-        err = g.err
-        mask = g.frontier_mask
+        err = np.asarray(g.err, dtype=float)
+        mask = np.asarray(g.frontier_mask, dtype=bool)
         lo_fit, hi_fit = g.x_range
-        right = x_max or max([hi_fit * 10.0, *g.predictions_at])
+        preds = g.predictions()
+        right = x_max or max([hi_fit * 10.0, *[p["x"] for p in preds]])
         left = float(xs.min())
-        ax.scatter(xs[~mask], err[~mask], s=10, color=c, alpha=0.18, linewidths=0)
-        ax.scatter(xs[mask], err[mask], s=22, color=c, edgecolors="black", linewidths=0.4, zorder=3)
+        lefts.append(left)
+        rights.append(right)
+        highs.append(hi_fit)
+        ax.scatter(xs[~mask], err[~mask], s=10, color=c, alpha=0.22, linewidths=0, zorder=2)
+        ax.scatter(xs[mask], err[mask], s=22, color=c, edgecolors="black", linewidths=0.4,
+                   zorder=4)
         grid_in = np.geomspace(left, hi_fit, 200)
-        grid_out = np.geomspace(hi_fit, right, 100)
-        name = g.label() if g.key else "fit"
-        ax.plot(
-            grid_in,
-            g.predict_error(grid_in),
-            color=c,
-            lw=1.8,
-            label=f"{name}: {g.law.format(g.params)}",
-        )
-        ax.plot(grid_out, g.predict_error(grid_out), color=c, lw=1.8, ls="--")
+        ax.plot(grid_in, g.predict_error(grid_in), color=c, lw=1.8, zorder=3)
+        if right > hi_fit:
+            grid_out = np.geomspace(hi_fit, right, 100)
+            ax.plot(grid_out, g.predict_error(grid_out), color=c, lw=1.6, ls="--", zorder=3)
         if g.n_replicates:
             grid = np.geomspace(left, right, 300)
             lo, hi = g.interval(grid)
             if g.maximize:
                 lo, hi = 1.0 - hi, 1.0 - lo
-            ax.fill_between(grid, lo, hi, color=c, alpha=0.15, linewidth=0)
-        for p in g.predictions():
-            e = 1.0 - p["y"] if g.maximize else p["y"]
-            ax.scatter(
-                [p["x"]],
-                [e],
-                marker="*",
-                s=90,
-                color=c,
-                edgecolors="black",
-                linewidths=0.5,
-                zorder=4,
-            )
-    ax.set_xscale("log")
+            ax.fill_between(grid, lo, hi, color=c, alpha=0.16, linewidth=0, zorder=1)
+        for p in preds:
+            any_pred = True
+            e, elo, ehi = p["y"], p["lo"], p["hi"]
+            if g.maximize:
+                e, elo, ehi = 1.0 - e, 1.0 - p["hi"], 1.0 - p["lo"]
+            yerr = None
+            if np.isfinite(elo) and np.isfinite(ehi):
+                yerr = [[max(e - elo, 0.0)], [max(ehi - e, 0.0)]]
+            # groups' predictions at one compute are dodged by 0.03 decades to stay visible
+            dodge = 10.0 ** (0.03 * (i - (len(groups) - 1) / 2.0))
+            ax.errorbar([p["x"] * dodge], [e], yerr=yerr, fmt="*", ms=10, color=c, mec="black",
+                        mew=0.5, ecolor=c, elinewidth=1.2, capsize=3, zorder=5)
+        name = _label_of(g.key)
+        group_handles.append(Line2D([], [], color=c, lw=1.8, marker="o", ms=4, mec="black",
+                                    mew=0.4, label=group_label(g, name, x=result.x,
+                                                               metric=metric,
+                                                               error_units=True)))
+    left_all, right_all = min(lefts), max(rights)
+    extrap_from = min(highs)
+    ax.set_xlim(left_all / 1.6, right_all * 1.6)
+    ax.axvspan(extrap_from, right_all * 1.6, color=EXTRAPOLATED_COLOR, lw=0, zorder=0)
+    log_axis(ax, "x")
     ax.set_yscale("log")
-    ax.set_xlabel(f"{result.x} (compute)")
-    ax.set_ylabel(f"error: 1 - {result.y}" if result.maximize else result.y)
-    level = int(round(result.level * 100))
-    ax.set_title(title or f"{result.law} law, {level}% prediction band")
-    ax.grid(True, which="both", alpha=0.25, lw=0.5)
-    ax.legend(fontsize=7, loc="best", frameon=False)
+    log_axis(ax, "y", plain=True)
+    ax.set_xlabel(x_label(result.x))
+    ax.set_ylabel(y_label(metric, error=True, maximize=result.maximize))
+    ax.grid(True, which="major", alpha=0.3, lw=0.5)
+    ax.grid(True, which="minor", alpha=0.12, lw=0.4)
+    unit = compute_unit(result.x)
+    extrap = (f"extrapolated: beyond the measured {'compute' if unit else result.x} "
+              f"(> ${math_num(extrap_from)}${' ' + unit if unit else ''})")
+    any_band = any(g.n_replicates for g in groups)
+    styles = style_handles(band=f"{level}% prediction band (group colour)" if any_band else None,
+                           extrapolated=extrap, predictions=any_pred)
+    if title is None:
+        ctx = context_text(context)
+        title = (f"{ctx}\n" if ctx else "") + (
+            f"{metric} scaling by {', '.join(by)}" if by else f"{metric} scaling")
+    if title:
+        ax.set_title(title, fontsize=9.5)
+    if own:
+        legends_below(fig, ax, [
+            (group_handles, {"title": ", ".join(by) if by else None, "fontsize": 7.5}),
+            (styles, {"fontsize": 7, "ncol": 2}),
+        ])
+    else:
+        ax.legend(handles=group_handles + styles, fontsize=6.5, loc="best", frameon=True,
+                  framealpha=0.85)
     if path is not None:
         save_figure(fig, path)
     if own and path is not None:
         plt.close(fig)
     return fig
+
+
+def _label_of(key: dict) -> str:
+    if not key:
+        return "all"
+    if len(key) == 1:
+        return str(next(iter(key.values())))
+    return ", ".join(f"{k}={v}" for k, v in key.items())

@@ -3,16 +3,23 @@
 For every *series* (e.g. each (task, metric) of a measurement table) the report fits every
 group of ``by`` (procedures, datasets), and shows:
 
-* a figure (embedded as base64 PNG: no external assets) of the laws, bands and points and,
-  with two or more groups, the difference curve of each pair;
-* the fitted parameters with their bootstrap intervals;
+* figures (embedded as base64 PNG: no external assets), numbered and captioned with the
+  series (its keys, e.g. task / metric / dataset), the groups and their laws (``auto``
+  mixtures with their weights): the fit figure (:func:`scalecmp.plotting.plot_fit`) and,
+  with two or more groups, the comparison figure of each pair
+  (:func:`scalecmp.compare_plot.comparison_figure`);
+* the fitted parameters with their bootstrap intervals, each fit warning beside the number
+  it concerns (a parameter at its bound in its row, the others under the table);
 * a **held-out check** per group: fit only on runs with compute ``<= T`` (default ``T`` =
   the largest compute / ``holdout_factor``), predict the frontier (non-dominated) points above
   ``T``, and report the absolute errors (metric units) and whether the prediction intervals
   cover them;
 * the comparisons: the table at ``at`` computes, crossovers and the verdict sentence.
 
-``report.md`` and ``report.tex`` (booktabs tables) hold the same tables.
+``report.md`` and ``report.tex`` (booktabs tables) hold the same tables; numbers are typeset
+in each format (``1.14×10<sup>12</sup>``, ``$1.14\\times10^{12}$``) and non-finite values are
+words (``unbounded``, ``never``, ``beyond the range``), ``∞`` / ``$\\infty$`` or a dash, never
+``inf`` (:mod:`scalecmp.report_tables`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,19 +38,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.frontier import naive_frontier
 from scalecmp.io import apply_where, atomic_write_text, check_output_path
-from scalecmp.report_tables import Table, fmt_ci, fmt_num
+from scalecmp.plotting import (
+    compute_unit,
+    context_text,
+    metric_name,
+    mixture_text,
+    series_context,
+    x_label,
+)
+from scalecmp.report_tables import Interval, Num, Pct, Table, fmt_num, html_text
 
 __all__ = ["write_report", "build_sections", "Section"]
 
 
 @dataclass
 class Section:
-    """One series of the report: its title, figures (PNG bytes), tables, verdicts, notes."""
+    """One series of the report: its title, what it is (``context``: the series keys and
+    the descriptive columns constant in it), figures (caption, PNG bytes), tables,
+    verdicts, notes."""
 
     title: str
+    context: dict[str, str] = field(default_factory=dict)
     figures: list[tuple[str, bytes]] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     verdicts: list[str] = field(default_factory=list)
@@ -53,36 +73,68 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
 
-def _params_table(fit: Any, title: str) -> Table:
-    rows = []
+_BOUND = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z_0-9]*) = \S+ is at its bound$")
+
+
+def _split_warnings(g: Any) -> tuple[dict[str, list[str]], list[str]]:
+    """The group's warnings: those about one parameter of the reported (heaviest) law, by
+    parameter (``at its bound``), and the rest (fragile optima, other members, degenerate
+    intervals), each as one sentence."""
+    by_param: dict[str, list[str]] = {}
+    rest: list[str] = []
+    dom_w = max(g.weights) if len(g.weights) else 1.0
+    prefixes = (f"{g.law.name} (weight {dom_w:.2f}): ", f"{g.law.name}: ")
+    for w in g.warnings:
+        msg = None
+        for p in prefixes:
+            if w.startswith(p):
+                msg = w[len(p):]
+                break
+        m = _BOUND.match(msg) if msg else None
+        if m and m.group("name") in g.params:
+            by_param.setdefault(m.group("name"), []).append("at its bound")
+        else:
+            rest.append(w)
+    return by_param, rest
+
+
+def _params_table(fit: Any, title: str, ctx: str) -> Table:
+    rows, notes = [], []
     for g in fit.groups:
         ci = g.params_ci
+        at_param, rest = _split_warnings(g)
+        lab = label_of(g.key)
         for name, val in g.params.items():
-            rows.append([g.label() if hasattr(g, "label") else str(g.key), name, fmt_num(val),
-                         fmt_ci(*ci[name]), str(g.n_points), str(g.n_frontier)])
-    weights = "; ".join(
-        f"{g.label()}: " + ", ".join(
-            f"{c['name']} {c['weight']:.2f}" for c in g.fit.candidates if c["weight"] > 0)
-        for g in fit.groups if g.mode == "auto"
-    )
-    laws = f"law auto (parameters of the heaviest law; weights: {weights})" if weights else \
-        f"law {fit.law}"
+            lo, hi = ci.get(name, (None, None))
+            rows.append([lab, g.law.name, name, Num(val), Interval(lo, hi), g.n_points,
+                         g.n_frontier, "; ".join(at_param.get(name, [])) or ""])
+        notes += [f"{lab}: warning: {w}" for w in rest]
+    for s in getattr(fit, "skipped", ()) or ():
+        notes.append(f"{label_of(s.get('key', {}))}: not fitted: {s.get('reason', '')}")
+    mixtures = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups
+                         if g.mode == "auto")
+    laws = (f"law auto, the parameters of each group's heaviest law ({mixtures})" if mixtures
+            else f"law {fit.law}")
     return Table(
-        caption=f"{title}: {laws}, error units, {fit.level:.0%} bootstrap intervals",
-        header=["group", "param", "estimate", "interval", "points", "frontier"],
+        caption=f"{ctx}: fitted laws, {laws}; "
+        + ("error units (error = 1 - metric)" if fit.maximize else "the metric's units")
+        + f"; {fit.level:.0%} bootstrap intervals",
+        header=["group", "law", "param", "estimate", f"{fit.level:.0%} interval", "points",
+                "frontier", "warning"],
         rows=rows,
+        notes=notes,
     )
 
 
 def _holdout_rows(
     frame: pd.DataFrame, fit: Any, *, x: str, y: str, by: list[str], maximize: bool,
     threshold: float, fit_kwargs: dict,
-) -> tuple[list[list[str]], list[str]]:
+) -> tuple[list[list[Any]], list[str]]:
     """Fit each group below ``threshold`` and predict its frontier points above it."""
     from scalecmp import fit as _fit
 
@@ -94,7 +146,7 @@ def _holdout_rows(
         front = naive_frontier(xs, err)
         held = front & (xs > threshold)
         train = data.loc[xs <= threshold]
-        lab = ", ".join(f"{k}={v}" for k, v in g.key.items()) or "all"
+        lab = label_of(g.key)
         if held.sum() == 0:
             notes.append(f"{lab}: no frontier point above {fmt_num(threshold)}; no held-out check")
             continue
@@ -112,102 +164,153 @@ def _holdout_rows(
         lo, hi = sg.interval(hx)
         ae = np.abs(pred - hy)
         cover = (hy >= lo) & (hy <= hi)
-        rows.append([lab, fmt_num(threshold), str(len(train)), str(int(held.sum())),
-                     fmt_num(float(ae.mean())), fmt_num(float(ae.max())),
-                     f"{int(cover.sum())}/{len(cover)}"])
+        rows.append([lab, Num(threshold), len(train), int(held.sum()), Num(float(ae.mean())),
+                     Num(float(ae.max())), f"{int(cover.sum())}/{len(cover)}"])
+        notes += [f"{lab} (held-out fit): warning: {w}" for w in sg.warnings]
     return rows, notes
 
 
+def _context(key: dict[str, Any], frame: pd.DataFrame, *, x: str, y: str,
+             by: list[str]) -> dict[str, str]:
+    """The series keys, then the descriptive columns constant over the section's rows."""
+    ctx = {str(k): str(v) for k, v in key.items()}
+    for k, v in series_context([frame], exclude=(*by, x, y, *ctx)).items():
+        ctx.setdefault(k, v)
+    return ctx
+
+
+def _fit_caption(ctx: str, fit: Any, metric: str, x: str, by: list[str]) -> str:
+    laws = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups)
+    err = f"error (1 - {metric})" if fit.maximize else metric
+    return (
+        f"{ctx}: {err} against {x_label(x)}, log-log, "
+        f"{'by ' + ', '.join(by) if by else 'one series'}. Faint: every measured run; "
+        f"solid dots: the compute-frontier runs the law is fitted to; lines: the law ({laws}; "
+        "the legend's formula is the heaviest law's, in error units), solid over the "
+        f"measured range and dashed beyond; coloured bands: {fit.level:.0%} prediction "
+        "bands; grey background: extrapolated, beyond the measured compute."
+    )
+
+
+def _compare_caption(ctx: str, c: Any, metric: str, x: str, ga: Any, gb: Any) -> str:
+    by = ", ".join(c.a.keys())
+    xs = "; ".join(f"{fmt_num(k['x'])}" for k in c.crossovers) or "none in the plotted range"
+    return (
+        f"{ctx}: {c.label_a} vs {c.label_b}{f' ({by})' if by else ''}. Top: {metric} against "
+        f"{x_label(x)}; {c.label_a}: {mixture_text(ga)}, {c.label_b}: {mixture_text(gb)} "
+        "(legend formulas: the heaviest law, in the metric's direction); solid over each "
+        f"group's measured range, dashed beyond; bands: {c.level:.0%} bootstrap bands of the "
+        "laws; grey background: outside the compute both groups measured (extrapolated). "
+        f"Bottom: the difference {c.label_a} - {c.label_b} in {metric} with its "
+        f"{c.level:.0%} pointwise band; tinted where one side is better with {c.level:.0%} "
+        f"simultaneous confidence. Crossovers (diamonds, bars = intervals): {xs}."
+    )
+
+
 def _section(
-    frame: pd.DataFrame, title: str, *, x: str, y: str, by: list[str], maximize: bool,
-    fit_kwargs: dict, at: Sequence[float] | None, holdout: float | None, holdout_factor: float,
+    frame: pd.DataFrame, key: dict[str, Any], *, x: str, y: str, by: list[str],
+    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None, holdout: float | None,
+    holdout_factor: float,
 ) -> Section:
     from scalecmp import fit as _fit
     from scalecmp.compare import compare
-    from scalecmp.compare_plot import comparison_figure, plot_groups
+    from scalecmp.compare_plot import comparison_figure
+    from scalecmp.plotting import plot_fit
 
-    sec = Section(title=title)
+    title = " / ".join(str(v) for v in key.values()) or y
+    context = _context(key, frame, x=x, y=y, by=by)
+    ctx = context_text(context) or title
+    metric = metric_name(y, [frame])
+    sec = Section(title=title, context=context)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fit = _fit(frame, x=x, y=y, by=by or None, maximize=maximize, **fit_kwargs)
-    sec.notes += sorted({str(w.message) for w in caught})
-    sec.tables.append(_params_table(fit, title))
-    # comparisons
+    # the fit's own warnings are shown beside the numbers they concern (tables)
+    known = {w for g in fit.groups for w in g.warnings}
+    sec.notes += sorted({str(w.message) for w in caught
+                         if not any(str(w.message).endswith(k) for k in known)})
+    sec.tables.append(_params_table(fit, title, ctx))
+    if all(g.law.n_inputs == 1 for g in fit.groups):
+        sec.figures.append((_fit_caption(ctx, fit, metric, x, by),
+                            _png(plot_fit(fit, metric=metric, context=context))))
     if len(fit.groups) >= 2:
         res = compare(fit, at=at, level=fit.level)
         by_key = {tuple(map(str, g.key.values())): g for g in fit.groups}
+        warned = {label_of(g.key): len(g.warnings) for g in fit.groups if g.warnings}
         for c in res:
             ga, gb = by_key[tuple(map(str, c.a.values()))], by_key[tuple(map(str, c.b.values()))]
-            sec.figures.append(
-                (f"{c.label_a} vs {c.label_b}", _png(comparison_figure(c, ga, gb, y_label=y)))
-            )
-            sec.verdicts.append(f"{c.label_a} vs {c.label_b}: {c.verdict}")
-            rows = []
+            la, lb = c.label_a, c.label_b
+            sec.figures.append((
+                _compare_caption(ctx, c, metric, x, ga, gb),
+                _png(comparison_figure(c, ga, gb, metric=metric, context=context)),
+            ))
+            sec.verdicts.append(f"{la} vs {lb}: {c.verdict}")
+            rows, notes = [], []
+            dec = 3 if maximize else None  # a metric in [0, 1]: fixed decimals
             for e in c.at:
+                mult = e["compute_multiplier"]
+                note = e.get("multiplier_note")
+                if mult is None and note and "never" in note:
+                    mult_cell: Any = Num(float("inf"), inf="never")
+                else:
+                    mult_cell = Num(mult)
+                if note:
+                    notes.append(f"multiplier at {fmt_num(e['x'])}: {note}")
+                lo_m, hi_m = e["multiplier_ci"]
                 rows.append([
-                    f"{c.label_a} - {c.label_b}", fmt_num(e["x"]), fmt_num(e["y_a"]),
-                    fmt_num(e["y_b"]), fmt_num(e["diff"]), fmt_ci(e["lo"], e["hi"]),
-                    f"{e['p_a_better']:.3f}",
-                    ", ".join(map(str, e["better"].values())) if e["better"] else "inconclusive",
-                    fmt_num(e["compute_multiplier"]), fmt_ci(*e["multiplier_ci"]),
+                    Num(e["x"]), Num(e["y_a"], decimals=dec), Num(e["y_b"], decimals=dec),
+                    Num(e["diff"]),
+                    Interval(e["lo"], e["hi"]), Num(e["p_a_better"], decimals=3),
+                    label_of(e["better"]) if e["better"] else "inconclusive",
+                    mult_cell, Interval(lo_m, hi_m, open_hi="unbounded"),
                     "yes" if e["extrapolated"] else "no",
                 ])
+            pair_warn = {k: v for k, v in warned.items() if k in (la, lb)}
+            if pair_warn:
+                notes.append("fits with warnings (see the parameter table): " + ", ".join(
+                    f"{k} ({v})" for k, v in pair_warn.items()))
             sec.tables.append(Table(
-                caption=f"{title}: {c.label_a} vs {c.label_b} at selected compute "
-                f"({c.level:.0%} intervals; multiplier = compute {c.label_b} needs / compute "
-                f"{c.label_a} uses for the same error)",
-                header=["pair", x, "y_a", "y_b", "diff", "interval", "P(a better)", "better",
-                        "multiplier", "interval", "extrapolated"],
+                caption=f"{ctx}: {la} vs {lb} at selected compute ({c.level:.0%} intervals; "
+                f"better: pointwise {c.level:.0%} rule; multiplier = compute {lb} needs / "
+                f"compute {la} uses for the same {metric})",
+                header=[x_label(x), f"{metric} {la}", f"{metric} {lb}", f"{la} - {lb}",
+                        f"{c.level:.0%} interval", f"P({la} better)", "better", "multiplier",
+                        f"{c.level:.0%} interval", "extrapolated"],
                 rows=rows,
+                notes=notes,
             ))
-            xrows = [[f"{c.label_a} / {c.label_b}", fmt_num(k["x"]), fmt_ci(k["lo"], k["hi"]),
-                      f"{k['share']:.0%}"] for k in c.crossovers]
+            ed = c.exponent_diff
+            ecells = ([Num(ed["value"]), Interval(ed["lo"], ed["hi"])] if ed else ["-", "-"])
+            xrows = [[Num(k["x"]), Interval(k["lo"], k["hi"], open_lo="below the range",
+                                            open_hi="beyond the range"),
+                      Pct(k["share"]), *ecells] for k in c.crossovers]
             if not xrows:
-                xrows = [[f"{c.label_a} / {c.label_b}", "none in range", "-",
-                          f"{c.share_any_crossover:.0%}"]]
-            if c.exponent_diff:
-                ed = c.exponent_diff
-                for r in xrows:
-                    r.append(f"{fmt_num(ed['value'])} {fmt_ci(ed['lo'], ed['hi'])}")
-            else:
-                for r in xrows:
-                    r.append("-")
+                xrows = [["none in range", "-", Pct(c.share_any_crossover), *ecells]]
             sec.tables.append(Table(
-                caption=f"{title}: crossovers of {c.label_a} and {c.label_b}",
-                header=["pair", "crossover", "interval", "replicates crossing",
-                        "alpha_a - alpha_b"],
+                caption=f"{ctx}: crossovers of {la} and {lb} ({c.level:.0%} intervals; share "
+                "of bootstrap replicates that cross there) and the difference of their "
+                "large-compute exponents",
+                header=["crossover", f"{c.level:.0%} interval", "replicates crossing",
+                        "alpha_a - alpha_b", f"{c.level:.0%} interval"],
                 rows=xrows,
             ))
-    else:
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-
-        lo = min(g.x_range[0] for g in fit.groups)
-        hi = max(g.x_range[1] for g in fit.groups)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        plot_groups(ax, fit.groups, np.geomspace(lo, hi * 100, 200), fit.level)
-        ax.set_xlabel(x)
-        ax.set_ylabel(y)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        sec.figures.append((title, _png(fig)))
     # held-out check
     xmax = float(frame[x].max())
     threshold = holdout if holdout is not None else xmax / holdout_factor
     rows, notes = _holdout_rows(frame, fit, x=x, y=y, by=by, maximize=maximize,
                                 threshold=threshold, fit_kwargs=fit_kwargs)
-    sec.notes += notes
     if rows:
         sec.tables.append(Table(
-            caption=f"{title}: held-out check (fit on {x} <= {fmt_num(threshold)}, predict the "
-            f"frontier points above; absolute error in {y} units; {fit.level:.0%} prediction "
+            caption=f"{ctx}: held-out check (fit on {x} \u2264 {fmt_num(threshold)}, predict the "
+            f"frontier points above; absolute error in {metric}; {fit.level:.0%} prediction "
             "intervals)",
             header=["group", "threshold", "fit rows", "held out", "mean abs err", "max abs err",
                     "covered"],
             rows=rows,
+            notes=notes,
         ))
+    else:
+        sec.notes += notes
     return sec
 
 
@@ -216,9 +319,9 @@ def build_sections(
     *,
     x: str = "gflops_total",
     y: str = "value",
-    by: str | Sequence[str] | None = "procedure",
-    series: Sequence[str] | None = ("task", "metric"),
-    maximize: bool = True,
+    by: str | Sequence[str] | None = None,
+    series: str | Sequence[str] | None = None,
+    maximize: bool = False,
     n_bootstrap: int = 1000,
     level: float = 0.95,
     random_state: int | None = 0,
@@ -228,18 +331,20 @@ def build_sections(
     holdout: float | None = None,
     holdout_factor: float = 10.0,
     where: Sequence[str] | None = None,
+    **fit_options: Any,
 ) -> list[Section]:
     """Fit, compare and check every series; a series that cannot be fitted becomes a
-    section with its error as a note."""
+    section with its error as a note. ``fit_options`` (``loss``, ``delta``, ``weighting``,
+    ``min_slope_ratio``, ``preset``, ...) go to :func:`scalecmp.fit` as they are."""
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
     frame = apply_where(frame, where)
-    for col, opt in [(c, "--series") for c in series_l] + [(c, "--by") for c in by_l]:
+    for col, opt in [(c, "series") for c in series_l] + [(c, "by") for c in by_l]:
         if col not in frame.columns:
             cols = ", ".join(map(str, frame.columns))
             raise DataError(f"{opt}: no column '{col}' (columns: {cols})")
     fit_kwargs: dict[str, Any] = {"n_bootstrap": n_bootstrap, "level": level,
-                                  "random_state": random_state}
+                                  "random_state": random_state, **fit_options}
     if law is not None:
         fit_kwargs["law"] = law
     if frontier is not None:
@@ -248,13 +353,15 @@ def build_sections(
     sections = []
     for key, sub in parts:
         key = key if isinstance(key, tuple) else (key,)
+        key_d = dict(zip(series_l, key, strict=True))
         title = " / ".join(str(k) for k in key) or y
         try:
-            sections.append(_section(sub, title, x=x, y=y, by=by_l, maximize=maximize,
+            sections.append(_section(sub, key_d, x=x, y=y, by=by_l, maximize=maximize,
                                      fit_kwargs=fit_kwargs, at=at, holdout=holdout,
                                      holdout_factor=holdout_factor))
         except ScalecmpError as exc:
-            sections.append(Section(title=title, notes=[f"not fitted: {exc}"]))
+            sections.append(Section(title=title, context={k: str(v) for k, v in key_d.items()},
+                                    notes=[f"not fitted: {exc}"]))
     return sections
 
 
@@ -263,12 +370,16 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max
 margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;
 margin-top:2em}
+.ctx{color:#555;font-size:.9em;margin-top:-.4em}
 table{border-collapse:collapse;margin:1em 0;font-size:.85em}
-caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}
-th,td{border-top:1px solid #ddd;border-bottom:1px solid #ddd;padding:.25em .6em;text-align:right}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0;max-width:1000px}
+th,td{border-top:1px solid #ddd;border-bottom:1px solid #ddd;padding:.25em .5em;text-align:right}
+td{white-space:nowrap}th{vertical-align:bottom}.tw{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #444}
+td.tnote{text-align:left;white-space:normal;color:#7a5a00;font-size:.95em;border-bottom:none}
 .verdict{background:#f4f7fb;border-left:4px solid #1f77b4;padding:.5em .8em;margin:.6em 0}
-.note{color:#7a5a00;font-size:.85em}img{max-width:100%}
+.note{color:#7a5a00;font-size:.85em}img{max-width:100%;height:auto}
+figure{margin:1.2em 0}figcaption{font-size:.85em;color:#333;max-width:900px;margin-top:.3em}
 """
 
 
@@ -280,27 +391,39 @@ def _render_html(title: str, sections: list[Section], meta: str) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(meta)}</p>",
     ]
+    n_fig = 0
     for s in sections:
         out.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.context:
+            out.append(f'<p class="ctx">{html.escape(context_text(s.context, " · "))}</p>')
         for v in s.verdicts:
-            out.append(f'<p class="verdict">{html.escape(v)}</p>')
+            out.append(f'<p class="verdict">{html_text(v)}</p>')
         for cap, png in s.figures:
+            n_fig += 1
             b64 = base64.b64encode(png).decode("ascii")
+            short = cap.split(". ")[0]
             out.append(
-                f'<figure><img alt="{html.escape(cap)}" src="data:image/png;base64,{b64}">'
-                f"<figcaption>{html.escape(cap)}</figcaption></figure>"
+                f'<figure><img alt="Figure {n_fig}: {html.escape(short)}" '
+                f'src="data:image/png;base64,{b64}">'
+                f"<figcaption><b>Figure {n_fig}.</b> {html_text(cap)}</figcaption></figure>"
             )
-        out += [t.html() for t in s.tables]
-        out += [f'<p class="note">{html.escape(n)}</p>' for n in s.notes]
+        out += [f'<div class="tw">{t.html()}</div>' for t in s.tables]
+        out += [f'<p class="note">{html_text(n)}</p>' for n in s.notes]
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
 def _render_md(title: str, sections: list[Section], meta: str) -> str:
     out = [f"# {title}", "", meta, ""]
+    n_fig = 0
     for s in sections:
         out += [f"## {s.title}", ""]
+        if s.context:
+            out += [context_text(s.context, " · "), ""]
         out += [f"> {v}\n" for v in s.verdicts]
+        for cap, _ in s.figures:
+            n_fig += 1
+            out += [f"*Figure {n_fig} (in report.html): {cap}*", ""]
         out += [t.markdown() for t in s.tables]
         out += [f"*Note: {n}*\n" for n in s.notes]
     return "\n".join(out)
@@ -320,7 +443,31 @@ def _render_tex(title: str, sections: list[Section], meta: str) -> str:
         for v in s.verdicts:
             out.append("% " + v.replace("\n", " "))
         out += [t.latex() for t in s.tables]
+        out += ["% Note: " + n.replace("\n", " ") for n in s.notes]
     return "\n".join(out)
+
+
+def check_report_options(
+    *, n_bootstrap: int, level: float, at: Sequence[float] | None, holdout: float | None,
+    law: str | None, frontier: str | None, random_state: int | None, **fit_options: Any,
+) -> list[float] | None:
+    """Every option of a report checked before any work (the sections would otherwise
+    turn a bad option into a note per section). Returns ``at`` as floats."""
+    from scalecmp.engine import check_fit_options
+    from scalecmp.validate import check_n_bootstrap, check_positive, check_positive_values
+
+    check_n_bootstrap(n_bootstrap, minimum=20, purpose="a report is made of intervals")
+    if holdout is not None:
+        check_positive(holdout, "holdout", " (compute threshold)")
+    opts = {k: v for k, v in (("law", law), ("frontier", frontier)) if v is not None}
+    check_fit_options(n_bootstrap=n_bootstrap, level=level, random_state=random_state,
+                      **opts, **fit_options)
+    if law is not None and law != "auto":
+        from scalecmp.laws import get_law
+
+        if get_law(law).n_inputs != 1:
+            raise UsageError(f"law: a report fits laws of compute alone; '{law}' has two inputs")
+    return None if at is None else check_positive_values(at, "at")
 
 
 def write_report(
@@ -329,9 +476,9 @@ def write_report(
     *,
     x: str = "gflops_total",
     y: str = "value",
-    by: str | Sequence[str] | None = "procedure",
-    series: Sequence[str] | None = ("task", "metric"),
-    maximize: bool = True,
+    by: str | Sequence[str] | None = None,
+    series: str | Sequence[str] | None = None,
+    maximize: bool = False,
     title: str = "scalecmp report",
     n_bootstrap: int = 1000,
     level: float = 0.95,
@@ -344,33 +491,35 @@ def write_report(
     holdout_factor: float = 10.0,
     where: Sequence[str] | None = None,
     inputs: Sequence[str | Path] = (),
+    **fit_options: Any,
 ) -> Path:
     """Write ``report.html`` (self-contained), ``report.md`` and ``report.tex`` into
     ``out_dir`` and return the path of ``report.html``.
 
     Existing files are never replaced unless ``force``; the check happens before any work.
     ``series`` columns split the frame into one section per value combination; ``by``
-    columns define the groups that are fitted and compared within a section.
+    columns define the groups that are fitted and compared within a section. Every option
+    is checked before any work (:func:`check_report_options`).
     """
-    if n_bootstrap < 20:
-        raise UsageError("a report needs --n-bootstrap >= 20 for its intervals")
-    if holdout is not None and not holdout > 0:
-        raise UsageError("--holdout must be > 0 (compute threshold)")
+    at = check_report_options(n_bootstrap=n_bootstrap, level=level, at=at, holdout=holdout,
+                              law=law, frontier=frontier, random_state=random_state,
+                              **fit_options)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out must be a directory, got a file: {out}")
+        raise UsageError(f"out_dir must be a directory, got a file: {out}")
     paths = {ext: out / f"report.{ext}" for ext in ("html", "md", "tex")}
     for p in paths.values():
         check_output_path(p, force=force, inputs=inputs)
     sections = build_sections(
         frame, x=x, y=y, by=by, series=series, maximize=maximize, n_bootstrap=n_bootstrap,
         level=level, random_state=random_state, law=law, frontier=frontier, at=at,
-        holdout=holdout, holdout_factor=holdout_factor, where=where,
+        holdout=holdout, holdout_factor=holdout_factor, where=where, **fit_options,
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     by_txt = ", ".join([by] if isinstance(by, str) else list(by or [])) or "-"
     meta = (
-        f"Compute {x}, metric {y} ({'higher' if maximize else 'lower'} is better), groups by "
+        f"Compute {x}{f' ({compute_unit(x)})' if compute_unit(x) else ''}, metric {y} "
+        f"({'higher' if maximize else 'lower'} is better), groups by "
         f"{by_txt}; {n_bootstrap} bootstrap replicates, {level:.0%} intervals, seed "
         f"{random_state}; generated {stamp} by scalecmp."
     )

@@ -1,38 +1,251 @@
-"""Tables for reports: one neutral form (caption, header, rows of strings), three renderings.
+"""Tables for reports: one neutral form (caption, header, rows, notes), four renderings.
 
-HTML (escaped), Markdown (pipe tables) and LaTeX (booktabs: ``\\toprule``, ``\\midrule``,
-``\\bottomrule``, as the study publishes its fits).
+HTML (escaped; ``1.14×10<sup>12</sup>``), Markdown (pipe tables), plain text (aligned
+columns) and LaTeX (booktabs: ``\\toprule``, ``\\midrule``, ``\\bottomrule``, as the study
+publishes its fits; numbers as ``$1.14\\times10^{12}$``, non-finite as ``$\\infty$`` or
+``--``).
+
+A cell is a string (shown as is, escaped), an ``int``, a ``float`` or ``None`` (a number),
+or one of :class:`Num`, :class:`Interval`, :class:`Pct`, which know how to render
+themselves in every format. No renderer ever shortens a value: a cell is as wide as its
+content. Non-finite numbers never print as ``inf``: ``unbounded`` (or the word a cell
+chooses, such as ``never``), ``∞`` in HTML, ``$\\infty$`` in LaTeX; missing values are a
+dash.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Table", "fmt_num", "fmt_ci", "latex_escape"]
+__all__ = [
+    "Table",
+    "Num",
+    "Interval",
+    "Pct",
+    "fmt_num",
+    "fmt_ci",
+    "html_num",
+    "tex_num",
+    "latex_escape",
+    "html_text",
+    "tex_text",
+    "cell_text",
+    "cell_html",
+    "cell_tex",
+]
+
+DASH = "-"
 
 
-def fmt_num(v: float | None, digits: int = 3) -> str:
-    """Compact number: ``4.2e10``, ``0.227``, ``-`` for missing, ``inf`` kept."""
+def _finite(v: Any) -> float | None:
+    """``float(v)``; ``None`` for missing or NaN."""
     if v is None:
-        return "-"
+        return None
     v = float(v)
-    if math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3):
-        s = f"{v:.{digits}g}"
-        return s.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
-    return f"{v:.{digits}g}"
+    return None if math.isnan(v) else v
 
 
-def fmt_ci(lo: float | None, hi: float | None, digits: int = 3) -> str:
-    """``[lo, hi]`` with open ends shown as ``-inf`` / ``inf`` when missing."""
-    left = fmt_num(lo, digits) if lo is not None else "-inf"
-    right = fmt_num(hi, digits) if hi is not None else "inf"
-    return f"[{left}, {right}]"
+def _mantissa_exp(v: float, digits: int) -> tuple[str, int]:
+    e = math.floor(math.log10(abs(v)))
+    m = round(v / 10.0**e, digits - 1)
+    if abs(m) >= 10:
+        m /= 10.0
+        e += 1
+    return f"{m:.{digits}g}", e
+
+
+def _sci(v: float, digits: int) -> bool:
+    return v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3)
+
+
+def fmt_num(v: float | None, digits: int = 3, *, inf: str = "unbounded") -> str:
+    """Compact number: ``4.2e10``, ``0.227``; ``-`` for missing or NaN; ``unbounded``
+    (``inf``) / ``unbounded below`` for infinities. Never truncated."""
+    f = _finite(v)
+    if f is None:
+        return DASH
+    if math.isinf(f):
+        return inf if f > 0 else f"{inf} below"
+    if _sci(f, digits):
+        m, e = _mantissa_exp(f, digits)
+        return f"{m}e{e}"
+    return f"{f:.{digits}g}"
+
+
+def fmt_ci(lo: float | None, hi: float | None, digits: int = 3, *,
+           open_lo: str = "unbounded", open_hi: str = "unbounded") -> str:
+    """``[lo, hi]``; an open end (``None`` or infinite) is the word ``open_lo`` /
+    ``open_hi`` (e.g. ``below the range``), never ``inf``."""
+    return f"[{_end(lo, digits, open_lo, fmt_num)}, {_end(hi, digits, open_hi, fmt_num)}]"
+
+
+def _end(v: float | None, digits: int, word: str, fmt: Any) -> str:
+    f = None if v is None else float(v)
+    if f is None or math.isinf(f):
+        return word
+    return fmt(f, digits)
+
+
+def html_num(v: float | None, digits: int = 3, *, inf: str = "\u221e") -> str:
+    """HTML number: ``1.14×10<sup>12</sup>``, ``0.227``, ``∞``, ``-`` (already escaped)."""
+    f = _finite(v)
+    if f is None:
+        return DASH
+    if math.isinf(f):
+        return html.escape(inf) if f > 0 else f"\u2212{html.escape(inf)}"
+    if _sci(f, digits):
+        m, e = _mantissa_exp(f, digits)
+        return f"{m.replace('-', chr(0x2212))}\u00d710<sup>{e}</sup>"
+    return f"{f:.{digits}g}".replace("-", "\u2212")
+
+
+def tex_num(v: float | None, digits: int = 3, *, inf: str = r"$\infty$") -> str:
+    """LaTeX number: ``$1.14\\times10^{12}$``, ``0.227``, ``$-0.044$``; ``$\\infty$``;
+    ``--`` for missing."""
+    f = _finite(v)
+    if f is None:
+        return "--"
+    if math.isinf(f):
+        return inf if f > 0 else rf"$-{inf.strip('$')}$"
+    if _sci(f, digits):
+        m, e = _mantissa_exp(f, digits)
+        return rf"${m}\times10^{{{e}}}$"
+    s = f"{f:.{digits}g}"
+    return f"${s}$" if f < 0 else s
+
+
+@dataclass(frozen=True)
+class Num:
+    """A number cell: ``digits`` significant digits, or ``decimals`` fixed decimals;
+    ``inf``: the word for +infinity (``unbounded``; e.g. ``never`` for a compute multiplier
+    that is never reached)."""
+
+    value: float | None
+    digits: int = 3
+    decimals: int | None = None
+    inf: str = "unbounded"
+
+    def _fixed(self, f: float) -> str:
+        return f"{f:.{self.decimals}f}"
+
+    def text(self) -> str:
+        f = _finite(self.value)
+        if self.decimals is not None and f is not None and math.isfinite(f):
+            return self._fixed(f)
+        return fmt_num(self.value, self.digits, inf=self.inf)
+
+    def html(self) -> str:
+        f = _finite(self.value)
+        if self.decimals is not None and f is not None and math.isfinite(f):
+            return self._fixed(f).replace("-", "\u2212")
+        if f is not None and math.isinf(f) and self.inf != "unbounded":
+            return html.escape(self.inf)
+        return html_num(self.value, self.digits)
+
+    def tex(self) -> str:
+        f = _finite(self.value)
+        if self.decimals is not None and f is not None and math.isfinite(f):
+            s = self._fixed(f)
+            return f"${s}$" if f < 0 else s
+        if f is not None and math.isinf(f) and self.inf != "unbounded":
+            return latex_escape(self.inf)
+        return tex_num(self.value, self.digits)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """``[lo, hi]``; an open end (``None`` or infinite) shows the words ``open_lo`` /
+    ``open_hi`` (``below the range``, ``beyond the range``, ``unbounded``)."""
+
+    lo: float | None
+    hi: float | None
+    digits: int = 3
+    open_lo: str = "unbounded"
+    open_hi: str = "unbounded"
+
+    def text(self) -> str:
+        return fmt_ci(self.lo, self.hi, self.digits, open_lo=self.open_lo,
+                      open_hi=self.open_hi)
+
+    def html(self) -> str:
+        lo = _end(self.lo, self.digits, html.escape(self.open_lo), html_num)
+        hi = _end(self.hi, self.digits, html.escape(self.open_hi), html_num)
+        return f"[{lo}, {hi}]"
+
+    def tex(self) -> str:
+        lo = _end(self.lo, self.digits, latex_escape(self.open_lo), tex_num)
+        hi = _end(self.hi, self.digits, latex_escape(self.open_hi), tex_num)
+        return f"[{lo}, {hi}]"
+
+
+@dataclass(frozen=True)
+class Pct:
+    """A share shown as a percentage (``0.97`` -> ``97%``)."""
+
+    value: float | None
+    decimals: int = 0
+
+    def text(self) -> str:
+        f = _finite(self.value)
+        return DASH if f is None or math.isinf(f) else f"{100 * f:.{self.decimals}f}%"
+
+    def html(self) -> str:
+        return html.escape(self.text())
+
+    def tex(self) -> str:
+        f = _finite(self.value)
+        return "--" if f is None or math.isinf(f) else f"{100 * f:.{self.decimals}f}\\%"
+
+
+def cell_text(c: Any) -> str:
+    """A cell as plain text (Markdown, terminal)."""
+    if hasattr(c, "text") and callable(c.text):
+        return c.text()
+    if c is None or isinstance(c, float):
+        return fmt_num(c)
+    return str(c)
+
+
+def cell_html(c: Any) -> str:
+    """A cell as escaped HTML."""
+    if hasattr(c, "html") and callable(c.html):
+        return c.html()
+    if c is None or isinstance(c, float):
+        return html_num(c)
+    return html_text(str(c))
+
+
+def cell_tex(c: Any) -> str:
+    """A cell as LaTeX (text escaped, numbers typeset)."""
+    if hasattr(c, "tex") and callable(c.tex):
+        return c.tex()
+    if c is None or isinstance(c, float):
+        return tex_num(c)
+    return tex_text(str(c))
+
+
+_ENUM = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)e([+-]?\d+)(?!\w|\.\d)")
+
+
+def _exp_int(e: str) -> int:
+    return int(e)
+
+
+def html_text(s: str) -> str:
+    """Escape ``s`` for HTML and typeset the numbers it holds in e-notation
+    (``1.43e11`` -> ``1.43×10<sup>11</sup>``)."""
+    return _ENUM.sub(lambda m: f"{m.group(1)}\u00d710<sup>{_exp_int(m.group(2))}</sup>",
+                     html.escape(str(s)))
+
+
+def tex_text(s: str) -> str:
+    """Escape ``s`` for LaTeX and typeset its e-notation numbers (``$1.43\\times10^{11}$``)."""
+    return _ENUM.sub(lambda m: rf"${m.group(1)}\times10^{{{_exp_int(m.group(2))}}}$",
+                     latex_escape(str(s)))
 
 
 _LATEX = {
@@ -46,42 +259,78 @@ _LATEX = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    "\u2212": "--",
+    "\u00d7": r"$\times$",
+    "\u2264": r"$\le$",
+    "\u2265": r"$\ge$",
+    "\u221e": r"$\infty$",
 }
 
 
 def latex_escape(s: str) -> str:
-    """Escape LaTeX's special characters."""
+    """Escape LaTeX's special characters (and map a few Unicode signs to LaTeX)."""
     return "".join(_LATEX.get(ch, ch) for ch in str(s))
 
 
 @dataclass
 class Table:
-    """A table of strings with a caption; rendered to HTML, Markdown or LaTeX."""
+    """A table with a caption and notes; rendered to HTML, Markdown, plain text or LaTeX.
+
+    ``notes``: sentences printed under the table (warnings about the numbers in it).
+    """
 
     caption: str
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[Any]]
     label: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def html(self) -> str:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in self.header)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+            "<tr>" + "".join(f"<td>{cell_html(c)}</td>" for c in r) + "</tr>"
             for r in self.rows
         )
+        foot = ""
+        if self.notes:
+            items = "".join(f"<div>{html_text(n)}</div>" for n in self.notes)
+            foot = (f'<tfoot><tr><td class="tnote" colspan="{len(self.header)}">{items}'
+                    "</td></tr></tfoot>")
         return (
-            f"<table><caption>{html.escape(self.caption)}</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<table><caption>{html_text(self.caption)}</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody>{foot}</table>"
         )
 
     def markdown(self) -> str:
-        def cell(c: str) -> str:
-            return str(c).replace("|", "\\|").replace("\n", " ")
+        def cell(c: Any) -> str:
+            return cell_text(c).replace("|", "\\|").replace("\n", " ")
 
         lines = [f"**{cell(self.caption)}**", ""]
         lines.append("| " + " | ".join(cell(h) for h in self.header) + " |")
         lines.append("|" + "|".join("---" for _ in self.header) + "|")
         lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in self.rows]
+        if self.notes:
+            lines.append("")
+            lines += [f"- *{cell(n)}*" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def text(self) -> str:
+        """Aligned plain text (first column left, the others right); nothing is cut."""
+        cells = [[cell_text(c).replace("\n", " ") for c in r] for r in self.rows]
+        n = len(self.header)
+        widths = [max([len(self.header[j])] + [len(r[j]) for r in cells if j < len(r)])
+                  for j in range(n)]
+
+        def line(vals: list[str]) -> str:
+            out = []
+            for j, v in enumerate(vals):
+                out.append(v.ljust(widths[j]) if j == 0 else v.rjust(widths[j]))
+            return "  ".join(out).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        lines = [self.caption, line(list(self.header)), rule]
+        lines += [line(r) for r in cells]
+        lines += [f"note: {x}" for x in self.notes]
         return "\n".join(lines) + "\n"
 
     def latex(self) -> str:
@@ -90,7 +339,7 @@ class Table:
             r"\begin{table}[t]",
             r"\centering",
             r"\small",
-            rf"\caption{{{latex_escape(self.caption)}}}",
+            rf"\caption{{{tex_text(self.caption)}}}",
         ]
         if self.label:
             out.append(rf"\label{{{self.label}}}")
@@ -100,6 +349,11 @@ class Table:
             " & ".join(latex_escape(h) for h in self.header) + r" \\",
             r"\midrule",
         ]
-        out += [" & ".join(latex_escape(c) for c in r) + r" \\" for r in self.rows]
-        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+        out += [" & ".join(cell_tex(c) for c in r) + r" \\" for r in self.rows]
+        out += [r"\bottomrule", r"\end{tabular}"]
+        if self.notes:
+            out.append(r"\par\smallskip\begin{minipage}{\linewidth}\footnotesize")
+            out += [tex_text(n) + r"\par" for n in self.notes]
+            out.append(r"\end{minipage}")
+        out += [r"\end{table}", ""]
         return "\n".join(out)

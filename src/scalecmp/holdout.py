@@ -1,0 +1,498 @@
+"""Held-out validation of scaling-law predictions, and the cosine vs constant-LR gap.
+
+:func:`holdout_check` is the check a report opens with: for every series (e.g. each
+(task, metric) of a measurement table) and every group of ``by`` (each procedure), fit the
+law on the runs at or below a compute ``threshold`` only, predict the compute-frontier runs
+above it (the *held-out* runs, never seen by the fit) and compare: mean absolute error in
+the metric's units and the share of held-out runs inside their prediction intervals. A
+series passes when its held-out runs (pooled over its groups) have a mean absolute error
+``<= mae_max`` (default 0.03: 3 percentage points of a metric in [0, 1]) and a coverage
+``>= coverage_min`` (default 0.8); the check passes when every checked series does.
+
+:func:`cosine_gap` measures the study's claim that constant-LR runs with cooldown branches
+trace the same frontier as cosine runs: at the samples-seen value of every cosine run, the
+cosine run's metric against the best constant-LR or cooldown point of the same (procedure,
+size), and their difference.
+
+This module needs only numpy, pandas and (for :meth:`HoldoutResult.figure`) matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.frontier import naive_frontier
+
+__all__ = [
+    "COVERAGE_MIN",
+    "MAE_MAX",
+    "HoldoutResult",
+    "cosine_gap",
+    "cosine_gap_lines",
+    "holdout_check",
+]
+
+#: a series passes when the mean absolute error of its held-out runs is at most this
+MAE_MAX = 0.03
+#: ... and at least this share of them lies inside their prediction intervals
+COVERAGE_MIN = 0.8
+
+
+def _as_list(v: str | Sequence[str] | None) -> list[str]:
+    if v is None:
+        return []
+    return [v] if isinstance(v, str) else [str(c) for c in v]
+
+
+def _fmt_x(v: float) -> str:
+    """A compute value for prose: 3 significant digits, thousands separators, no exponent
+    below 1e7."""
+    if not math.isfinite(v):
+        return str(v)
+    if abs(v) >= 1e7 or (v != 0 and abs(v) < 1e-3):
+        return f"{v:.3g}"
+    if abs(v) >= 100:
+        return f"{round(v, -int(math.floor(math.log10(abs(v)))) + 2):,.0f}"
+    return f"{v:.3g}"
+
+
+def _label(key: dict[str, Any]) -> str:
+    return " / ".join(str(v) for v in key.values()) or "all"
+
+
+@dataclass(frozen=True)
+class HoldoutResult:
+    """The outcome of :func:`holdout_check` (immutable).
+
+    ``runs``: one row per held-out run: the series and group columns, ``x`` (compute),
+    ``measured``, ``predicted``, ``lo``, ``hi`` (the prediction interval at ``level``),
+    ``abs_error`` and ``inside``. ``groups``: one row per (series, group): ``n_fit`` (runs
+    the law was fitted to), ``n_heldout``, ``mae``, ``max_error``, ``coverage``, ``law``
+    (the fitted law, or the mixture's weights) and ``status`` (``checked``, or why not).
+    ``notes``: groups that were not checked and warnings of the held-out fits.
+    """
+
+    runs: pd.DataFrame
+    groups: pd.DataFrame
+    threshold: float | None
+    x: str
+    y: str
+    by: tuple[str, ...]
+    series: tuple[str, ...]
+    maximize: bool
+    level: float
+    mae_max: float = MAE_MAX
+    coverage_min: float = COVERAGE_MIN
+    holdout_factor: float = 4.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # -- verdicts -------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        """Held-out runs predicted, all series together."""
+        return len(self.runs)
+
+    @property
+    def mae(self) -> float:
+        """Mean absolute error over every held-out run (metric units)."""
+        return float(self.runs["abs_error"].mean()) if self.n else float("nan")
+
+    @property
+    def n_inside(self) -> int:
+        return int(self.runs["inside"].sum()) if self.n else 0
+
+    @property
+    def coverage(self) -> float:
+        """Share of held-out runs inside their prediction intervals."""
+        return self.n_inside / self.n if self.n else float("nan")
+
+    def series_table(self) -> pd.DataFrame:
+        """One row per series: ``n``, ``mae``, ``max_error``, ``n_inside``, ``coverage``,
+        ``passed`` (every group's held-out runs pooled)."""
+        cols = [*self.series, "n", "mae", "max_error", "n_inside", "coverage", "passed"]
+        if not self.n:
+            return pd.DataFrame(columns=cols)
+        keys = list(self.series)
+        rows = []
+        grouped = self.runs.groupby(keys, sort=False) if keys else [((), self.runs)]
+        for key, part in grouped:
+            key = key if isinstance(key, tuple) else (key,)
+            mae = float(part["abs_error"].mean())
+            cov = float(part["inside"].mean())
+            rows.append({**dict(zip(keys, key, strict=True)), "n": len(part), "mae": mae,
+                         "max_error": float(part["abs_error"].max()),
+                         "n_inside": int(part["inside"].sum()), "coverage": cov,
+                         "passed": bool(mae <= self.mae_max and cov >= self.coverage_min)})
+        return pd.DataFrame(rows, columns=cols)
+
+    @property
+    def passed(self) -> bool:
+        """Every series with held-out runs passes (and there is at least one)."""
+        table = self.series_table()
+        return bool(len(table) and table["passed"].all())
+
+    # -- words ----------------------------------------------------------------------
+    def _units(self) -> tuple[float, str]:
+        """(scale, unit) of errors in prose: percentage points for metrics in [0, 1]."""
+        vals = self.runs["measured"].to_numpy(float) if self.n else np.array([])
+        if self.maximize or (len(vals) and np.all((vals >= 0) & (vals <= 1))):
+            return 100.0, " pp"
+        return 1.0, ""
+
+    def _err(self, v: float) -> str:
+        scale, unit = self._units()
+        return f"{v * scale:.1f}{unit}" if scale != 1.0 else f"{v:.3g}"
+
+    def where(self) -> str:
+        """``fitted below 100 GFLOPs``, or with one threshold per group, ``fitted below 1/4
+        of each group's largest compute (clip: 100 GFLOPs, ...)``."""
+        unit = " GFLOPs" if "gflop" in self.x.lower() else f" ({self.x})"
+        if self.threshold is not None:
+            return f"fitted below {_fmt_x(self.threshold)}{unit}"
+        cuts: dict[str, float] = {}
+        if len(self.groups):
+            for r in self.groups.to_dict("records"):
+                lab = _label({k: r[k] for k in self.by}) if self.by else "all"
+                cuts.setdefault(lab, float(r["threshold"]))
+        each = ", ".join(f"{k}: {_fmt_x(v)}{unit}" for k, v in cuts.items())
+        factor = f"{self.holdout_factor:g}"
+        return (f"fitted below 1/{factor} of each {'/'.join(self.by) or 'series'}'s largest "
+                f"compute ({each})")
+
+    def summary_lines(self) -> list[str]:
+        """Plain-English lines: the verdict first, then one line per series."""
+        where = self.where()
+        if not self.n:
+            lines = [f"Held-out check FAILED: {where}, there was no frontier run above the "
+                     "threshold to predict (nothing was checked)."]
+            return lines + [f"  {n}" for n in self.notes]
+        table = self.series_table()
+        body = (f"{where}, the laws predicted {self.n} held-out runs within "
+                f"{self._err(self.mae)} on average ({self.n_inside} of {self.n} inside their "
+                f"{self.level:.0%} intervals)")
+        if self.passed:
+            lines = [f"Held-out check passed: {body}."]
+        else:
+            bad = []
+            for row in table.itertuples(index=False):
+                if row.passed:
+                    continue
+                key = _label({k: getattr(row, k) for k in self.series})
+                why = []
+                if row.mae > self.mae_max:
+                    why.append(f"mean error {self._err(row.mae)} > {self._err(self.mae_max)}")
+                if row.coverage < self.coverage_min:
+                    why.append(f"{row.n_inside} of {row.n} inside < {self.coverage_min:.0%}")
+                bad.append(f"{key} ({', '.join(why)})")
+            lines = [f"Held-out check FAILED: {body}; failing: {'; '.join(bad)}. Treat the "
+                     "extrapolations and verdicts below with caution."]
+        for row in table.itertuples(index=False):
+            key = _label({k: getattr(row, k) for k in self.series})
+            lines.append(f"  {key}: {row.n} runs, mean error {self._err(row.mae)} (max "
+                         f"{self._err(row.max_error)}), {row.n_inside} of {row.n} inside "
+                         f"({'passed' if row.passed else 'failed'})")
+        lines += [f"  note: {n}" for n in self.notes]
+        return lines
+
+    # -- data -----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the verdict, the thresholds, per-series and per-run numbers."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, np.generic):
+                v = v.item()
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            return v
+
+        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+            return [{str(k): clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
+
+        return {
+            "passed": self.passed,
+            "threshold": None if self.threshold is None else clean(float(self.threshold)),
+            "holdout_factor": self.holdout_factor,
+            "x": self.x, "y": self.y, "by": list(self.by), "series": list(self.series),
+            "maximize": self.maximize, "level": self.level,
+            "mae_max": self.mae_max, "coverage_min": self.coverage_min,
+            "n": self.n, "mae": clean(self.mae), "n_inside": self.n_inside,
+            "coverage": clean(self.coverage),
+            "summary": self.summary_lines(),
+            "per_series": records(self.series_table()),
+            "per_group": records(self.groups),
+            "runs": records(self.runs),
+            "notes": list(self.notes),
+        }
+
+    # -- figure ---------------------------------------------------------------------
+    def figure(self, *, ncols: int | None = None):  # noqa: ANN201 - matplotlib Figure
+        """Predicted against measured, one panel per series: each held-out run with its
+        prediction interval as an error bar, coloured by group (hollow: outside its
+        interval), and the identity line (a perfect prediction)."""
+        from scalecmp.plotting import _pyplot
+
+        plt = _pyplot()
+        keys = list(self.series)
+        if not self.n:
+            fig, ax = plt.subplots(figsize=(5.5, 2.2))
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"Held-out check FAILED: nothing was checked\n({self.where()})",
+                    ha="center", va="center", wrap=True, fontsize=9)
+            return fig
+        if keys:
+            panels = [(k if isinstance(k, tuple) else (k,), p)
+                      for k, p in self.runs.groupby(keys, sort=False)]
+        else:
+            panels = [((), self.runs)]
+        n = len(panels)
+        ncols = ncols or min(n, 2)
+        nrows = math.ceil(n / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.3 * nrows),
+                                 squeeze=False)
+        groups = (list(dict.fromkeys(map(tuple, self.runs[list(self.by)].astype(str).values)))
+                  if self.n and self.by else [()])
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colour = {g: colours[i % len(colours)] for i, g in enumerate(groups)}
+        table = self.series_table()
+        for i, (key, part) in enumerate(panels):
+            ax = axes[i // ncols][i % ncols]
+            metric = (str(key[keys.index("metric")]) if "metric" in keys
+                      else (str(part["metric"].iloc[0]) if "metric" in part and len(part)
+                            else self.y))
+            for g in groups:
+                sel = (part[list(self.by)].astype(str).apply(tuple, axis=1) == g
+                       if self.by and len(part) else pd.Series(True, index=part.index))
+                rows = part.loc[sel]
+                if rows.empty:
+                    continue
+                m, p = rows["measured"].to_numpy(float), rows["predicted"].to_numpy(float)
+                lo, hi = rows["lo"].to_numpy(float), rows["hi"].to_numpy(float)
+                yerr = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)])
+                c = colour[g]
+                ax.errorbar(m, p, yerr=yerr, fmt="none", ecolor=c, elinewidth=1.2, capsize=3,
+                            alpha=0.8)
+                inside = rows["inside"].to_numpy(bool)
+                ax.scatter(m[inside], p[inside], color=c, s=30, zorder=3,
+                           label=" / ".join(g) or None)
+                ax.scatter(m[~inside], p[~inside], facecolors="white", edgecolors=c, s=30,
+                           linewidths=1.5, zorder=3)
+            vals = np.concatenate([part[c].to_numpy(float) for c in ("measured", "lo", "hi")])
+            vals = vals[np.isfinite(vals)]
+            if len(vals):
+                lo_v, hi_v = float(vals.min()), float(vals.max())
+                pad = 0.08 * max(hi_v - lo_v, 1e-3)
+                lim = (lo_v - pad, hi_v + pad)
+                ax.plot(lim, lim, color="0.5", lw=1, ls="--", zorder=1, label="identity")
+                ax.set_xlim(lim)
+                ax.set_ylim(lim)
+            ax.set_xlabel(f"measured {metric}")
+            ax.set_ylabel(f"predicted {metric} ({self.level:.0%} interval)")
+            title = _label(dict(zip(keys, key, strict=True))) if keys else self.y
+            if len(table) and keys:
+                row = table.loc[(table[keys].astype(str) == [str(k) for k in key]).all(axis=1)]
+                if len(row):
+                    r = row.iloc[0]
+                    title += (f"\nmean error {self._err(r['mae'])}, {int(r['n_inside'])} of "
+                              f"{int(r['n'])} inside")
+            ax.set_title(title, fontsize=10)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8, loc="upper left")
+        for j in range(n, nrows * ncols):
+            axes[j // ncols][j % ncols].set_visible(False)
+        fig.suptitle(f"Held-out check ({'passed' if self.passed else 'FAILED'}): laws "
+                     f"{self.where()},\npredicting the frontier runs above (hollow: outside "
+                     "the interval)", fontsize=10)
+        fig.tight_layout()
+        return fig
+
+
+def holdout_check(
+    frame: pd.DataFrame,
+    *,
+    x: str = "gflops_total",
+    y: str = "value",
+    by: str | Sequence[str] | None = "procedure",
+    series: str | Sequence[str] | None = ("task", "metric"),
+    maximize: bool = True,
+    threshold: float | None = None,
+    holdout_factor: float = 4.0,
+    level: float = 0.95,
+    mae_max: float = MAE_MAX,
+    coverage_min: float = COVERAGE_MIN,
+    **fit_kwargs: Any,
+) -> HoldoutResult:
+    """Fit below ``threshold``, predict the frontier runs above it, per series and group.
+
+    ``threshold`` is a value of ``x``; by default each (series, group) has its own: its
+    largest ``x`` divided by ``holdout_factor`` (procedures differ in cost per sample, so
+    one grid reaches different computes). The held-out runs of a group are its
+    compute-frontier runs (lower error than every cheaper run of the group, all runs
+    considered) above the threshold; the law (``scalecmp.fit`` with ``fit_kwargs``:
+    ``law="auto"`` unless given, ``n_bootstrap``, ``random_state``, ...) is fitted to the
+    group's runs at or below it, and each held-out run is compared with the prediction and
+    its ``level`` prediction interval (for a new measurement). ``mae_max`` and
+    ``coverage_min`` are the pass thresholds of each series.
+    """
+    from scalecmp.engine import fit as _fit
+
+    by_cols, series_cols = _as_list(by), _as_list(series)
+    missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
+    if missing:
+        raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")
+    if not 0 < level < 1:
+        raise UsageError(f"level must lie in (0, 1), got {level}")
+    data = frame.loc[np.isfinite(frame[x].to_numpy(float)) & frame[y].notna()]
+    if data.empty:
+        raise DataError("holdout_check: no rows to check")
+    if threshold is None:
+        if not holdout_factor > 1:
+            raise UsageError(f"holdout_factor must be > 1, got {holdout_factor}")
+    else:
+        threshold = float(threshold)
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise UsageError(f"threshold must be > 0 and finite, got {threshold}")
+
+    run_rows: list[dict[str, Any]] = []
+    group_rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    split = data.groupby(series_cols + by_cols, sort=False) if series_cols + by_cols else [
+        ((), data)]
+    for key, part in split:
+        key = key if isinstance(key, tuple) else (key,)
+        skey = dict(zip(series_cols, key[: len(series_cols)], strict=True))
+        gkey = dict(zip(by_cols, key[len(series_cols):], strict=True))
+        lab = " / ".join(str(v) for v in (*skey.values(), *gkey.values())) or "all"
+        xs = part[x].to_numpy(float)
+        ys = part[y].to_numpy(float)
+        err = 1.0 - ys if maximize else ys
+        cut = float(xs.max()) / holdout_factor if threshold is None else threshold
+        held = naive_frontier(xs, err) & (xs > cut)
+        train = part.loc[xs <= cut]
+        base = {**skey, **gkey, "threshold": cut, "n_fit": len(train),
+                "n_heldout": int(held.sum())}
+        if not held.any():
+            group_rows.append({**base, "status": "no frontier run above the threshold"})
+            notes.append(f"{lab}: no frontier run above {_fmt_x(cut)}; not checked")
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                res = _fit(train, x=x, y=y, by=None, maximize=maximize, level=level,
+                           **fit_kwargs)
+        except ScalecmpError as exc:
+            group_rows.append({**base, "status": f"fit failed: {exc}"})
+            notes.append(f"{lab}: the fit below {_fmt_x(cut)} failed ({exc}); not checked")
+            continue
+        g = res.groups[0]
+        hx, hy = xs[held], ys[held]
+        pred = np.asarray(g.predict(hx), float)
+        lo, hi = (np.asarray(v, float) for v in g.interval(hx, level))
+        ae = np.abs(pred - hy)
+        inside = (hy >= lo) & (hy <= hi)
+        order = np.argsort(hx)
+        for i in order:
+            run_rows.append({**skey, **gkey, "x": float(hx[i]), "measured": float(hy[i]),
+                             "predicted": float(pred[i]), "lo": float(lo[i]),
+                             "hi": float(hi[i]), "abs_error": float(ae[i]),
+                             "inside": bool(inside[i])})
+        weights = [(m.law.name, w) for m, w in zip(g.members, g.weights, strict=True)
+                   if w >= 0.005]
+        law = (", ".join(f"{n} {w:.2f}" for n, w in weights) if len(weights) > 1
+               else g.law.name)
+        group_rows.append({**base, "mae": float(ae.mean()), "max_error": float(ae.max()),
+                           "coverage": float(inside.mean()), "law": law,
+                           "status": "checked"})
+        notes += [f"{lab} (held-out fit): {w}" for w in g.warnings]
+    run_cols = [*series_cols, *by_cols, "x", "measured", "predicted", "lo", "hi",
+                "abs_error", "inside"]
+    group_cols = [*series_cols, *by_cols, "threshold", "n_fit", "n_heldout", "mae",
+                  "max_error", "coverage", "law", "status"]
+    return HoldoutResult(
+        runs=pd.DataFrame(run_rows, columns=run_cols),
+        groups=pd.DataFrame(group_rows, columns=group_cols),
+        threshold=threshold, x=x, y=y, by=tuple(by_cols), series=tuple(series_cols),
+        maximize=maximize, level=level, mae_max=mae_max, coverage_min=coverage_min,
+        holdout_factor=holdout_factor,
+        notes=tuple(notes),
+    )
+
+
+# --------------------------------------------------------------------------- cosine gap
+def cosine_gap(
+    table: pd.DataFrame,
+    *,
+    keys: Sequence[str] = ("task", "metric", "procedure", "model"),
+    maximize: bool = True,
+    y: str = "value",
+) -> pd.DataFrame:
+    """Cosine runs against the constant-LR + cooldown measurements at the same scale.
+
+    For every cosine row of ``table`` (``schedule == "cosine"``) and its ``keys`` (and
+    ``lr`` when the table has several), the best ``const`` or ``cooldown`` value at the same
+    ``samples_seen``. Returns one row per cosine run: the keys, ``samples_seen``,
+    ``gflops_total``, ``cosine``, ``const_cooldown`` (the best of them), ``best_schedule``,
+    ``difference`` (cosine minus the best, metric units: positive = cosine better when
+    ``maximize``) and ``gap`` (the difference in the better-is-positive direction). A table
+    without cosine rows gives an empty frame.
+    """
+    keys = [k for k in keys if k in table.columns]
+    need = ["schedule", "samples_seen", y]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise DataError(f"cosine_gap: column '{missing[0]}' not in the table")
+    if "lr" in table.columns and table["lr"].nunique() > 1 and "lr" not in keys:
+        keys = [*keys, "lr"]
+    cols = [*keys, "samples_seen", "gflops_total", "cosine", "const_cooldown",
+            "best_schedule", "difference", "gap"]
+    cos = table.loc[table["schedule"] == "cosine"]
+    other = table.loc[table["schedule"].isin(["const", "cooldown"])]
+    if cos.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    grouped = other.groupby([*keys, "samples_seen"], sort=False)
+    lookup = {k if isinstance(k, tuple) else (k,): g for k, g in grouped}
+    for r in cos.itertuples(index=False):
+        rec = r._asdict()
+        k = tuple(rec[c] for c in [*keys, "samples_seen"])
+        cand = lookup.get(k)
+        if cand is None or cand.empty:
+            continue
+        vals = cand[y].to_numpy(float)
+        i = int(np.argmax(vals) if maximize else np.argmin(vals))
+        best = float(vals[i])
+        c = float(rec[y])
+        diff = c - best
+        rows.append({**{kk: rec[kk] for kk in keys}, "samples_seen": int(rec["samples_seen"]),
+                     "gflops_total": float(rec.get("gflops_total", float("nan"))),
+                     "cosine": c, "const_cooldown": best,
+                     "best_schedule": str(cand["schedule"].iloc[i]),
+                     "difference": diff, "gap": diff if maximize else -diff})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cosine_gap_lines(gap: pd.DataFrame, *, series: Sequence[str] = ("task", "metric"),
+                     percent: bool = True) -> list[str]:
+    """Plain-English lines of a :func:`cosine_gap` table: one per series, then per run."""
+    if gap.empty:
+        return ["Cosine check: no cosine run to compare with."]
+    scale, unit = (100.0, " pp") if percent else (1.0, "")
+    series = [s for s in series if s in gap.columns]
+    lines = []
+    parts = gap.groupby(series, sort=False) if series else [((), gap)]
+    for key, part in parts:
+        key = key if isinstance(key, tuple) else (key,)
+        mean = float(part["gap"].mean()) * scale
+        worst = float(part["gap"].abs().max()) * scale
+        who = "cosine better" if mean > 0 else "constant LR + cooldown better"
+        lines.append(
+            f"Cosine check, {' / '.join(map(str, key)) or 'all'}: cosine minus the best "
+            f"constant-LR/cooldown point at the same samples seen: mean {mean:+.1f}{unit} "
+            f"({who} on average), largest |gap| {worst:.1f}{unit} over {len(part)} runs")
+    return lines
