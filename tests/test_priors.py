@@ -92,3 +92,13 @@ def test_results_are_immutable():
         member.theta = np.zeros(2)
     with pytest.raises(ValueError):
         member.bootstrap_theta[0, 0] = 1.0
+
+
+def test_a_flat_law_is_warned_and_kept_out_of_the_mixture():
+    # error that rises with compute: the best power law is flat (alpha at its bound 0)
+    x = np.geomspace(1e6, 1e10, 12)
+    err = 0.3 * (x / 1e6) ** 0.05
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = ScalingLawRegressor("power", n_bootstrap=0, frontier="none").fit(x, err)
+    assert any("flat law" in w for w in reg.result_.warnings)

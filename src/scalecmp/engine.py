@@ -102,6 +102,7 @@ DEFAULT_DELTA = 0.05
 DEFAULT_SLOPE_RATIO = 0.75
 BACKTEST_CUTS = (0.6, 0.7, 0.8, 0.9)
 RANGE_TOLERANCE = 0.005  # error above 1 + this inside the data rejects a law (0.5 pp)
+REJECTED_BY = ("error leaves", "flat law")  # warnings that keep a law out of the mixture
 WEIGHTINGS = ("compute", "none")
 
 
@@ -573,8 +574,9 @@ class ScalingLawRegressor:
         msgs = self._law_warnings(law, params, at_bound, reached, len(res.loss), len(ef),
                                   xn, theta)
         status = "ok"
-        if any(m.startswith("error leaves") for m in msgs):
-            status = "rejected: " + next(m for m in msgs if m.startswith("error leaves"))
+        fatal = [m for m in msgs if m.startswith(REJECTED_BY)]
+        if fatal:
+            status = "rejected: " + fatal[0]
         diagnostics = {
             "loss": solver.loss,
             "weighting": solver.weighting,
@@ -685,6 +687,11 @@ class ScalingLawRegressor:
                 msgs.append(
                     f"error leaves (0, {cap:g}] inside the data (max {e.max():.3g}): the law "
                     "cannot describe these measurements"
+                )
+            if e[0] - e[-1] <= 1e-3 * e[0]:
+                msgs.append(
+                    "flat law: the error does not fall across the data (amplitude or exponent "
+                    "at 0)"
                 )
         return msgs
 
