@@ -242,3 +242,17 @@ def test_optimal_figure(tmp_path):
                                  n_bootstrap=40, chinchilla=False)
     p = plot_optimal(res, tmp_path / "opt.png")
     assert p is not None and (tmp_path / "opt.png").stat().st_size > 20_000
+
+
+def test_crossover_interval_that_excludes_its_point_is_drawn(fitted):
+    """A percentile interval of a crossover may lie entirely on one side of the point
+    crossover (the fuzz suite found `compare --plot` crashing on negative error bars)."""
+    import dataclasses
+
+    c = compare(fitted, at=[1e11])[0]
+    assert c.crossovers
+    moved = dict(c.crossovers[0])
+    moved["lo"], moved["hi"] = moved["x"] * 1.5, moved["x"] * 3.0  # excludes the point
+    c2 = dataclasses.replace(c, crossovers=[moved, *c.crossovers[1:]])
+    fig = comparison_figure(c2, fitted["clip"], fitted["mammut"])
+    assert fig is not None

@@ -224,7 +224,9 @@ def comparison_figure(comp: Comparison, ga: Any, gb: Any, *, y_label: str | None
                  ls="", zorder=6)
         # the interval as a bar in a strip at the top of the panel, off the zero line
         yb = 0.93 - 0.08 * (k % 3)
-        ax2.errorbar([c["x"]], [yb], xerr=[[c["x"] - lo], [hi - c["x"]]], fmt="D", ms=4.5,
+        # a percentile interval may exclude the point crossover: draw what lies on each side
+        xerr = [[max(c["x"] - lo, 0.0)], [max(hi - c["x"], 0.0)]]
+        ax2.errorbar([c["x"]], [yb], xerr=xerr, fmt="D", ms=4.5,
                      mfc="white", mec="black", mew=0.9, ecolor="black", elinewidth=1.3,
                      capsize=0 if c.get("lo") is None and c.get("hi") is None else 3,
                      transform=strip, zorder=6, clip_on=False)
