@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean chromium
+.PHONY: setup test slurm-test lint demo bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,14 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+# a real one-node Slurm (Debian's slurm-wlm, munge, slurmdbd on a local MariaDB), started for
+# the Slurm tests and stopped afterwards: a grid through --executor slurm, scancel and SIGKILL
+# mid-run, a second grid run that finishes it, the table equal to a local run
+slurm-test: $(STAMP)
+	scripts/slurm-local.sh start
+	SCALECMP_SLURM_TESTS=1 $(BIN)/python -m pytest -q -m slurm tests/test_slurm.py; \
+	rc=$$?; scripts/slurm-local.sh stop; exit $$rc
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -79,16 +79,89 @@ def test_grid_run_then_status(tmp_path, capsys):
     spec = write(tmp_path, GOOD)
     out_dir = tmp_path / "out"
     code, out, _ = run_cli(["grid", "status", str(spec), "--out", str(out_dir)], capsys)
-    assert code == 0 and "0/2 cells done, 2 missing" in out
+    assert code == 0 and "0/2 cells done, 0 running, 0 queued, 0 failed, 2 missing" in out
     code, out, _ = run_cli(["grid", "run", str(spec), "--out", str(out_dir), "--quiet",
                             "--threads", "1"], capsys)
     assert code == 0 and "2/2 cells done" in out
     assert (out_dir / "measurements.parquet").exists()
     code, out, _ = run_cli(["grid", "status", str(spec), "--out", str(out_dir)], capsys)
-    assert code == 0 and "2/2 cells done, 0 missing" in out
+    assert code == 0 and "2/2 cells done, 0 running, 0 queued, 0 failed, 0 missing" in out
     assert "clip" in out and "xxs" in out
 
 
 def test_cli_grid_module_does_not_import_torch():
     code = "import sys, scalecmp.cli_grid; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+# ------------------------------------------------------------------------ executors, collect
+CLUSTER = GOOD + "cluster: {partition: debug, cpus_per_task: 1, timeout_min: 5}\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("cluster: {gpus: 4}", "unknown key 'cluster.gpus'"),
+        ("cluster: {nodes: 0}", "cluster.nodes"),
+        ("cluster: {sbatch: [constraint]}", "cluster.sbatch must be a mapping"),
+        ("cluster: 4", "cluster must be a mapping"),
+    ],
+)
+def test_bad_cluster_block_one_error_line(tmp_path, capsys, extra, message):
+    spec = write(tmp_path, GOOD + extra + "\n")
+    code, _, err = run_cli(["grid", "run", str(spec), "--out", str(tmp_path / "o"),
+                            "--executor", "slurm", "--dry-run"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_executor_options_are_checked_before_work(tmp_path, capsys, monkeypatch):
+    spec = write(tmp_path, CLUSTER)
+    out_dir = tmp_path / "out"
+    code, _, err = run_cli(["grid", "run", str(spec), "--out", str(out_dir), "--executor",
+                            "kubernetes"], capsys)
+    assert code == 2 and "--executor must be one of local, slurm" in err
+    code, _, err = run_cli(["grid", "run", str(spec), "--out", str(out_dir), "--wait"], capsys)
+    assert code == 2 and "--wait applies to --executor slurm only" in err
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch anywhere
+    code, _, err = run_cli(["grid", "run", str(spec), "--out", str(out_dir), "--executor",
+                            "slurm"], capsys)
+    assert code == 2 and "needs Slurm's sbatch on PATH" in err
+    assert not out_dir.exists()
+
+
+def test_dry_run_prints_units_and_submitit_parameters(tmp_path, capsys):
+    spec = write(tmp_path, CLUSTER)
+    code, out, _ = run_cli(["grid", "run", str(spec), "--out", str(tmp_path / "o"),
+                            "--executor", "slurm", "--dry-run"], capsys)
+    assert code == 0 and "2 unit(s) to run" in out
+    assert '"slurm_partition": "debug"' in out and '"timeout_min": 5' in out
+    assert not (tmp_path / "o").exists()  # nothing written, nothing submitted
+    code, out, _ = run_cli(["grid", "run", str(spec), "--out", str(tmp_path / "o"),
+                            "--dry-run"], capsys)
+    assert code == 0 and "clip xxs lr=0.003 cosine to 64" in out and "submitit" not in out
+
+
+def test_study_example_spec_plans_on_a_laptop(capsys):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "examples" / "slurm_datacomp.yaml"
+    code, out, _ = run_cli(["grid", "run", str(spec), "--out", "/nonexistent/grid",
+                            "--executor", "slurm", "--dry-run"], capsys)
+    assert code == 0 and "12 unit(s) to run" in out
+    assert '"gpus_per_node": 4' in out and '"tasks_per_node": 4' in out and '"nodes": 2' in out
+
+
+def test_collect_compiles_the_table_from_shards(tmp_path, capsys):
+    spec = write(tmp_path, GOOD)
+    out_dir = tmp_path / "out"
+    code, _, _ = run_cli(["grid", "run", str(spec), "--out", str(out_dir), "-q", "--threads",
+                          "1"], capsys)
+    assert code == 0
+    table = out_dir / "measurements.parquet"
+    table.unlink()
+    code, out, _ = run_cli(["grid", "collect", str(spec), "--out", str(out_dir)], capsys)
+    assert code == 0 and "rows from 2 shard(s) (updated); 2/2 cells of 'cli' done" in out
+    code, out, _ = run_cli(["grid", "collect", "--out", str(out_dir)], capsys)
+    assert code == 0 and "(unchanged)" in out
+    code, _, err = run_cli(["grid", "collect", "--out", str(tmp_path / "none")], capsys)
+    assert code == 2 and "grid folder not found" in err

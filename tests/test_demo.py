@@ -40,6 +40,75 @@ def test_demo_spec_meets_the_brief():
     assert len(expand_cells(tiny)) == 2 * 2 * (3 * len(tiny.schedules) + 1)
 
 
+def _demo_table(jump: float = 1.0) -> pd.DataFrame:
+    """A simulated demo table: the demo's metrics for two procedures x two sizes x six
+    scales, constant LR and cooldown on power laws (+ noise), a cosine run per size at the
+    largest scale; ``jump < 1`` multiplies the errors of the largest runs (a sudden
+    improvement no law fitted below can predict)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for proc, cost in (("clip", 0.0025), ("mammut", 0.0052)):
+        for size, n in (("xxs", 1.0), ("xs", 2.5)):
+            for task, metric in demo.REPORT_METRICS:
+                for sched in ("const", "cooldown", "cosine"):
+                    for samples in (12288, 16384, 24576, 32768, 49152, 65536):
+                        if sched == "cosine" and samples != 65536:
+                            continue
+                        c = cost * n * samples
+                        err = 2.0 * c ** -0.3 * (0.97 if sched == "cooldown" else 1.0)
+                        err *= 1.05 if sched == "cosine" else 1.0
+                        if c > 300:
+                            err *= jump
+                        err *= float(np.exp(rng.normal(0, 0.01)))
+                        rows.append({"procedure": proc, "model": size, "schedule": sched,
+                                     "lr": 0.003, "samples_seen": samples,
+                                     "gflops_total": c, "task": task, "metric": metric,
+                                     "value": 1.0 - min(err, 1.0)})
+    return pd.DataFrame(rows)
+
+
+def _h2(html: str) -> list[str]:
+    import re
+
+    return re.findall(r"<h2>(.*?)</h2>", html)
+
+
+def test_demo_report_opens_with_the_validated_prediction(tmp_path, capsys):
+    import html as H
+
+    res = demo.analyse(_demo_table(), tmp_path, n_bootstrap=20, title="t")
+    check = res["holdout"]
+    stdout = capsys.readouterr().out.splitlines()
+    assert stdout[0] == check.summary_lines()[0]  # printed first
+    assert check.holdout_factor == demo.HOLDOUT_FACTOR and check.n > 0
+    page = res["report"].read_text()
+    assert _h2(page)[:2] == ["Validated prediction: held-out check",
+                             "Cosine check: constant LR + cooldown against cosine"]
+    # the report opens with the same check: its verdict (an alert when it failed), figure
+    cls = "verdict alert" if not check.passed else "verdict"
+    first = f'<p class="{cls}">{H.escape(check.summary_lines()[0])}</p>'
+    assert first in page and page.index(first) < page.index("<h2>Cosine check")
+    word = "passed" if check.passed else "FAILED"
+    assert f"Figure 1.</b> Held-out check ({word})" in page
+    assert "Cosine check, zeroshot_classification / acc1: cosine minus the best" in page
+    assert (tmp_path / "holdout.png").stat().st_size > 1000
+    # the report fits the measurements (constant LR, cooldown), not the cosine check runs
+    assert set(res["cosine_gap"]["model"]) == {"xxs", "xs"}
+
+
+def test_a_failing_demo_check_says_so_at_the_top(tmp_path, capsys):
+    res = demo.analyse(_demo_table(jump=0.5), tmp_path, n_bootstrap=20, title="t")
+    stdout = capsys.readouterr().out.splitlines()
+    assert stdout[0].startswith("Held-out check FAILED: ")
+    assert "Treat the extrapolations and verdicts below with caution." in stdout[0]
+    page = res["report"].read_text()
+    first = page.index("<h2>")
+    assert page.index('<p class="verdict alert">Held-out check FAILED: ') < page.index(
+        "<h2>", first + 1)
+
+
 def _values(table: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=["wall_s"]).reset_index(drop=True)
 
@@ -80,6 +149,9 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     check = again["holdout"]
     assert check.summary_lines()[0].startswith("Held-out check ")
     assert set(again["cosine_gap"]["model"]) == {"xxs", "xs"}
+    page = again["report"].read_text()
+    assert _h2(page)[0] == "Validated prediction: held-out check"
+    assert ("Held-out check passed" in page) == check.passed
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+from scalecmp.errors import UsageError  # noqa: E402
 from scalecmp.experiments.data import images_to_tensor  # noqa: E402
 from scalecmp.experiments.evaluate import (  # noqa: E402
     class_iou,
@@ -222,15 +223,42 @@ def _seg_model(task, tok, patch: int, cls_token: bool, noise: bool = False) -> L
 def test_segmentation_probe_on_tokens_that_carry_the_mask(world: SyntheticWorld,
                                                           tok: WordTokenizer) -> None:
     task = world.segmentation_task(48, 24)
-    exact = segmentation_probe(_seg_model(task, tok, 1, False), task, epochs=60)
+    # the lookup models have patch tokens only (no image embedding to append)
+    kw = {"epochs": 60, "image_embedding": False}
+    exact = segmentation_probe(_seg_model(task, tok, 1, False), task, **kw)
     assert exact["miou"] > 0.95
-    coarse = segmentation_probe(_seg_model(task, tok, 4, True), task, epochs=60)
-    assert 0.5 < coarse["miou"] <= exact["miou"]
-    noise = segmentation_probe(_seg_model(task, tok, 4, True, noise=True), task, epochs=60)
+    # tokens of 4 x 4 patches that carry their pixels' labels: the bilinear decoder blurs
+    # them to the token grid, the per-patch decoder (the default here) recovers the pixels
+    coarse = segmentation_probe(_seg_model(task, tok, 4, True), task, decoder="bilinear", **kw)
+    assert 0.5 < coarse["miou"] < exact["miou"] - 0.05
+    sharp = segmentation_probe(_seg_model(task, tok, 4, True), task, epochs=200,
+                               image_embedding=False)
+    assert sharp["miou"] > max(0.9, coarse["miou"] + 0.1)
+    assert sharp == segmentation_probe(_seg_model(task, tok, 4, True), task, decoder="patch",
+                                       epochs=200, image_embedding=False)
+    noise = segmentation_probe(_seg_model(task, tok, 4, True, noise=True), task, **kw)
     assert noise["miou"] < 0.35
-    a = segmentation_probe(_seg_model(task, tok, 4, True), task, seed=3, epochs=5, batch_size=16)
-    b = segmentation_probe(_seg_model(task, tok, 4, True), task, seed=3, epochs=5, batch_size=16)
+    a = segmentation_probe(_seg_model(task, tok, 4, True), task, seed=3, epochs=5, batch_size=16,
+                           image_embedding=False)
+    b = segmentation_probe(_seg_model(task, tok, 4, True), task, seed=3, epochs=5, batch_size=16,
+                           image_embedding=False)
     assert a == b
+    with pytest.raises(UsageError, match="decoder"):
+        segmentation_probe(_seg_model(task, tok, 4, True), task, decoder="nope")
+
+
+def test_segmentation_probe_with_the_image_embedding(world: SyntheticWorld,
+                                                     tok: WordTokenizer) -> None:
+    """The default appends the model's image embedding to every patch token; a model whose
+    embedding is the same for every image scores as without it."""
+    task = world.segmentation_task(24, 12)
+    model = TinyClip(tok.vocab_size)
+    got = segmentation_probe(model, task, epochs=20)
+    assert 0.0 <= got["miou"] <= 1.0
+    assert got == segmentation_probe(model, task, epochs=20)  # deterministic
+    const = ConstantClip(tok.vocab_size)  # same patch tokens as TinyClip, constant embedding
+    assert segmentation_probe(const, task, epochs=20)["miou"] == pytest.approx(
+        segmentation_probe(const, task, epochs=20, image_embedding=False)["miou"], abs=0.005)
 
 
 def test_class_iou() -> None:

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from scalecmp.errors import UsageError
+from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments import grid as G
 from scalecmp.experiments.store import read_measurements
 from scalecmp.experiments.trainer import list_checkpoints
@@ -144,9 +144,14 @@ def test_run_skip_and_status(tmp_path):
     status = G.grid_status(s, tmp_path)
     assert status[["cells", "done", "missing"]].values.tolist() == [[4, 4, 0]]
 
+    # every row is in the unit's shard; the table is compiled from the shards
+    (shard,) = (tmp_path / "shards").glob("*.parquet")
+    assert shard.name == G.plan_units(s, tmp_path)[0].id + ".parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(shard), table)
     # rows lost but checkpoint kept: evaluated from disk, nothing trained
     kept = table[~((table["schedule"] == "const") & (table["samples_seen"] == 128))]
     kept.to_parquet(tmp_path / "measurements.parquet", index=False)
+    kept.to_parquet(shard, index=False)
     assert G.grid_status(s, tmp_path)["missing"].tolist() == [1]
     third = G.run_grid(s, tmp_path, device="cpu", progress=False)
     assert third["trained_steps"] == 0 and third["evaluated"] == 1
@@ -171,7 +176,7 @@ def test_grid_killed_midway_and_rerun_matches_uninterrupted(tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
     monkeypatch.setattr(G.GridRunner, "measure", original)
-    partial = read_measurements(tmp_path / "run")
+    partial = G.collected_table(tmp_path / "run")
     assert 0 < len(partial) < len(reference)
 
     rerun = G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
@@ -224,7 +229,7 @@ def test_real_data_csv_without_eval_records_training_loss(tmp_path):
     table = read_measurements(tmp_path / "out")
     assert set(table["task"]) == {"train"} and set(table["dataset"]) == {"mycsv"}
     assert table["value"].gt(0).all()
-    with pytest.raises(G.DataError, match="data.path not found"):
+    with pytest.raises(DataError, match="data.path not found"):
         G.parse_spec({**TINY, "data": {"type": "csv", "path": "nope.csv"}}, base_dir=tmp_path)
 
 
@@ -275,7 +280,7 @@ def test_sigkilled_grid_rerun_matches_uninterrupted(tmp_path):
     proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, json.dumps(raw),
                            str(tmp_path / "run"), "5"], capture_output=True)
     assert proc.returncode == -9, proc.stderr.decode()[-2000:]
-    partial = read_measurements(tmp_path / "run")
+    partial = G.collected_table(tmp_path / "run")
     assert 0 < len(partial) < len(read_measurements(tmp_path / "ref"))
     G.run_grid(s, tmp_path / "run", device="cpu", progress=False)
     pd.testing.assert_frame_equal(values(read_measurements(tmp_path / "run")),
@@ -345,6 +350,8 @@ def test_cosine_check_run_resume_and_layout(tmp_path):
     assert again["trained_steps"] == 0 and again["evaluated"] == 0
     table[table["schedule"] != "cosine"].to_parquet(tmp_path / "measurements.parquet",
                                                     index=False)
+    (cosine_shard,) = (tmp_path / "shards").glob("*.cosine128.parquet")
+    cosine_shard.unlink()  # the cosine unit's rows are gone
     third = G.run_grid(s, tmp_path, device="cpu", progress=False)
     assert third["trained_steps"] == 0 and third["evaluated"] == 1
     pd.testing.assert_frame_equal(values(read_measurements(tmp_path)), values(table))
@@ -378,9 +385,8 @@ def test_workers_spec_key():
     # workers do not change trajectories: not part of the checkpoint fingerprint
     two = spec(train={**TINY["train"], "workers": 2})
     assert two.fingerprint() == spec().fingerprint()
-    jobs = G.plan_jobs(spec(procedures=["clip", "mammut"], cosine_check=True), "/nowhere")
-    chains = G._chains(jobs)
-    assert [[j.kind for j in c] for c in chains] == [
+    units = G.plan_units(spec(procedures=["clip", "mammut"], cosine_check=True), "/nowhere")
+    assert [[j.kind for j in u.jobs] for u in units] == [
         ["const", "cooldown", "cooldown"], ["cosine"], ["const", "cooldown", "cooldown"],
         ["cosine"]]
 

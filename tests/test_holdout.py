@@ -130,6 +130,39 @@ def test_bad_input():
         holdout_check(frame, holdout_factor=1, **FIT)
 
 
+def test_one_vocabulary_with_the_report():
+    """``holdout_factor`` has the report's name and default (largest compute / 10)."""
+    import inspect
+
+    from scalecmp.report import HOLDOUT_FACTOR, build_sections, write_report
+
+    for fn in (holdout_check, write_report, build_sections):
+        assert inspect.signature(fn).parameters["holdout_factor"].default == HOLDOUT_FACTOR
+    res = holdout_check(grid(), **FIT)
+    assert res.holdout_factor == HOLDOUT_FACTOR
+    assert res.summary_lines()[0].split(", the laws")[0].endswith(
+        f"fitted below 1/{HOLDOUT_FACTOR:g} of each procedure's largest compute (clip: "
+        f"{res.groups['threshold'].iloc[0]:.3g} GFLOPs, mammut: "
+        f"{res.groups['threshold'].iloc[-1]:.3g} GFLOPs)")
+
+
+def test_intervals_are_the_engines():
+    """The check consumes the engine's GroupFit: predictions and intervals are those of a
+    fit on the same runs below the threshold."""
+    import scalecmp
+
+    frame = grid()
+    res = holdout_check(frame, threshold=60.0, **FIT)
+    part = frame.query("procedure == 'clip' and task == 'zeroshot_classification'")
+    below = part.loc[part["gflops_total"] <= 60.0]
+    g = scalecmp.fit(below, x="gflops_total", y="value", maximize=True, **FIT).groups[0]
+    runs = res.runs.query("procedure == 'clip' and task == 'zeroshot_classification'")
+    np.testing.assert_allclose(runs["predicted"], g.predict(runs["x"].to_numpy()))
+    lo, hi = g.interval(runs["x"].to_numpy(), 0.95)
+    np.testing.assert_allclose(runs["lo"], lo)
+    np.testing.assert_allclose(runs["hi"], hi)
+
+
 # ------------------------------------------------------------------------ cosine gap
 def test_cosine_gap():
     rows = []

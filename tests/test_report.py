@@ -139,6 +139,8 @@ def test_report_captions_warnings_and_typeset_numbers(tmp_path):
     html = path.read_text()
     # every figure is captioned with what it shows: task, metric, the pair, the law
     caps = re.findall(r"<figcaption>(.*?)</figcaption>", html, flags=re.S)
+    assert caps[0].startswith("<b>Figure 1.</b> Held-out check (")  # the report opens with it
+    caps = caps[1:]
     assert len(caps) == 2 + 2 + 1  # fit + comparison for cls and ret, fit for nofloor
     assert all("task: " in cap and "metric: acc" in cap for cap in caps)
     assert sum("clip vs mammut (procedure)" in cap for cap in caps) == 2
@@ -177,3 +179,82 @@ def test_report_tex_compiles(tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout[-2000:]
     assert (tmp_path / "main.pdf").stat().st_size > 10_000
+
+
+def _sections(html: str) -> list[str]:
+    return re.findall(r"<h2>(.*?)</h2>", html)
+
+
+def test_report_opens_with_the_held_out_check(tmp_path):
+    """The first section is the validated prediction: the verdict in words, the figure of
+    predicted against measured with intervals, the MAE and coverage per series; then the
+    comparison sections."""
+    path = write_report(_frame(), tmp_path / "r", n_bootstrap=40, law="saturating",
+                        holdout_factor=4, **_OPTS)
+    html = path.read_text()
+    assert _sections(html)[0] == "Validated prediction: held-out check"
+    assert _sections(html)[1:] == ["cls / acc", "ret / acc"]
+    first = html.index("<h2>")
+    head = html[first:html.index("<h2>", first + 1)]
+    verdict = re.search(r'<p class="(verdict[^"]*)">(.*?)</p>', head, flags=re.S)
+    assert verdict.group(1) == "verdict"  # passed: no alert
+    assert verdict.group(2).startswith("Held-out check passed: fitted below 1/4 of each "
+                                       "procedure&#x27;s largest compute (clip: ")
+    assert head.count("data:image/png;base64,") == 1 and "Figure 1.</b> Held-out check" in head
+    assert "95% prediction intervals" in head
+    # one row per series with its mean absolute error and coverage, then one per group
+    assert re.search(r"<td>cls / acc</td><td>\d+</td><td>[\d.]+</td><td>[\d.]+</td>"
+                     r"<td>\d+/\d+</td><td>\d+%</td><td>passed</td>", head)
+    assert "<td>cls / acc</td><td>clip</td>" in head and "<td>ret / acc</td><td>mammut</td>" in head
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert md.index("## Validated prediction: held-out check") < md.index("## cls / acc")
+    assert "> Held-out check passed: " in md
+
+
+def test_a_failed_held_out_check_says_so_at_the_top(tmp_path):
+    f = _frame()
+    # the largest runs of one series improve suddenly: no law fitted below predicts them
+    big = (f["gflops_total"] > 2e11) & (f["task"] == "ret")
+    f.loc[big, "value"] = 1 - (1 - f.loc[big, "value"]) * 0.4
+    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating", holdout=2e11,
+                        **_OPTS)
+    html = path.read_text()
+    assert _sections(html)[0] == "Validated prediction: held-out check"
+    verdict = re.search(r'<p class="(verdict[^"]*)">(.*?)</p>', html, flags=re.S)
+    assert verdict.group(1) == "verdict alert"
+    text = verdict.group(2)
+    assert text.startswith("Held-out check FAILED: fitted below 2")
+    assert "failing: ret / acc (mean error " in text
+    assert "Treat the extrapolations and verdicts below with caution." in text
+    assert html.index("Held-out check FAILED") < html.index("<h2>cls / acc</h2>")
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "> **Held-out check FAILED: " in md
+    tex = (tmp_path / "r" / "report.tex").read_text()
+    assert "% Held-out check FAILED: " in tex
+
+
+def test_report_shows_a_given_check_and_the_cosine_gap(tmp_path):
+    from scalecmp.holdout import cosine_gap, holdout_check
+
+    f = _frame()
+    check = holdout_check(f, x="gflops_total", y="value", by="procedure",
+                          series=("task", "metric"), maximize=True, threshold=1e11,
+                          n_bootstrap=40, law="saturating")
+    rows = []
+    for proc in ("clip", "mammut"):
+        for sched, v in (("const", 0.60), ("cooldown", 0.64), ("cosine", 0.62)):
+            rows.append({"task": "cls", "metric": "acc", "procedure": proc, "model": "s",
+                         "schedule": sched, "samples_seen": 1024, "gflops_total": 1e12,
+                         "value": v})
+    gap = cosine_gap(pd.DataFrame(rows))
+    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating",
+                        holdout_result=check, cosine_gap=gap, **_OPTS)
+    html = path.read_text()
+    assert _sections(html)[:2] == ["Validated prediction: held-out check",
+                                   "Cosine check: constant LR + cooldown against cosine"]
+    assert "fitted below 1×10<sup>11</sup> GFLOPs" in html  # the given check, not a new one
+    assert ("Cosine check, cls / acc: cosine minus the best constant-LR/cooldown point at the "
+            "same samples seen: mean -2.0 pp") in html
+    assert html.count("<td>cooldown</td>") == 2
+    with pytest.raises(UsageError, match="holdout_factor"):
+        write_report(f, tmp_path / "bad", n_bootstrap=40, holdout_factor=1, **_OPTS)

@@ -259,7 +259,7 @@ def test_report_in_chromium(chromium, tmp_path):
     t_report = time.perf_counter() - t0
     html = path.read_text()
     n_figures = html.count("<figure>")
-    assert n_figures == 2  # the fit and the comparison of the one series
+    assert n_figures == 3  # the held-out check, then the fit and comparison of the series
 
     t0 = time.perf_counter()
     out = check_page(chromium, path.as_uri(), tmp_path / "profile")

@@ -315,8 +315,9 @@ def report_cmd(
     at: AtOpt = None,
     holdout: Annotated[
         float | None,
-        typer.Option("--holdout", help="Held-out check: fit on x <= this, predict the frontier "
-                     "above (default: largest compute / 10)."),
+        typer.Option("--holdout", help="Held-out check, the report's first section: fit on "
+                     "x <= this, predict the frontier above (default: each group's largest "
+                     "compute / 10)."),
     ] = None,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "scalecmp report",
     force: ForceOpt = False,

@@ -1,4 +1,5 @@
-"""The training commands: ``scalecmp grid run``, ``scalecmp grid status`` and ``scalecmp demo``.
+"""The training commands: ``scalecmp grid run``, ``grid status``, ``grid collect`` and
+``scalecmp demo``.
 
 torch and :mod:`scalecmp.experiments` are imported inside the command functions only, so
 that the analysis commands never import torch.
@@ -44,15 +45,63 @@ def _console():  # noqa: ANN202 - rich Console
     return Console(stderr=True)
 
 
-def grid_run(spec: SpecArg, out: OutOpt, device: DeviceOpt = None,
-             threads: ThreadsOpt = None, quiet: QuietOpt = False) -> None:
-    """Train and evaluate the missing cells of a grid; results go to OUT/measurements.parquet."""
-    from scalecmp.experiments.grid import load_spec, run_grid
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where units run: local (this machine) or slurm "
+                      "(one Slurm job per unit through submitit; the spec's cluster: block).")
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print the units to run (and, for slurm, the "
+                       "submitit parameters) without training or submitting anything.")
+]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait", help="slurm: wait until the submitted units end, then "
+                       "compile the table (default: submit and return).")
+]
 
+
+def _print_plan(summary: dict) -> None:
+    import json
+
+    typer.echo(f"{summary['units']} unit(s) to run ({summary['jobs']} training runs; "
+               f"{summary['done_before']}/{summary['cells']} cells done):")
+    for unit in summary["plan"]:
+        typer.echo(f"  {unit['unit']}: {unit['steps']} steps; " + "; ".join(unit["jobs"]))
+    if "parameters" in summary:
+        typer.echo("submitit parameters (AutoExecutor.update_parameters, one job per unit): "
+                   + json.dumps(summary["parameters"], sort_keys=True))
+
+
+def grid_run(spec: SpecArg, out: OutOpt, device: DeviceOpt = None,
+             threads: ThreadsOpt = None, executor: ExecutorOpt = "local",
+             dry_run: DryRunOpt = False, wait: WaitOpt = False,
+             quiet: QuietOpt = False) -> None:
+    """Train and evaluate the missing cells of a grid; rows go to OUT/shards/, compiled into
+    OUT/measurements.parquet."""
+    from scalecmp.errors import UsageError
+    from scalecmp.experiments.grid import EXECUTORS, load_spec, run_grid
+
+    if executor not in EXECUTORS:
+        raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if wait and executor != "slurm":
+        raise UsageError("--wait applies to --executor slurm only (local runs always wait)")
     parsed = load_spec(spec)  # validated before anything runs
     _set_threads(threads)
-    summary = run_grid(parsed, out, device=device, progress=not quiet, console=_console())
+    summary = run_grid(parsed, out, device=device, progress=not quiet and not dry_run,
+                       console=_console(), executor=executor, wait=wait, dry_run=dry_run,
+                       threads=threads)
     if summary.get("rank", 0) != 0:
+        return
+    if dry_run:
+        _print_plan(summary)
+        return
+    if executor == "slurm":
+        failed = summary.get("failed") or []
+        ended = f", {len(failed)} ended without finishing" if failed else ""
+        typer.echo(
+            f"grid '{parsed.name}': {summary['done_after']}/{summary['cells']} cells done; "
+            f"{len(summary['submitted'])} unit(s) submitted, {len(summary['active'])} left "
+            f"queued/running{ended}; see: scalecmp grid status {spec} --out {out}"
+        )
         return
     typer.echo(
         f"grid '{parsed.name}': {summary['done_after']}/{summary['cells']} cells done "
@@ -65,7 +114,9 @@ def grid_run(spec: SpecArg, out: OutOpt, device: DeviceOpt = None,
 
 
 def grid_status(spec: SpecArg, out: OutOpt) -> None:
-    """Show done / missing cells per procedure and size."""
+    """Show done / running / queued / failed / missing cells per procedure and size, with
+    Slurm job ids and the last log line of a failed unit (compiles the table first)."""
+    from rich.console import Console
     from rich.table import Table
 
     from scalecmp.experiments.grid import grid_status as status
@@ -74,18 +125,45 @@ def grid_status(spec: SpecArg, out: OutOpt) -> None:
     parsed = load_spec(spec)
     frame = status(parsed, out)
     table = Table(title=f"grid '{parsed.name}' in {out}")
-    for col in ("procedure", "size", "done", "missing", "checkpoints"):
-        table.add_column(col, justify="left" if col in ("procedure", "size") else "right")
+    cols = ("procedure", "size", "done", "running", "queued", "failed", "missing",
+            "checkpoints", "jobs")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("procedure", "size", "jobs")
+                         else "right")
     for row in frame.itertuples(index=False):
         done = f"{row.done}/{row.cells}"
-        style = "green" if row.missing == 0 else ("yellow" if row.done else None)
-        table.add_row(row.procedure, row.size, done, str(row.missing), str(row.checkpoints),
+        style = ("green" if row.done == row.cells else "red" if row.failed
+                 else "yellow" if row.done else None)
+        table.add_row(row.procedure, row.size, done, str(row.running), str(row.queued),
+                      str(row.failed), str(row.missing), str(row.checkpoints), row.jobs or "-",
                       style=style)
-    from rich.console import Console
+    Console(width=160).print(table)
+    for row in frame.itertuples(index=False):
+        if row.failure:
+            typer.echo(f"failed: {row.procedure} {row.size}: {row.failure}")
+    total = int(frame["cells"].sum())
+    parts = [f"{int(frame[k].sum())} {k}" for k in ("running", "queued", "failed", "missing")]
+    typer.echo(f"{int(frame['done'].sum())}/{total} cells done, " + ", ".join(parts))
 
-    Console().print(table)
-    total, done_n = int(frame["cells"].sum()), int(frame["done"].sum())
-    typer.echo(f"{done_n}/{total} cells done, {total - done_n} missing")
+
+def grid_collect(
+    spec: Annotated[Path | None, typer.Argument(
+        help="Grid spec (optional): puts its rows in grid order.", show_default=False)] = None,
+    out: OutOpt = Path("."),
+    quiet: QuietOpt = False,
+) -> None:
+    """Compile OUT/measurements.parquet from the result shards in OUT/shards/."""
+    from scalecmp.experiments.grid import collect_grid, load_spec
+
+    parsed = load_spec(spec) if spec is not None else None
+    result = collect_grid(parsed, out)
+    if quiet:
+        return
+    cells = (f"; {result['done']}/{result['cells']} cells of '{parsed.name}' done"
+             if parsed is not None else "")
+    typer.echo(f"{Path(out) / 'measurements.parquet'}: {result['rows']} rows from "
+               f"{result['shards']} shard(s) ({'updated' if result['changed'] else 'unchanged'})"
+               f"{cells}")
 
 
 def demo(
@@ -127,5 +205,6 @@ def register(app: typer.Typer) -> None:
     )
     grid.command("run")(grid_run)
     grid.command("status")(grid_status)
+    grid.command("collect")(grid_collect)
     app.add_typer(grid, name="grid")
     app.command("demo")(demo)

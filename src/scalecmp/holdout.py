@@ -58,7 +58,8 @@ def _fmt_x(v: float) -> str:
     if not math.isfinite(v):
         return str(v)
     if abs(v) >= 1e7 or (v != 0 and abs(v) < 1e-3):
-        return f"{v:.3g}"
+        mant, exp = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "")
+        return f"{mant}e{int(exp)}" if exp else mant
     if abs(v) >= 100:
         return f"{round(v, -int(math.floor(math.log10(abs(v)))) + 2):,.0f}"
     return f"{v:.3g}"
@@ -91,7 +92,7 @@ class HoldoutResult:
     level: float
     mae_max: float = MAE_MAX
     coverage_min: float = COVERAGE_MIN
-    holdout_factor: float = 4.0
+    holdout_factor: float = 10.0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     # -- verdicts -------------------------------------------------------------------
@@ -322,7 +323,7 @@ def holdout_check(
     series: str | Sequence[str] | None = ("task", "metric"),
     maximize: bool = True,
     threshold: float | None = None,
-    holdout_factor: float = 4.0,
+    holdout_factor: float = 10.0,
     level: float = 0.95,
     mae_max: float = MAE_MAX,
     coverage_min: float = COVERAGE_MIN,
@@ -391,21 +392,22 @@ def holdout_check(
             notes.append(f"{lab}: the fit below {_fmt_x(cut)} failed ({exc}); not checked")
             continue
         g = res.groups[0]
-        hx, hy = xs[held], ys[held]
+        order = np.argsort(xs[held], kind="stable")  # the engine is asked in compute order
+        hx, hy = xs[held][order], ys[held][order]
         pred = np.asarray(g.predict(hx), float)
         lo, hi = (np.asarray(v, float) for v in g.interval(hx, level))
         ae = np.abs(pred - hy)
         inside = (hy >= lo) & (hy <= hi)
-        order = np.argsort(hx)
-        for i in order:
+        for i in range(len(hx)):
             run_rows.append({**skey, **gkey, "x": float(hx[i]), "measured": float(hy[i]),
                              "predicted": float(pred[i]), "lo": float(lo[i]),
                              "hi": float(hi[i]), "abs_error": float(ae[i]),
                              "inside": bool(inside[i])})
-        weights = [(m.law.name, w) for m, w in zip(g.members, g.weights, strict=True)
-                   if w >= 0.005]
+        from scalecmp.plotting import law_weights  # candidate names: "recipe", not its law
+
+        weights = law_weights(g)
         law = (", ".join(f"{n} {w:.2f}" for n, w in weights) if len(weights) > 1
-               else g.law.name)
+               else weights[0][0] if weights else g.law.name)
         group_rows.append({**base, "mae": float(ae.mean()), "max_error": float(ae.max()),
                            "coverage": float(inside.mean()), "law": law,
                            "status": "checked"})

@@ -97,8 +97,29 @@ def _sniff(p: Path) -> None:
                     )
 
 
+def _load_grid_folder(p: Path) -> pd.DataFrame:
+    from scalecmp.experiments.shards import SHARDS_DIR, collect
+    from scalecmp.experiments.store import TABLE_NAME
+
+    if not ((p / TABLE_NAME).is_file() or (p / SHARDS_DIR).is_dir()):
+        raise DataError(f"expected a file or a grid folder (with {TABLE_NAME} or "
+                        f"{SHARDS_DIR}/), got a directory: {p}")
+    try:
+        table, _ = collect(p)
+    except PermissionError:  # a read-only grid folder: read what is there
+        from scalecmp.experiments.shards import collected_table
+
+        table = collected_table(p)
+    if len(table) == 0:
+        raise DataError(f"no rows in the grid folder {p}")
+    table.columns = [str(c) for c in table.columns]
+    return table
+
+
 def load_measurements(path: str | Path) -> pd.DataFrame:
-    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines.
+    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines, or from
+    a grid folder (``scalecmp grid run --out DIR``): its ``measurements.parquet`` compiled
+    from its result shards first (:func:`scalecmp.experiments.shards.collect`).
 
     Raises :class:`DataError` with a one-line message when the file is missing, has an
     unknown extension, cannot be parsed or holds no rows; the message names the likely
@@ -108,7 +129,7 @@ def load_measurements(path: str | Path) -> pd.DataFrame:
     if not p.exists():
         raise DataError(f"file not found: {p}")
     if p.is_dir():
-        raise DataError(f"expected a file, got a directory: {p}")
+        return _load_grid_folder(p)
     reader = _READERS.get(p.suffix.lower())
     if reader is None:
         known = ", ".join(sorted(_READERS))

@@ -10,10 +10,13 @@ group of ``by`` (procedures, datasets), and shows:
   (:func:`scalecmp.compare_plot.comparison_figure`);
 * the fitted parameters with their bootstrap intervals, each fit warning beside the number
   it concerns (a parameter at its bound in its row, the others under the table);
-* a **held-out check** per group: fit only on runs with compute ``<= T`` (default ``T`` =
-  the largest compute / ``holdout_factor``), predict the frontier (non-dominated) points above
-  ``T``, and report the absolute errors (metric units) and whether the prediction intervals
-  cover them;
+* the report **opens with the validated prediction**: the held-out check of
+  :func:`scalecmp.holdout.holdout_check` over every series and group (laws fitted only on runs
+  with compute ``<= T``, by default each group's largest compute / ``holdout_factor``, predict
+  the frontier runs above ``T``): its verdict in words (a failed check says so first), the
+  predicted-vs-measured figure with the engine's prediction intervals, the mean absolute
+  errors and the share of held-out runs inside their intervals; then, when given, the
+  cosine check (:func:`scalecmp.holdout.cosine_gap`: constant LR + cooldown against cosine);
 * the comparisons: the table at ``at`` computes, crossovers and the verdict sentence.
 
 ``report.md`` and ``report.tex`` (booktabs tables) hold the same tables; numbers are typeset
@@ -40,7 +43,6 @@ import pandas as pd
 
 from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
-from scalecmp.frontier import naive_frontier
 from scalecmp.io import apply_where, atomic_write_text, check_output_path
 from scalecmp.plotting import (
     compute_unit,
@@ -52,7 +54,7 @@ from scalecmp.plotting import (
 )
 from scalecmp.report_tables import Interval, Num, Pct, Table, fmt_num, html_text
 
-__all__ = ["write_report", "build_sections", "Section"]
+__all__ = ["write_report", "build_sections", "holdout_section", "cosine_section", "Section"]
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Section:
     tables: list[Table] = field(default_factory=list)
     verdicts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    alert: bool = False  # the verdicts are a warning (a failed held-out check)
 
 
 def _png(fig: Any) -> bytes:
@@ -131,43 +134,111 @@ def _params_table(fit: Any, title: str, ctx: str) -> Table:
     )
 
 
-def _holdout_rows(
-    frame: pd.DataFrame, fit: Any, *, x: str, y: str, by: list[str], maximize: bool,
-    threshold: float, fit_kwargs: dict,
-) -> tuple[list[list[Any]], list[str]]:
-    """Fit each group below ``threshold`` and predict its frontier points above it."""
-    from scalecmp import fit as _fit
+HOLDOUT_TITLE = "Validated prediction: held-out check"
+#: the held-out check's default: fit below each group's largest compute / this
+HOLDOUT_FACTOR = 10.0
+COSINE_TITLE = "Cosine check: constant LR + cooldown against cosine"
 
-    rows, notes = [], []
-    for g in fit.groups:
-        data = g.data
-        xs = data[x].to_numpy(float)
-        err = 1.0 - data[y].to_numpy(float) if maximize else data[y].to_numpy(float)
-        front = naive_frontier(xs, err)
-        held = front & (xs > threshold)
-        train = data.loc[xs <= threshold]
-        lab = label_of(g.key)
-        if held.sum() == 0:
-            notes.append(f"{lab}: no frontier point above {fmt_num(threshold)}; no held-out check")
-            continue
+
+def holdout_section(check: Any) -> Section:
+    """The report's first section: a :class:`scalecmp.holdout.HoldoutResult` in words (the
+    verdict first; a failed check is an alert), its predicted-vs-measured figure, one row per
+    series (the pass rule) and one per (series, group) (what was fitted and predicted)."""
+    from scalecmp.plotting import _pyplot
+
+    sec = Section(title=HOLDOUT_TITLE)
+    lines = check.summary_lines()
+    sec.verdicts.append(lines[0])
+    sec.alert = not check.passed
+    scale, unit = check._units()
+    dec = 1 if scale != 1.0 else None
+    err_head = f"mean abs. error{f' ({unit.strip()})' if unit else ''}"
+    max_head = f"max abs. error{f' ({unit.strip()})' if unit else ''}"
+    if check.n:
+        fig = check.figure()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sub = _fit(train, x=x, y=y, by=None, maximize=maximize, **fit_kwargs)
-        except ScalecmpError as exc:
-            notes.append(f"{lab}: held-out fit below {fmt_num(threshold)} failed: {exc}")
-            continue
-        sg = sub.groups[0]
-        hx = xs[held]
-        hy = data[y].to_numpy(float)[held]
-        pred = sg.predict(hx)
-        lo, hi = sg.interval(hx)
-        ae = np.abs(pred - hy)
-        cover = (hy >= lo) & (hy <= hi)
-        rows.append([lab, Num(threshold), len(train), int(held.sum()), Num(float(ae.mean())),
-                     Num(float(ae.max())), f"{int(cover.sum())}/{len(cover)}"])
-        notes += [f"{lab} (held-out fit): warning: {w}" for w in sg.warnings]
-    return rows, notes
+            png = _png(fig)
+        finally:
+            _pyplot().close(fig)
+        series = " / ".join(check.series) or "one series"
+        sec.figures.append((
+            f"Held-out check ({'passed' if check.passed else 'FAILED'}): laws {check.where()} "
+            f"predict the compute-frontier runs above it, never seen by the fit. One panel per "
+            f"series ({series}); each held-out run: measured (x) against predicted (y), error "
+            f"bars: {check.level:.0%} prediction intervals of the law fitted below the "
+            "threshold (the engine's bootstrap, for a new measurement), colour: the group, "
+            "hollow: outside its interval; dashed: identity (a perfect prediction). A series "
+            f"passes when its mean absolute error is at most {check._err(check.mae_max)} and "
+            f"at least {check.coverage_min:.0%} of its held-out runs lie inside their "
+            "intervals.", png))
+        rows = []
+        for r in check.series_table().to_dict("records"):
+            rows.append([" / ".join(str(r[k]) for k in check.series) or "all", int(r["n"]),
+                         Num(r["mae"] * scale, decimals=dec),
+                         Num(r["max_error"] * scale, decimals=dec),
+                         f"{int(r['n_inside'])}/{int(r['n'])}", Pct(r["coverage"]),
+                         "passed" if r["passed"] else "FAILED"])
+        sec.tables.append(Table(
+            caption=f"Held-out check per series: {check.where()}; pass: mean absolute error "
+            f"<= {check._err(check.mae_max)} and >= {check.coverage_min:.0%} inside the "
+            f"{check.level:.0%} prediction intervals",
+            header=["series", "held-out runs", err_head, max_head, "inside", "coverage",
+                    "verdict"],
+            rows=rows,
+        ))
+    rows = []
+    for r in check.groups.to_dict("records"):
+        checked = r["status"] == "checked"
+        n_in = round(r["coverage"] * r["n_heldout"]) if checked else None
+        rows.append([
+            " / ".join(str(r[k]) for k in check.series) or "all",
+            label_of({k: r[k] for k in check.by}) if check.by else "all",
+            Num(r["threshold"]), int(r["n_fit"]), int(r["n_heldout"]),
+            Num(r["mae"] * scale, decimals=dec) if checked else "-",
+            Num(r["max_error"] * scale, decimals=dec) if checked else "-",
+            f"{n_in}/{int(r['n_heldout'])}" if checked else "-",
+            str(r["law"]) if checked else "-", str(r["status"]),
+        ])
+    sec.tables.append(Table(
+        caption=f"Held-out check per group: runs fitted (compute <= threshold), frontier runs "
+        f"held out and predicted ({check.x}; errors in the metric's "
+        f"{'percentage points' if unit else 'units'})",
+        header=["series", "group", "threshold", "fit runs", "held out", err_head, max_head,
+                "inside", "law", "status"],
+        rows=rows,
+    ))
+    sec.notes += list(check.notes)
+    return sec
+
+
+def cosine_section(gap: pd.DataFrame, *, maximize: bool = True) -> Section:
+    """The cosine check (:func:`scalecmp.holdout.cosine_gap`): the gap in words, one line
+    per series, and one row per cosine run."""
+    from scalecmp.holdout import cosine_gap_lines
+
+    sec = Section(title=COSINE_TITLE)
+    percent = bool(maximize)
+    sec.verdicts += cosine_gap_lines(gap, percent=percent)
+    if gap.empty:
+        return sec
+    keys = [k for k in ("task", "metric", "procedure", "model", "lr") if k in gap.columns]
+    scale, dec = (100.0, 1) if percent else (1.0, None)
+    rows = [[*(str(r[k]) for k in keys), int(r["samples_seen"]), Num(r["gflops_total"]),
+             Num(r["cosine"], decimals=3 if maximize else None),
+             Num(r["const_cooldown"], decimals=3 if maximize else None),
+             str(r["best_schedule"]), Num(r["gap"] * scale, decimals=dec)]
+            for r in gap.to_dict("records")]
+    sec.tables.append(Table(
+        caption="Cosine check: each cosine run against the best constant-LR or cooldown "
+        "measurement of the same procedure and size at the same samples seen (the study's "
+        "claim: constant LR with cooldown branches traces the frontier cosine runs reach); "
+        f"gap = cosine - best, {'percentage points, ' if percent else ''}positive = cosine "
+        "better",
+        header=[*keys, "samples seen", "compute", "cosine", "const/cooldown best", "best of",
+                f"gap{' (pp)' if percent else ''}"],
+        rows=rows,
+    ))
+    return sec
 
 
 def _context(key: dict[str, Any], frame: pd.DataFrame, *, x: str, y: str,
@@ -209,8 +280,7 @@ def _compare_caption(ctx: str, c: Any, metric: str, x: str, ga: Any, gb: Any) ->
 
 def _section(
     frame: pd.DataFrame, key: dict[str, Any], *, x: str, y: str, by: list[str],
-    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None, holdout: float | None,
-    holdout_factor: float,
+    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None,
 ) -> Section:
     from scalecmp import fit as _fit
     from scalecmp.compare import compare
@@ -294,24 +364,31 @@ def _section(
                         "alpha_a - alpha_b", f"{c.level:.0%} interval"],
                 rows=xrows,
             ))
-    # held-out check
-    xmax = float(frame[x].max())
-    threshold = holdout if holdout is not None else xmax / holdout_factor
-    rows, notes = _holdout_rows(frame, fit, x=x, y=y, by=by, maximize=maximize,
-                                threshold=threshold, fit_kwargs=fit_kwargs)
-    if rows:
-        sec.tables.append(Table(
-            caption=f"{ctx}: held-out check (fit on {x} \u2264 {fmt_num(threshold)}, predict the "
-            f"frontier points above; absolute error in {metric}; {fit.level:.0%} prediction "
-            "intervals)",
-            header=["group", "threshold", "fit rows", "held out", "mean abs err", "max abs err",
-                    "covered"],
-            rows=rows,
-            notes=notes,
-        ))
-    else:
-        sec.notes += notes
     return sec
+
+
+def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
+             maximize: bool, holdout: float | None, holdout_factor: float,
+             fit_kwargs: dict[str, Any]) -> Any:
+    """:func:`scalecmp.holdout.holdout_check` with the report's options; a check that
+    cannot be made is a failed check with the reason as its note."""
+    from scalecmp.holdout import HoldoutResult, holdout_check
+
+    kw = {k: v for k, v in fit_kwargs.items() if k != "level"}
+    level = fit_kwargs.get("level", 0.95)
+    try:
+        return holdout_check(frame, x=x, y=y, by=by, series=series, maximize=maximize,
+                             threshold=holdout, holdout_factor=holdout_factor, level=level,
+                             **kw)
+    except ScalecmpError as exc:
+        return HoldoutResult(
+            runs=pd.DataFrame(), groups=pd.DataFrame(columns=[*series, *by, "threshold",
+                                                             "n_fit", "n_heldout", "mae",
+                                                             "max_error", "coverage", "law",
+                                                             "status"]),
+            threshold=holdout, x=x, y=y, by=tuple(by), series=tuple(series),
+            maximize=maximize, level=level, holdout_factor=holdout_factor,
+            notes=(f"the check could not be made: {exc}",))
 
 
 def build_sections(
@@ -329,13 +406,22 @@ def build_sections(
     frontier: str | None = None,
     at: Sequence[float] | None = None,
     holdout: float | None = None,
-    holdout_factor: float = 10.0,
+    holdout_factor: float = HOLDOUT_FACTOR,
     where: Sequence[str] | None = None,
+    holdout_result: Any = None,
+    cosine_gap: pd.DataFrame | None = None,
     **fit_options: Any,
 ) -> list[Section]:
-    """Fit, compare and check every series; a series that cannot be fitted becomes a
-    section with its error as a note. ``fit_options`` (``loss``, ``delta``, ``weighting``,
-    ``min_slope_ratio``, ``preset``, ...) go to :func:`scalecmp.fit` as they are."""
+    """The held-out check first, then the cosine check (when ``cosine_gap`` is given), then
+    one section per series: fit, compare. A series that cannot be fitted becomes a section
+    with its error as a note. ``fit_options`` (``loss``, ``delta``, ``weighting``,
+    ``min_slope_ratio``, ``preset``, ...) go to :func:`scalecmp.fit` as they are.
+
+    The held-out check (:func:`scalecmp.holdout.holdout_check`, with the same fit options)
+    fits each (series, group) on its runs with compute ``<= holdout`` (default: the group's
+    largest compute / ``holdout_factor``) and predicts its frontier runs above;
+    ``holdout_result`` (a :class:`scalecmp.holdout.HoldoutResult` made by the caller on the
+    same rows) is shown instead of a new check."""
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
     frame = apply_where(frame, where)
@@ -349,16 +435,19 @@ def build_sections(
         fit_kwargs["law"] = law
     if frontier is not None:
         fit_kwargs["frontier"] = frontier
+    sections = [holdout_section(holdout_result if holdout_result is not None else _holdout(
+        frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, holdout=holdout,
+        holdout_factor=holdout_factor, fit_kwargs=fit_kwargs))]
+    if cosine_gap is not None:
+        sections.append(cosine_section(cosine_gap, maximize=maximize))
     parts = frame.groupby(series_l, sort=True) if series_l else [((), frame)]
-    sections = []
     for key, sub in parts:
         key = key if isinstance(key, tuple) else (key,)
         key_d = dict(zip(series_l, key, strict=True))
         title = " / ".join(str(k) for k in key) or y
         try:
             sections.append(_section(sub, key_d, x=x, y=y, by=by_l, maximize=maximize,
-                                     fit_kwargs=fit_kwargs, at=at, holdout=holdout,
-                                     holdout_factor=holdout_factor))
+                                     fit_kwargs=fit_kwargs, at=at))
         except ScalecmpError as exc:
             sections.append(Section(title=title, context={k: str(v) for k, v in key_d.items()},
                                     notes=[f"not fitted: {exc}"]))
@@ -378,6 +467,7 @@ td{white-space:nowrap}th{vertical-align:bottom}.tw{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #444}
 td.tnote{text-align:left;white-space:normal;color:#7a5a00;font-size:.95em;border-bottom:none}
 .verdict{background:#f4f7fb;border-left:4px solid #1f77b4;padding:.5em .8em;margin:.6em 0}
+.verdict.alert{background:#fdf0f0;border-left-color:#d62728;font-weight:600}
 .note{color:#7a5a00;font-size:.85em}img{max-width:100%;height:auto}
 figure{margin:1.2em 0}figcaption{font-size:.85em;color:#333;max-width:900px;margin-top:.3em}
 """
@@ -396,8 +486,9 @@ def _render_html(title: str, sections: list[Section], meta: str) -> str:
         out.append(f"<h2>{html.escape(s.title)}</h2>")
         if s.context:
             out.append(f'<p class="ctx">{html.escape(context_text(s.context, " · "))}</p>')
+        cls = "verdict alert" if s.alert else "verdict"
         for v in s.verdicts:
-            out.append(f'<p class="verdict">{html_text(v)}</p>')
+            out.append(f'<p class="{cls}">{html_text(v)}</p>')
         for cap, png in s.figures:
             n_fig += 1
             b64 = base64.b64encode(png).decode("ascii")
@@ -420,7 +511,7 @@ def _render_md(title: str, sections: list[Section], meta: str) -> str:
         out += [f"## {s.title}", ""]
         if s.context:
             out += [context_text(s.context, " · "), ""]
-        out += [f"> {v}\n" for v in s.verdicts]
+        out += [f"> {'**' + v + '**' if s.alert else v}\n" for v in s.verdicts]
         for cap, _ in s.figures:
             n_fig += 1
             out += [f"*Figure {n_fig} (in report.html): {cap}*", ""]
@@ -449,7 +540,8 @@ def _render_tex(title: str, sections: list[Section], meta: str) -> str:
 
 def check_report_options(
     *, n_bootstrap: int, level: float, at: Sequence[float] | None, holdout: float | None,
-    law: str | None, frontier: str | None, random_state: int | None, **fit_options: Any,
+    law: str | None, frontier: str | None, random_state: int | None,
+    holdout_factor: float = HOLDOUT_FACTOR, **fit_options: Any,
 ) -> list[float] | None:
     """Every option of a report checked before any work (the sections would otherwise
     turn a bad option into a note per section). Returns ``at`` as floats."""
@@ -459,6 +551,9 @@ def check_report_options(
     check_n_bootstrap(n_bootstrap, minimum=20, purpose="a report is made of intervals")
     if holdout is not None:
         check_positive(holdout, "holdout", " (compute threshold)")
+    if not (isinstance(holdout_factor, int | float) and np.isfinite(holdout_factor)
+            and holdout_factor > 1):
+        raise UsageError(f"holdout_factor must be a number > 1, got {holdout_factor!r}")
     opts = {k: v for k, v in (("law", law), ("frontier", frontier)) if v is not None}
     check_fit_options(n_bootstrap=n_bootstrap, level=level, random_state=random_state,
                       **opts, **fit_options)
@@ -488,9 +583,11 @@ def write_report(
     frontier: str | None = None,
     at: Sequence[float] | None = None,
     holdout: float | None = None,
-    holdout_factor: float = 10.0,
+    holdout_factor: float = HOLDOUT_FACTOR,
     where: Sequence[str] | None = None,
     inputs: Sequence[str | Path] = (),
+    holdout_result: Any = None,
+    cosine_gap: pd.DataFrame | None = None,
     **fit_options: Any,
 ) -> Path:
     """Write ``report.html`` (self-contained), ``report.md`` and ``report.tex`` into
@@ -498,12 +595,15 @@ def write_report(
 
     Existing files are never replaced unless ``force``; the check happens before any work.
     ``series`` columns split the frame into one section per value combination; ``by``
-    columns define the groups that are fitted and compared within a section. Every option
-    is checked before any work (:func:`check_report_options`).
+    columns define the groups that are fitted and compared within a section. The report
+    opens with the held-out check (see :func:`build_sections`: ``holdout``,
+    ``holdout_factor``, or a ready ``holdout_result``), then the cosine check when
+    ``cosine_gap`` (:func:`scalecmp.holdout.cosine_gap`) is given. Every option is checked
+    before any work (:func:`check_report_options`).
     """
     at = check_report_options(n_bootstrap=n_bootstrap, level=level, at=at, holdout=holdout,
                               law=law, frontier=frontier, random_state=random_state,
-                              **fit_options)
+                              holdout_factor=holdout_factor, **fit_options)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"out_dir must be a directory, got a file: {out}")
@@ -513,7 +613,8 @@ def write_report(
     sections = build_sections(
         frame, x=x, y=y, by=by, series=series, maximize=maximize, n_bootstrap=n_bootstrap,
         level=level, random_state=random_state, law=law, frontier=frontier, at=at,
-        holdout=holdout, holdout_factor=holdout_factor, where=where, **fit_options,
+        holdout=holdout, holdout_factor=holdout_factor, where=where,
+        holdout_result=holdout_result, cosine_gap=cosine_gap, **fit_options,
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     by_txt = ", ".join([by] if isinstance(by, str) else list(by or [])) or "-"

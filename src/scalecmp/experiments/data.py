@@ -92,19 +92,24 @@ def images_to_tensor(
 
 # ----------------------------------------------------------------------------- decoding
 
+def resize_crop(image: PILImage.Image, image_size: int, resample: int) -> PILImage.Image:
+    """``image`` with its shorter side resized to ``image_size`` (``resample``: a PIL
+    resampling filter), then the centre ``image_size`` square cropped."""
+    w, h = image.size
+    scale = image_size / min(w, h)
+    new_w, new_h = max(image_size, round(w * scale)), max(image_size, round(h * scale))
+    if (new_w, new_h) != (w, h):
+        image = image.resize((new_w, new_h), resample)
+    left, top = (new_w - image_size) // 2, (new_h - image_size) // 2
+    return image.crop((left, top, left + image_size, top + image_size))
+
+
 def resize_center_crop(image: PILImage.Image, image_size: int) -> np.ndarray:
     """uint8 (image_size, image_size, 3): RGB, shorter side resized to ``image_size``
     (bicubic), then the centre square cropped."""
     from PIL import Image
 
-    img = image.convert("RGB")
-    w, h = img.size
-    scale = image_size / min(w, h)
-    new_w, new_h = max(image_size, round(w * scale)), max(image_size, round(h * scale))
-    if (new_w, new_h) != (w, h):
-        img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
-    left, top = (new_w - image_size) // 2, (new_h - image_size) // 2
-    img = img.crop((left, top, left + image_size, top + image_size))
+    img = resize_crop(image.convert("RGB"), image_size, Image.Resampling.BICUBIC)
     return np.asarray(img, dtype=np.uint8)
 
 

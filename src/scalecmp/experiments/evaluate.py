@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scalecmp.errors import DataError
+from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.data import images_to_tensor
 from scalecmp.experiments.synthetic import (
     ClassificationTask,
@@ -170,6 +170,11 @@ def retrieval(
 
 # ----------------------------------------------------------------------------- segmentation
 
+#: the largest number of outputs per token (classes x pixels of a patch) for which
+#: ``segmentation_probe(decoder="auto")`` uses the per-patch pixel decoder
+PATCH_DECODER_MAX = 4096
+
+
 def _token_grid(tokens: torch.Tensor) -> torch.Tensor:
     """(B, T, W) patch tokens -> (B, W, g, g); a leading class token (T = g*g + 1) is dropped."""
     b, t, w = tokens.shape
@@ -203,30 +208,60 @@ def segmentation_probe(
     batch_size: int | None = None,
     weight_decay: float = 1e-4,
     embed_batch_size: int = 256,
+    decoder: str = "auto",
+    image_embedding: bool = True,
 ) -> dict[str, float]:
     """mIoU of a linear probe on frozen patch tokens.
 
-    The tokens of ``model.image_tokens`` are standardised (per channel, train statistics),
-    mapped to class logits by a linear layer (a 1x1 convolution on the token grid, zero
-    initialised), upsampled bilinearly to pixel resolution and trained with pixel-wise
-    cross-entropy by ``epochs`` Adam passes over the train split (full batch when
-    ``batch_size`` is None, else shuffled minibatches drawn from a generator seeded by
-    ``seed``). Returns ``{"miou"}``: the mean over classes present in the test masks of the
-    per-class IoU on the test split (background counts as a class).
+    Features: the tokens of ``model.image_tokens`` on their square grid, with the model's
+    (normalised) image embedding ``model.encode_image`` appended to every token when
+    ``image_embedding`` (DINOv2's "lin. 1" linear probe: the class token concatenated to
+    each patch token), standardised per channel (train statistics). The probe is linear
+    and zero initialised; ``decoder`` maps it to pixels:
+
+    * ``"patch"``: each token's linear map gives the class logits of every pixel of its
+      own patch (a 1x1 convolution to ``n_classes * p * p`` channels rearranged by pixel
+      shuffle, ``p`` = image side / grid side), so a probe is not limited to the token
+      grid's resolution: with patch-8 tokens on 32-pixel images the bilinear decoder
+      cannot outline an object a few pixels wide, whatever the features;
+    * ``"bilinear"``: class logits per token, upsampled bilinearly to pixel resolution
+      (Segmenter's linear decoder);
+    * ``"auto"`` (default): ``"patch"`` while it needs at most :data:`PATCH_DECODER_MAX`
+      outputs per token (the synthetic world: 4 classes x 8 x 8 pixels), else
+      ``"bilinear"`` (ADE20K's 150 classes x 16 x 16 pixels would be 38,400).
+
+    Trained with pixel-wise cross-entropy by ``epochs`` Adam passes over the train split
+    (full batch when ``batch_size`` is None, else shuffled minibatches drawn from a
+    generator seeded by ``seed``). Returns ``{"miou"}``: the mean over classes present in the
+    test masks of the per-class IoU on the test split (background counts as a class).
     """
+    if decoder not in ("auto", "patch", "bilinear"):
+        raise UsageError(f"decoder must be 'auto', 'patch' or 'bilinear', got {decoder!r}")
     with _eval_mode(model):
-        train = _token_grid(_map_images(model, task.train_images, embed_batch_size,
-                                        model.image_tokens))
-        test = _token_grid(_map_images(model, task.test_images, embed_batch_size,
-                                       model.image_tokens))
+        feats = []
+        for images in (task.train_images, task.test_images):
+            grid = _token_grid(_map_images(model, images, embed_batch_size, model.image_tokens))
+            if image_embedding:
+                emb = _encode_images(model, images, embed_batch_size)
+                grid = torch.cat([grid, emb[:, :, None, None].expand(-1, -1, *grid.shape[-2:])],
+                                 dim=1)
+            feats.append(grid)
+    train, test = feats
     mean = train.mean(dim=(0, 2, 3), keepdim=True)
-    std = train.std(dim=(0, 2, 3), keepdim=True).clamp(min=1e-6)
-    train, test = (train - mean) / std, (test - mean) / std
+    std = train.std(dim=(0, 2, 3), keepdim=True)
+    live = std > 1e-6  # a constant channel carries nothing: zero, not amplified rounding
+    train, test = ((torch.where(live, (x - mean) / std.clamp(min=1e-6), 0.0))
+                   for x in (train, test))
     y_train = torch.as_tensor(np.asarray(task.train_masks), dtype=torch.long)
     y_test = torch.as_tensor(np.asarray(task.test_masks), dtype=torch.long)
     size = tuple(y_train.shape[-2:])
+    g = train.shape[-1]
+    p = max(1, -(-max(size) // g))
+    if decoder == "bilinear" or (decoder == "auto"
+                                 and task.n_classes * p * p > PATCH_DECODER_MAX):
+        p = 1
 
-    probe = nn.Conv2d(train.shape[1], task.n_classes, kernel_size=1)
+    probe = nn.Conv2d(train.shape[1], task.n_classes * p * p, kernel_size=1)
     nn.init.zeros_(probe.weight)
     nn.init.zeros_(probe.bias)
     opt = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
@@ -235,7 +270,12 @@ def segmentation_probe(
     bs = n if batch_size is None else min(batch_size, n)
 
     def logits(x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(probe(x), size=size, mode="bilinear", align_corners=False)
+        out = probe(x)
+        if p > 1:
+            out = F.pixel_shuffle(out, p)
+            if tuple(out.shape[-2:]) == size:
+                return out
+        return F.interpolate(out, size=size, mode="bilinear", align_corners=False)
 
     with torch.enable_grad():
         for _ in range(epochs):

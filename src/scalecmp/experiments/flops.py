@@ -49,17 +49,25 @@ def measure_gflops_per_sample(model: nn.Module, image_size: int, context_length:
     image-text pair of ``image_size`` pixels and ``context_length`` tokens.
 
     The forward runs in training mode with autograd on (the path a training step takes; the
-    module's mode is restored afterwards), under ``FlopCounterMode``.
+    module's mode is restored afterwards), under ``FlopCounterMode``, as in one process (the
+    count does not depend on the number of ranks).
     """
     images, tokens = _probe_batch(model, image_size, context_length)
     was_training = model.training
+    # the count of one process: under torch.distributed the loss would gather the other
+    # ranks' features (a bigger logit matrix, and a collective every rank must join)
+    was_single = getattr(model, "single_process", None)
     model.train()
     try:
+        if was_single is not None:
+            model.single_process = True
         counter = FlopCounterMode(display=False, custom_mapping=_custom_mapping())
         with torch.enable_grad(), counter:
             model(images, tokens)
     finally:
         model.train(was_training)
+        if was_single is not None:
+            model.single_process = was_single
     return counter.get_total_flops() / 1e9
 
 

@@ -47,6 +47,7 @@ from .tokenizer import CompactTokenizer
 
 __all__ = [
     "PROCEDURES",
+    "CPU_SIZES",
     "SIZE_LADDER",
     "CompactTokenizer",
     "ModelSize",
@@ -99,7 +100,17 @@ SIZE_LADDER: dict[str, ModelSize] = _ladder(
     ModelSize("m", 96, 3, 4, 4, 96, 2, 4, 96),
     ModelSize("l", 128, 4, 4, 4, 128, 4, 4, 128),
     ModelSize("xl", 160, 6, 5, 4, 160, 4, 5, 160),
+    # the study's real sizes (open_clip's ViT-S-16, ViT-B-16 and ViT-L-14 towers, for
+    # 224 x 224 images on GPUs; text width = embedding width as above)
+    ModelSize("vit-s-16", 384, 12, 6, 16, 384, 12, 6, 384),
+    ModelSize("vit-b-16", 768, 12, 12, 16, 512, 12, 8, 512),
+    ModelSize("vit-l-14", 1024, 24, 16, 14, 768, 12, 12, 768),
 )
+
+
+#: the rungs sized for CPUs and 32 x 32 images (the synthetic world); the others are the
+#: study's ViTs for real data on GPUs
+CPU_SIZES: tuple[str, ...] = ("xxs", "xs", "s", "m", "l", "xl")
 
 
 def get_size(size: str | ModelSize) -> ModelSize:
@@ -164,6 +175,9 @@ class ProcedureModel(nn.Module):
         self.model = model
         self.loss_fn = loss_fn
         self._loss_world = (0, 1)
+        #: True: compute the loss of this process's batch alone even under torch.distributed
+        #: (the FLOP count of one sample uses it)
+        self.single_process = False
         self.vocab_size = vocab_size
         self.context_length = context_length
         self.image_size = image_size
@@ -213,7 +227,7 @@ class ProcedureModel(nn.Module):
         """The loss for the current process group: under torch.distributed the features of
         every rank are gathered (with gradients), so the contrastive loss sees the global
         batch exactly as a single process would."""
-        world = _world()
+        world = (0, 1) if self.single_process else _world()
         if world != self._loss_world:
             self.loss_fn = _make_loss(self.procedure, *world)
             self._loss_world = world

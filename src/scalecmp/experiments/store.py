@@ -28,6 +28,9 @@ __all__ = [
     "TABLE_NAME",
     "append_measurements",
     "dedupe",
+    "fsync_dir",
+    "normalise_rows",
+    "table_lock",
     "empty_table",
     "measurements_path",
     "read_measurements",
@@ -82,7 +85,8 @@ def measurements_path(out_dir: str | Path) -> Path:
     return Path(out_dir) / TABLE_NAME
 
 
-def _normalise(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+def normalise_rows(rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+    """``rows`` as a frame with the table's columns and dtypes (defaults filled in)."""
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     for col, default in _DEFAULTS.items():
         if col not in frame.columns:
@@ -116,7 +120,9 @@ def read_measurements(out_dir: str | Path) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
+def table_lock(out_dir: Path) -> Iterator[None]:
+    """An exclusive ``fcntl`` lock on ``out_dir/.measurements.lock`` (local filesystems;
+    shards need no lock, see :mod:`scalecmp.experiments.shards`)."""
     lock_path = out_dir / ".measurements.lock"
     with open(lock_path, "a+") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -140,23 +146,24 @@ def append_measurements(out_dir: str | Path, rows: pd.DataFrame | Iterable[Mappi
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    new = _normalise(rows)
+    new = normalise_rows(rows)
     path = measurements_path(out)
-    with _locked(out):
+    with table_lock(out):
         old = read_measurements(out)
         if old.empty:
             table = new
         elif new.empty:
             table = old
         else:
-            table = pd.concat([_normalise(old), new], ignore_index=True)
+            table = pd.concat([normalise_rows(old), new], ignore_index=True)
         table = dedupe(table)
         atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
-        _fsync_dir(out)
+        fsync_dir(out)
     return len(table)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so that a rename inside it is durable (best effort)."""
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:

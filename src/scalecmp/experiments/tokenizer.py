@@ -28,10 +28,24 @@ from collections.abc import Iterable, Sequence
 import torch
 from open_clip.tokenizer import SimpleTokenizer
 
-__all__ = ["CompactTokenizer"]
+__all__ = ["CachedTokenizer", "CompactTokenizer", "pack_ids"]
 
 PAD_ID = 0
 UNK_ID = 1
+
+
+def pack_ids(id_lists: Sequence[Sequence[int]], context_length: int, sot_id: int,
+             eot_id: int, pad_id: int) -> torch.Tensor:
+    """``LongTensor (B, context_length)``: each ``[sot, *ids, eot]`` padded with ``pad_id``;
+    a sequence too long is cut and keeps its eot as the last token."""
+    out = torch.full((len(id_lists), context_length), pad_id, dtype=torch.long)
+    for i, body in enumerate(id_lists):
+        ids = [sot_id, *body, eot_id]
+        if len(ids) > context_length:
+            ids = ids[:context_length]
+            ids[-1] = eot_id
+        out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return out
 
 
 class CompactTokenizer:
@@ -86,15 +100,8 @@ class CompactTokenizer:
         """Tokenise ``texts`` to a ``LongTensor (B, context_length)`` padded with 0."""
         if isinstance(texts, str):
             texts = [texts]
-        length = self.context_length
-        out = torch.full((len(texts), length), self.pad_id, dtype=torch.long)
-        for i, text in enumerate(texts):
-            ids = [self.sot_id, *self.encode(text), self.eot_id]
-            if len(ids) > length:
-                ids = ids[:length]
-                ids[-1] = self.eot_id
-            out[i, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        return out
+        return pack_ids([self.encode(t) for t in texts], self.context_length, self.sot_id,
+                        self.eot_id, self.pad_id)
 
     def decode(self, ids: torch.Tensor | Sequence[int]) -> str:
         """Text of one id sequence up to its eot; sot and pad are dropped, unk shows as
@@ -125,3 +132,49 @@ class CompactTokenizer:
             f"CompactTokenizer({kind}, vocab_size={self.vocab_size}, "
             f"context_length={self.context_length})"
         )
+
+
+class CachedTokenizer:
+    """Fast, exact tokenisation of many captions: ids are cached per whitespace-separated
+    chunk (BPE works per regex token, so a caption's ids are the concatenation of its
+    chunks' ids for plain lower-case ASCII text). The first captions of every run are
+    also tokenised the slow way and compared; any mismatch turns the fast path off."""
+
+    _CHECK = 256
+
+    def __init__(self, tok: CompactTokenizer, max_items: int = 500_000) -> None:
+        self.tok = tok
+        self.vocab_size = tok.vocab_size
+        self.context_length = tok.context_length
+        self.sot_id, self.eot_id, self.pad_id = tok.sot_id, tok.eot_id, tok.pad_id
+        self._chunks: dict[str, list[int]] = {}
+        self.max_items = max_items
+        self.fast = hasattr(tok, "encode")
+        self._checked = 0
+
+    def _ids(self, text: str) -> list[int]:
+        ids: list[int] = []
+        for chunk in text.split():
+            got = self._chunks.get(chunk)
+            if got is None:
+                if len(self._chunks) >= self.max_items:
+                    self._chunks.clear()
+                got = self._chunks[chunk] = list(self.tok.encode(chunk))
+            ids.extend(got)
+        return ids
+
+    def __call__(self, texts: str | Sequence[str]) -> torch.Tensor:
+        texts = [texts] if isinstance(texts, str) else list(texts)
+        if not self.fast:
+            return self.tok(texts)
+        out = pack_ids([self._ids(t) for t in texts], self.context_length, self.sot_id,
+                       self.eot_id, self.pad_id)
+        if self._checked < self._CHECK:
+            n = min(len(texts), self._CHECK - self._checked)
+            self._checked += n
+            slow = self.tok(texts[:n])
+            if not torch.equal(slow, out[:n]):
+                self.fast = False
+                return self.tok(texts)
+        return out
+

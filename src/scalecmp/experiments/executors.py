@@ -1,0 +1,146 @@
+"""Where training units run: in this process or local worker processes (``local``), or as
+Slurm jobs submitted with submitit (``slurm``).
+
+Both executors run the same code per unit (:meth:`GridRunner.run_unit`), which writes only the
+unit's own shard; ``grid run`` compiles the table from the shards afterwards
+(:func:`scalecmp.experiments.shards.collect`). Every run is a pure function of the spec, so the
+values do not depend on where or in which order the units ran.
+
+``local``: one process runs the units one after another (under torchrun, every rank trains its
+share of each batch and rank 0 evaluates), or, on the CPU with ``train.workers`` > 1 (``auto``:
+the usable cores), that many worker processes run units side by side, the most expensive first,
+with ``torch.get_num_threads() // workers`` threads each.
+
+``slurm``: see :mod:`scalecmp.experiments.slurm`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from scalecmp.errors import UsageError
+from scalecmp.experiments.plan import Unit
+from scalecmp.experiments.progress import CostModel
+from scalecmp.experiments.runner import GridRunner, JobReport
+from scalecmp.experiments.spec import GridSpec
+
+__all__ = ["EXECUTORS", "n_local_workers", "run_local", "usable_cpus"]
+
+EXECUTORS = ("local", "slurm")
+
+
+def usable_cpus() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def n_local_workers(workers: int | str, units: Sequence[Unit], device: str,
+                    world_size: int = 1) -> int:
+    """Worker processes for ``units``: ``workers`` (``auto``: the usable CPU cores), at most
+    the number of units; 1 under torchrun or off the CPU."""
+    if world_size > 1 or not str(device).startswith("cpu"):
+        return 1
+    w = usable_cpus() if workers == "auto" else workers
+    try:
+        w = int(w)
+    except (TypeError, ValueError):
+        raise UsageError(f"workers must be an integer >= 1 or 'auto', got {w!r}") from None
+    if w < 1:
+        raise UsageError(f"workers must be an integer >= 1 or 'auto', got {w!r}")
+    return max(1, min(w, len(units)))
+
+
+def run_local(runner: GridRunner, units: Sequence[Unit], steps: dict[int, int],
+              n_workers: int, on_job: Callable[[JobReport], None]) -> None:
+    """Run ``units`` here (``n_workers`` == 1, in order) or in ``n_workers`` spawned worker
+    processes; ``on_job`` gets each job's report as it ends. ``steps`` maps ``id(job)`` to its
+    optimiser steps (for scheduling the most expensive units first)."""
+    if n_workers <= 1:
+        for unit in units:
+            runner.run_unit(unit, on_job=on_job)
+        return
+    _run_parallel(runner, units, steps, n_workers, on_job)
+
+
+# --------------------------------------------------------------------------- workers
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(threads: int, messages: Any) -> None:
+    """Initialiser of a worker process: torch threads and the message queue."""
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["messages"] = messages
+
+
+def _worker_run(spec: GridSpec, out_dir: str, device: str, unit: Unit) -> None:
+    """Run one unit in a worker process (the runner, with its tokenizer and evaluation
+    sets, is kept for the next unit); one message per finished job."""
+    runner = _WORKER.get("runner")
+    if runner is None or runner.spec != spec or runner.out != Path(out_dir):
+        runner = _WORKER["runner"] = GridRunner(spec, Path(out_dir), device=device)
+    runner.run_unit(unit, on_job=_WORKER["messages"].put)
+
+
+def _run_parallel(runner: GridRunner, units: Sequence[Unit], steps: dict[int, int],
+                  n_workers: int, on_job: Callable[[JobReport], None]) -> None:
+    import multiprocessing
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    import torch
+
+    cost = CostModel(runner)
+    order = sorted(units, key=lambda u: -sum(cost.job(j, steps.get(id(j), 0)) for j in u.jobs))
+    threads = max(1, torch.get_num_threads() // n_workers)
+    ctx = multiprocessing.get_context("spawn")
+    messages = ctx.Queue()
+    expected = sum(len(u.jobs) for u in units)
+    received = 0
+
+    def drain(block: float = 0.0) -> int:
+        n = 0
+        while True:
+            try:
+                msg = messages.get(timeout=block) if block else messages.get_nowait()
+            except queue_mod.Empty:
+                return n
+            if msg["failed"]:
+                runner.summary["failed"].append(msg["job"])
+            runner.summary["trained_steps"] += msg["steps"]
+            runner.summary["evaluated"] += msg["evaluated"]
+            on_job(msg)
+            n += 1
+
+    pool = ProcessPoolExecutor(n_workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(threads, messages))
+    ok = False
+    try:
+        futures = [pool.submit(_worker_run, runner.spec, str(runner.out), runner.device, u)
+                   for u in order]
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+            received += drain()
+            for f in done:
+                f.result()  # a worker's error is this process's error
+        deadline = time.monotonic() + 60.0
+        while received < expected and time.monotonic() < deadline:
+            received += drain(block=1.0)
+        ok = True
+    finally:
+        if not ok:  # interrupted or failed: stop the workers now
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+        pool.shutdown(wait=True)
+        messages.close()

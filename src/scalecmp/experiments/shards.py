@@ -1,0 +1,141 @@
+"""Results without a global lock: one shard per training unit, compiled into the table.
+
+Every training unit (:class:`scalecmp.experiments.plan.Unit`) writes its rows only to its own
+file, ``DIR/shards/<unit-id>.parquet``: after each measured checkpoint the unit reads its shard,
+adds the new rows (the last row per :data:`~scalecmp.experiments.store.KEY` wins) and replaces
+the file atomically (temporary file, fsync, ``os.replace``). A unit has one writer at a time
+(the executor never runs a unit twice at once), so no lock is needed, and units finishing at
+the same instant on different nodes of a network filesystem write different files: nothing is
+lost. A unit killed at any moment leaves its shard as it was after its last measurement.
+
+``DIR/measurements.parquet`` is compiled from the shards by :func:`collect` (``scalecmp grid
+collect``; also ``grid run``, ``grid status`` and the analysis commands given the grid folder):
+the rows already in the table (e.g. of a grid run before shards existed), then every shard in
+name order, deduplicated on the key (the last row wins), and, given the spec, the spec's rows in
+the order of :func:`~scalecmp.experiments.plan.expand_cells` after any other rows. The result
+does not depend on the order in which units finished, so a grid run on Slurm compiles the same
+table as the same grid run locally.
+
+Needs pandas and pyarrow only (no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from scalecmp.errors import DataError
+from scalecmp.experiments.store import (
+    dedupe,
+    empty_table,
+    fsync_dir,
+    measurements_path,
+    normalise_rows,
+    read_measurements,
+    table_lock,
+)
+from scalecmp.io import atomic_write
+
+__all__ = [
+    "SHARDS_DIR",
+    "collect",
+    "collected_table",
+    "read_shard",
+    "shard_path",
+    "shard_paths",
+    "write_shard_rows",
+]
+
+SHARDS_DIR = "shards"
+
+
+def shard_path(out_dir: str | Path, unit: str) -> Path:
+    """``out_dir/shards/<unit>.parquet``."""
+    if not unit or "/" in unit or unit.startswith("."):
+        raise ValueError(f"bad unit id {unit!r}")
+    return Path(out_dir) / SHARDS_DIR / f"{unit}.parquet"
+
+
+def shard_paths(out_dir: str | Path) -> list[Path]:
+    """The shards under ``out_dir``, in name order (temporary files are skipped)."""
+    folder = Path(out_dir) / SHARDS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(".")
+                  and p.is_file())
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # a foreign or damaged file: say so in one line
+        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
+
+
+def read_shard(out_dir: str | Path, unit: str) -> pd.DataFrame:
+    """The rows of one unit (an empty table when it has none yet)."""
+    path = shard_path(out_dir, unit)
+    return _read(path) if path.exists() else empty_table()
+
+
+def write_shard_rows(out_dir: str | Path, unit: str,
+                     rows: pd.DataFrame | Iterable[Mapping]) -> int:
+    """Add ``rows`` to the unit's shard atomically (rows with an existing key replace it);
+    returns the shard's length. Only the unit's own process may call this."""
+    path = shard_path(out_dir, unit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = normalise_rows(rows)
+    old = read_shard(out_dir, unit)
+    table = new if old.empty else dedupe(pd.concat([normalise_rows(old), new], ignore_index=True))
+    atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
+    fsync_dir(path.parent)
+    return len(table)
+
+
+def _canonical(table: pd.DataFrame, spec: object | None) -> pd.DataFrame:
+    """``table`` with the rows of ``spec``'s cells in :func:`expand_cells` order, after the
+    other rows (kept in their order); the order within a cell is kept."""
+    if spec is None or table.empty:
+        return table
+    from scalecmp.experiments.plan import cell_key, expand_cells, row_cell_keys
+
+    rank = {cell_key(spec, c): i for i, c in enumerate(expand_cells(spec))}
+    keys = np.asarray([rank.get(k, -1) for k in row_cell_keys(table)])
+    order = np.argsort(keys, kind="stable")
+    return table.iloc[order].reset_index(drop=True)
+
+
+def collected_table(out_dir: str | Path, spec: object | None = None) -> pd.DataFrame:
+    """The table compiled from ``out_dir/measurements.parquet`` and every shard (without
+    writing anything): see the module docstring for the order."""
+    parts = [read_measurements(out_dir)]
+    parts += [_read(p) for p in shard_paths(out_dir)]
+    parts = [normalise_rows(p) for p in parts if not p.empty]
+    if not parts:
+        return empty_table()
+    table = dedupe(pd.concat(parts, ignore_index=True)) if len(parts) > 1 else dedupe(parts[0])
+    return _canonical(table, spec)
+
+
+def collect(out_dir: str | Path, spec: object | None = None) -> tuple[pd.DataFrame, bool]:
+    """Compile ``out_dir/measurements.parquet`` from the shards; returns the table and
+    whether the file changed. The file is rewritten (atomically) only when its content
+    differs, and never when there are no rows at all."""
+    out = Path(out_dir)
+    if not out.is_dir():
+        raise DataError(f"grid folder not found: {out}")
+    path = measurements_path(out)
+    with table_lock(out):
+        table = collected_table(out, spec)
+        if table.empty:
+            return table, False
+        if path.exists():
+            old = read_measurements(out)
+            if old.shape == table.shape and old.equals(normalise_rows(table)):
+                return table, False
+        atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
+        fsync_dir(out)
+    return table, True
