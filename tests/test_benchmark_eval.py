@@ -476,6 +476,29 @@ def test_segmentation_loader_aligns_masks_with_images(tmp_path: Path, tok) -> No
     assert 0.0 <= out["miou"] <= 1.0
 
 
+def test_ade20k_label_0_is_ignored_as_in_the_official_protocol(tmp_path: Path, tok) -> None:
+    from scalecmp.experiments.evaluate import class_iou
+
+    # class_iou: pixels labelled 0 neither count for nor against any class
+    target = torch.tensor([0, 0, 1, 1, 2, 2])
+    pred = torch.tensor([1, 2, 1, 1, 2, 0])
+    iou = class_iou(pred, target, 3, ignore_index=0)
+    assert torch.isnan(iou[0]) and iou[1] == 1.0 and iou[2] == 0.5
+    plain = class_iou(pred, target, 3)
+    assert plain[1] == 2 / 3 and plain[0] == 0.0  # without it, 0 is a class
+    _write_ade(tmp_path)
+    task = load_segmentation_task(tmp_path, 32)
+    assert task.ignore_index == 0  # ADE20K's default
+    kept = SegmentationDataset("ade20k", str(tmp_path), ignore_label=None).load(32)
+    assert kept.ignore_index is None
+    model = _model(tok)
+    a = segmentation_probe(model, task, epochs=3)["miou"]
+    b = segmentation_probe(model, kept, epochs=3)["miou"]
+    assert a != b  # the probe scores a different set of classes
+    with pytest.raises(UsageError, match="ignore_label"):
+        SegmentationDataset("ade20k", str(tmp_path), ignore_label=-1)
+
+
 def test_segmentation_loader_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="folder not found"):
         load_segmentation_task(tmp_path / "missing", 32)

@@ -96,7 +96,7 @@ _TEMPLATES = "zeroshot_classification_templates.txt"
 _DATASET_TYPE = "dataset_type.txt"
 _BENCHMARK_KEYS = {"name", "task", "path", "split", "max_samples", "recall_k"}
 _SEGMENTATION_KEYS = {"name", "path", "train_split", "test_split", "max_train", "max_test",
-                      "n_classes"}
+                      "n_classes", "ignore_label"}
 
 
 # ----------------------------------------------------------------------------- specs
@@ -203,7 +203,9 @@ class SegmentationDataset:
     """A real segmentation dataset in ADE20K layout for the linear probe (see the module
     doc): ``name`` ("ade20k"), ``path`` (the folder holding ``images/`` and
     ``annotations/``), the two split folders, caps on the images read from each (None: all)
-    and the number of classes including 0 (None: from ``objectInfo150`` or the labels)."""
+    and the number of classes including 0 (None: from ``objectInfo150`` or the labels);
+    ``ignore_label``: the label neither trained on nor scored (ADE20K's official 0, "other";
+    None: none)."""
 
     name: str
     path: str
@@ -212,6 +214,7 @@ class SegmentationDataset:
     max_train: int | None = None
     max_test: int | None = None
     n_classes: int | None = None
+    ignore_label: int | None = 0
     where: str = field(default="segmentation", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -219,6 +222,10 @@ class SegmentationDataset:
         object.__setattr__(self, "path", _resolve(self.path, None, self.where))
         for key in ("max_train", "max_test", "n_classes"):
             _check_limit(self.where, key, getattr(self, key))
+        il = self.ignore_label
+        if il is not None and (isinstance(il, bool) or not isinstance(il, int) or il < 0):
+            raise UsageError(f"{self.where}: ignore_label must be a label >= 0 or null; "
+                             f"got {il!r}")
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], where: str = "segmentation",
@@ -236,7 +243,8 @@ class SegmentationDataset:
         """:func:`load_segmentation_task` with this entry's settings."""
         return load_segmentation_task(
             self.path, image_size, train_split=self.train_split, test_split=self.test_split,
-            max_train=self.max_train, max_test=self.max_test, n_classes=self.n_classes)
+            max_train=self.max_train, max_test=self.max_test, n_classes=self.n_classes,
+            ignore_label=self.ignore_label)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -666,6 +674,7 @@ def load_segmentation_task(
     max_train: int | None = None,
     max_test: int | None = None,
     n_classes: int | None = None,
+    ignore_label: int | None = 0,
 ) -> SegmentationTask:
     """A :class:`SegmentationTask` from a folder in ADE20K's release layout (module doc).
 
@@ -676,11 +685,11 @@ def load_segmentation_task(
     ``n_classes`` (label values 0..n_classes-1) defaults to 1 + the number of names in
     ``objectInfo150`` when present (151 for ADE20K), else to 1 + the largest label found.
 
-    Label 0 ("other" in ADE20K) is kept as class 0: :func:`evaluate.segmentation_probe`
-    trains on it and counts its IoU like any class (the synthetic tasks' background), while
-    ADE20K's official mIoU ignores it, so the values are comparable across our checkpoints
-    but not equal to the official metric. Raises :class:`DataError` for missing folders,
-    images without annotation, size mismatches, RGB label maps or labels >= ``n_classes``.
+    ``ignore_label`` (default 0, "other" in ADE20K) is ADE20K's official protocol: the
+    probe neither trains on nor scores its pixels, so the mIoU is over the real classes
+    (None: label 0 counts as a class, like the synthetic tasks' background). Raises
+    :class:`DataError` for missing folders, images without annotation, size mismatches, RGB
+    label maps or labels >= ``n_classes``.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
         raise UsageError(f"image_size must be a positive integer; got {image_size!r}")
@@ -697,5 +706,5 @@ def load_segmentation_task(
                         f"{n} classes (labels 0..{n - 1})")
     return SegmentationTask(
         train_images=tr_img, train_masks=tr_mask, test_images=te_img, test_masks=te_mask,
-        n_classes=n, class_names=names if len(names) == n else (),
+        n_classes=n, class_names=names if len(names) == n else (), ignore_index=ignore_label,
     )

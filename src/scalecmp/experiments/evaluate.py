@@ -187,15 +187,22 @@ def _token_grid(tokens: torch.Tensor) -> torch.Tensor:
     return tokens.transpose(1, 2).reshape(b, w, g, g)
 
 
-def class_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> torch.Tensor:
+def class_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int,
+              ignore_index: int | None = None) -> torch.Tensor:
     """IoU per class over the whole set: ``|pred = c and target = c| / |pred = c or
-    target = c|``; NaN for classes absent from ``target`` (mIoU = nanmean, ADE20K style)."""
+    target = c|``; NaN for classes absent from ``target`` (mIoU = nanmean, ADE20K style).
+    Pixels labelled ``ignore_index`` are left out and that class's IoU is NaN."""
     pred, target = pred.reshape(-1), target.reshape(-1)
+    if ignore_index is not None:
+        keep = target != ignore_index
+        pred, target = pred[keep], target[keep]
     inter = torch.bincount(target[pred == target], minlength=n_classes).double()
     area_p = torch.bincount(pred, minlength=n_classes).double()
     area_t = torch.bincount(target, minlength=n_classes).double()
     iou = inter / (area_p + area_t - inter).clamp(min=1)
     iou[area_t == 0] = float("nan")
+    if ignore_index is not None and 0 <= ignore_index < n_classes:
+        iou[ignore_index] = float("nan")
     return iou
 
 
@@ -233,7 +240,8 @@ def segmentation_probe(
     Trained with pixel-wise cross-entropy by ``epochs`` Adam passes over the train split
     (full batch when ``batch_size`` is None, else shuffled minibatches drawn from a
     generator seeded by ``seed``). Returns ``{"miou"}``: the mean over classes present in the
-    test masks of the per-class IoU on the test split (background counts as a class).
+    test masks of the per-class IoU on the test split (background counts as a class; pixels
+    labelled ``task.ignore_index`` are neither trained on nor scored).
     """
     if decoder not in ("auto", "patch", "bilinear"):
         raise UsageError(f"decoder must be 'auto', 'patch' or 'bilinear', got {decoder!r}")
@@ -266,6 +274,7 @@ def segmentation_probe(
     nn.init.zeros_(probe.bias)
     opt = torch.optim.Adam(probe.parameters(), lr=lr, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(int(seed))
+    ignore = -100 if task.ignore_index is None else int(task.ignore_index)
     n = train.shape[0]
     bs = n if batch_size is None else min(batch_size, n)
 
@@ -282,13 +291,13 @@ def segmentation_probe(
             order = torch.randperm(n, generator=gen) if bs < n else torch.arange(n)
             for i in range(0, n, bs):
                 idx = order[i:i + bs]
-                loss = F.cross_entropy(logits(train[idx]), y_train[idx])
+                loss = F.cross_entropy(logits(train[idx]), y_train[idx], ignore_index=ignore)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
     with torch.no_grad():
         pred = torch.cat([logits(test[i:i + 256]).argmax(1) for i in range(0, len(test), 256)])
-    iou = class_iou(pred, y_test, task.n_classes)
+    iou = class_iou(pred, y_test, task.n_classes, task.ignore_index)
     return {"miou": float(torch.nanmean(iou))}
 
 

@@ -289,7 +289,9 @@ class RetrievalTask:
 
 @dataclass(frozen=True)
 class SegmentationTask:
-    """Semantic segmentation for a linear probe: masks int64, class 0 = background."""
+    """Semantic segmentation for a linear probe: masks int64, class 0 = background.
+    ``ignore_index``: a label whose pixels are neither trained on nor scored (ADE20K's 0,
+    "other"); None: every label is a class."""
 
     train_images: np.ndarray
     train_masks: np.ndarray
@@ -297,6 +299,7 @@ class SegmentationTask:
     test_masks: np.ndarray
     n_classes: int
     class_names: tuple[str, ...] = field(default=())
+    ignore_index: int | None = None
 
 
 @dataclass
