@@ -239,6 +239,15 @@ class SegmentationDataset:
         """The measurement table's task value: ``segmentation/<name>``."""
         return f"{SEGMENTATION_TASK}/{self.name}"
 
+    def check(self) -> None:
+        """Check the folder's layout without reading images (the loader's own checks:
+        both splits' folders, their images, an annotation per image); :class:`DataError`."""
+        base = Path(self.path)
+        if not base.is_dir():
+            raise DataError(f"segmentation data: folder not found: {base}")
+        for split, cap in ((self.train_split, self.max_train), (self.test_split, self.max_test)):
+            _seg_pairs(base, split, cap)
+
     def load(self, image_size: int) -> SegmentationTask:
         """:func:`load_segmentation_task` with this entry's settings."""
         return load_segmentation_task(

@@ -37,6 +37,7 @@ from scalecmp.experiments.plan import (
     run_root,
     spec_rows,
     steps_to_train,
+    unit_id,
 )
 from scalecmp.experiments.progress import (
     PlainProgress,
@@ -120,15 +121,8 @@ def check_eval_data(spec: GridSpec) -> None:
 
     for ds in ev.benchmarks:
         check_benchmark_dataset(ds)
-    seg = ev.segmentation_data
-    if seg is not None:
-        for sub in ("images", "annotations"):
-            for split in (seg.train_split, seg.test_split):
-                if not (Path(seg.path) / sub / split).is_dir():
-                    from scalecmp.errors import DataError
-
-                    raise DataError(f"segmentation_data {seg.name!r}: folder not found: "
-                                    f"{Path(seg.path) / sub / split}")
+    if ev.segmentation_data is not None:
+        ev.segmentation_data.check()
 
 
 def _plan_summary(units: list[Unit], steps: dict[int, int]) -> list[dict[str, Any]]:
@@ -218,8 +212,9 @@ def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
     if not dry_run:
         S.check_slurm()
         out.mkdir(parents=True, exist_ok=True)
-    table = collect(out, spec)[0] if out.is_dir() and not dry_run else (
-        collected_table(out, spec) if out.is_dir() else None)
+    table = None
+    if out.is_dir():  # a dry run writes nothing, not even the compiled table
+        table = collected_table(out, spec) if dry_run else collect(out, spec)[0]
     done = done_cells(spec, table)
     units = plan_units(spec, out, done)
     steps = {id(j): steps_to_train(spec, j) for u in units for j in u.jobs}
@@ -293,16 +288,7 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
     table = collect(out, spec)[0] if out.is_dir() else None
     done = done_cells(spec, table)
     registry = S.read_registry(out) if out.is_dir() else {}
-    units = plan_units(spec, out, done)
-    states = S.job_states([registry[u.id]["job_id"] for u in units if u.id in registry])
-    unit_state: dict[tuple, tuple[str, dict[str, Any]]] = {}
-    for u in units:
-        entry = registry.get(u.id)
-        state = states.get(str(entry["job_id"]), "UNKNOWN") if entry else "MISSING"
-        for job in u.jobs:
-            unit_state[(job.procedure, job.size, job.lr)] = (state, entry or {})
-            if job.kind == "cosine":
-                unit_state[(job.procedure, job.size, job.lr, job.total)] = (state, entry or {})
+    states = S.job_states([entry["job_id"] for entry in registry.values()])
     rows = []
     for proc in spec.procedures:
         for size in spec.sizes:
@@ -314,9 +300,9 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
                 if c in done:
                     counts["done"] += 1
                     continue
-                key = ((proc, size, c.lr, c.samples_seen) if c.schedule == "cosine"
-                       else (proc, size, c.lr))
-                state, entry = unit_state.get(key, ("MISSING", {}))
+                entry = registry.get(unit_id(spec, proc, size, c.lr, c.schedule,
+                                             c.samples_seen), {})
+                state = states.get(str(entry["job_id"]), "UNKNOWN") if entry else "MISSING"
                 if entry.get("job_id") and entry["job_id"] not in job_ids:
                     job_ids.append(str(entry["job_id"]))
                 if state == "RUNNING" or state in ("COMPLETING", "CONFIGURING"):
