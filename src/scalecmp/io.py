@@ -488,32 +488,38 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     Only a regular file is ever replaced (a symbolic link to one: its target); the new file
     gets the replaced file's permissions, or those of a new file under the umask (0644 under
     022)."""
-    p, mode = _target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def to_file(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
             write(fh)
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return p
+
+    return _replace_via_temp(path, to_file, keep_suffix=False)
 
 
 def atomic_write_path(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """:func:`atomic_write` for writers that take a file name (matplotlib's ``savefig``
     picks the format from the suffix): ``write(tmp)`` writes a temporary file with the same
     suffix beside ``path``, which then replaces ``path``."""
+    return _replace_via_temp(path, write, keep_suffix=True)
+
+
+def _replace_via_temp(path: str | Path, write: Callable[[Path], Any], *,
+                      keep_suffix: bool) -> Path:
+    """``write(tmp)`` into a temporary dot file beside ``path`` (``.<stem>.*.tmp<suffix>``
+    with ``keep_suffix``, else ``.<name>.*.tmp``), give it the mode, fsync it, rename it
+    over ``path``; the temporary file is removed if anything fails."""
     p, mode = _target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=f".tmp{p.suffix}", dir=p.parent)
+    prefix, suffix = ((f".{p.stem}.", f".tmp{p.suffix}") if keep_suffix
+                      else (f".{p.name}.", ".tmp"))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=p.parent)
     os.close(fd)
     try:
         write(Path(tmp))
         os.chmod(tmp, mode)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, p)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

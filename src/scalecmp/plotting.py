@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from scalecmp.compare import label_of
 from scalecmp.errors import UsageError
+from scalecmp.report_tables import mantissa_exponent
 
 __all__ = [
     "COLORS",
@@ -174,16 +176,6 @@ def y_label(metric: str, *, error: bool, maximize: bool) -> str:
 # ---------------------------------------------------------------------------------------
 # numbers and formulas (mathtext)
 # ---------------------------------------------------------------------------------------
-def _split(v: float, digits: int) -> tuple[str, int]:
-    """Mantissa text and decimal exponent of ``v`` rounded to ``digits`` significant digits."""
-    e = math.floor(math.log10(abs(v)))
-    m = round(v / 10.0**e, digits - 1)
-    if abs(m) >= 10:
-        m /= 10.0
-        e += 1
-    return f"{m:.{digits}g}", e
-
-
 def math_num(v: float, digits: int = 3) -> str:
     """Mathtext number (no ``$``): ``0.227``, ``1.14\\times10^{12}``, ``\\infty``."""
     v = float(v)
@@ -193,7 +185,7 @@ def math_num(v: float, digits: int = 3) -> str:
         return r"\infty" if v > 0 else r"-\infty"
     if v == 0:
         return "0"
-    m, e = _split(v, digits)
+    m, e = mantissa_exponent(v, digits)
     if -3 <= e < 4:
         return f"{v:.{max(digits, e + 1)}g}"
     if m in ("1", "-1"):
@@ -484,7 +476,7 @@ def plot_fit(
             dodge = 10.0 ** (0.03 * (i - (len(groups) - 1) / 2.0))
             ax.errorbar([p["x"] * dodge], [e], yerr=yerr, fmt="*", ms=10, color=c, mec="black",
                         mew=0.5, ecolor=c, elinewidth=1.2, capsize=3, zorder=5)
-        name = _label_of(g.key)
+        name = label_of(g.key)
         group_handles.append(Line2D([], [], color=c, lw=1.8, marker="o", ms=4, mec="black",
                                     mew=0.4, label=group_label(g, name, x=result.x,
                                                                metric=metric,
@@ -525,11 +517,3 @@ def plot_fit(
     if own and path is not None:
         plt.close(fig)
     return fig
-
-
-def _label_of(key: dict) -> str:
-    if not key:
-        return "all"
-    if len(key) == 1:
-        return str(next(iter(key.values())))
-    return ", ".join(f"{k}={v}" for k, v in key.items())

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "tex_num",
     "latex_escape",
     "html_text",
+    "mantissa_exponent",
     "tex_text",
     "cell_text",
     "cell_html",
@@ -49,7 +51,9 @@ def _finite(v: Any) -> float | None:
     return None if math.isnan(v) else v
 
 
-def _mantissa_exp(v: float, digits: int) -> tuple[str, int]:
+def mantissa_exponent(v: float, digits: int) -> tuple[str, int]:
+    """Mantissa text and decimal exponent of ``v`` (non-zero, finite) rounded to ``digits``
+    significant digits: ``("4.2", 10)`` for 4.2e10."""
     e = math.floor(math.log10(abs(v)))
     m = round(v / 10.0**e, digits - 1)
     if abs(m) >= 10:
@@ -71,7 +75,7 @@ def fmt_num(v: float | None, digits: int = 3, *, inf: str = "unbounded") -> str:
     if math.isinf(f):
         return inf if f > 0 else f"{inf} below"
     if _sci(f, digits):
-        m, e = _mantissa_exp(f, digits)
+        m, e = mantissa_exponent(f, digits)
         return f"{m}e{e}"
     return f"{f:.{digits}g}"
 
@@ -98,7 +102,7 @@ def html_num(v: float | None, digits: int = 3, *, inf: str = "\u221e") -> str:
     if math.isinf(f):
         return html.escape(inf) if f > 0 else f"\u2212{html.escape(inf)}"
     if _sci(f, digits):
-        m, e = _mantissa_exp(f, digits)
+        m, e = mantissa_exponent(f, digits)
         return f"{m.replace('-', chr(0x2212))}\u00d710<sup>{e}</sup>"
     return f"{f:.{digits}g}".replace("-", "\u2212")
 
@@ -112,7 +116,7 @@ def tex_num(v: float | None, digits: int = 3, *, inf: str = r"$\infty$") -> str:
     if math.isinf(f):
         return inf if f > 0 else rf"$-{inf.strip('$')}$"
     if _sci(f, digits):
-        m, e = _mantissa_exp(f, digits)
+        m, e = mantissa_exponent(f, digits)
         return rf"${m}\times10^{{{e}}}$"
     s = f"{f:.{digits}g}"
     return f"${s}$" if f < 0 else s
@@ -201,31 +205,31 @@ class Pct:
         return "--" if f is None or math.isinf(f) else f"{100 * f:.{self.decimals}f}\\%"
 
 
+def _cell(c: Any, method: str, number: Callable[[Any], str],
+          text: Callable[[str], str]) -> str:
+    """A cell in one format: its own ``method()`` (Num, Interval, Pct), ``number`` for a
+    float or a missing value, else ``text`` of its string."""
+    render = getattr(c, method, None)
+    if callable(render):
+        return render()
+    if c is None or isinstance(c, float):
+        return number(c)
+    return text(str(c))
+
+
 def cell_text(c: Any) -> str:
     """A cell as plain text (Markdown, terminal)."""
-    if hasattr(c, "text") and callable(c.text):
-        return c.text()
-    if c is None or isinstance(c, float):
-        return fmt_num(c)
-    return str(c)
+    return _cell(c, "text", fmt_num, str)
 
 
 def cell_html(c: Any) -> str:
     """A cell as escaped HTML."""
-    if hasattr(c, "html") and callable(c.html):
-        return c.html()
-    if c is None or isinstance(c, float):
-        return html_num(c)
-    return html_text(str(c))
+    return _cell(c, "html", html_num, html_text)
 
 
 def cell_tex(c: Any) -> str:
     """A cell as LaTeX (text escaped, numbers typeset)."""
-    if hasattr(c, "tex") and callable(c.tex):
-        return c.tex()
-    if c is None or isinstance(c, float):
-        return tex_num(c)
-    return tex_text(str(c))
+    return _cell(c, "tex", tex_num, tex_text)
 
 
 _ENUM = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)e([+-]?\d+)(?!\w|\.\d)")

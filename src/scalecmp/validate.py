@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from scalecmp.errors import UsageError
@@ -186,20 +186,24 @@ def no_intervals_warning(n_bootstrap: int, name: str = "n_bootstrap") -> None:
         )
 
 
-def split_names(values: Sequence[str] | str | None) -> list[str]:
-    """Column names from a list option: repeated and/or comma-separated
-    (``by=["a", "b"]``, ``"a,b"``); blanks dropped, order kept, duplicates removed."""
+def _list_parts(values: Sequence[Any] | str | None) -> Iterator[str]:
+    """The items of a list option, repeated and/or comma-separated, stripped, blanks
+    dropped, in order."""
     if values is None:
-        return []
+        return
     if isinstance(values, str):
         values = [values]
-    out: list[str] = []
     for v in values:
         for part in str(v).split(","):
             part = part.strip()
-            if part and part not in out:
-                out.append(part)
-    return out
+            if part:
+                yield part
+
+
+def split_names(values: Sequence[str] | str | None) -> list[str]:
+    """Column names from a list option: repeated and/or comma-separated
+    (``by=["a", "b"]``, ``"a,b"``); blanks dropped, order kept, duplicates removed."""
+    return list(dict.fromkeys(_list_parts(values)))
 
 
 def parse_numbers(values: Sequence[Any] | None, name: str, what: str = " (compute)"
@@ -207,21 +211,17 @@ def parse_numbers(values: Sequence[Any] | None, name: str, what: str = " (comput
     """Numbers from a list option, repeated and/or comma-separated (``["1e11,1e12",
     "1e13"]``); each finite and > 0."""
     out: list[float] = []
-    for v in values or []:
-        for part in str(v).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if ":" in part:
-                raise UsageError(
-                    f"{name}: '{part}' is an N:D pair; pairs are for two-input laws "
-                    "(chinchilla), this fit takes compute values"
-                )
-            try:
-                num = float(part)
-            except ValueError:
-                raise UsageError(f"{name}: '{part}' is not a number") from None
-            out += check_positive_values([num], name, what)
+    for part in _list_parts(values or []):
+        if ":" in part:
+            raise UsageError(
+                f"{name}: '{part}' is an N:D pair; pairs are for two-input laws "
+                "(chinchilla), this fit takes compute values"
+            )
+        try:
+            num = float(part)
+        except ValueError:
+            raise UsageError(f"{name}: '{part}' is not a number") from None
+        out += check_positive_values([num], name, what)
     return out
 
 
@@ -229,20 +229,16 @@ def parse_pairs(values: Sequence[Any] | None, name: str) -> tuple[list[float], l
     """``N:D`` pairs (two-input laws) from a list option, repeated and/or comma-separated."""
     ns: list[float] = []
     ds: list[float] = []
-    for v in values or []:
-        for part in str(v).split(","):
-            part = part.strip()
-            if not part:
-                continue
-            if part.count(":") != 1:
-                raise UsageError(f"{name}: a two-input law predicts at N:D pairs, got '{part}'")
-            a, b = part.split(":")
-            for s in (a, b):
-                try:
-                    float(s)
-                except ValueError:
-                    raise UsageError(f"{name}: '{s.strip()}' in '{part}' is not a number"
-                                     ) from None
-            ns += check_positive_values([float(a)], name, "")
-            ds += check_positive_values([float(b)], name, "")
+    for part in _list_parts(values or []):
+        if part.count(":") != 1:
+            raise UsageError(f"{name}: a two-input law predicts at N:D pairs, got '{part}'")
+        a, b = part.split(":")
+        for s in (a, b):
+            try:
+                float(s)
+            except ValueError:
+                raise UsageError(f"{name}: '{s.strip()}' in '{part}' is not a number"
+                                 ) from None
+        ns += check_positive_values([float(a)], name, "")
+        ds += check_positive_values([float(b)], name, "")
     return ns, ds
