@@ -58,6 +58,7 @@ def values(table: pd.DataFrame) -> pd.DataFrame:
         ({"warmup": 8}, "warmup"),
         ({"data": {"type": "synthetic", "noise": 0.1}}, "unknown key 'data.noise'"),
         ({"data": {"type": "synthetic", "caption_noise": 2}}, "caption_noise"),
+        ({"data": {"type": "synthetic", "caption_positions": "no"}}, "caption_positions"),
         ({"data": {"type": "parquet"}}, "unknown data type 'parquet'"),
         ({"eval": {"tasks": ["captioning"]}}, "unknown eval task 'captioning'"),
         ({"train": {"optimizer": "sgd"}}, "unknown key 'train.optimizer'"),
@@ -69,6 +70,20 @@ def test_bad_spec_gives_one_clear_line(change, message):
     text = str(info.value)
     assert message in text
     assert "\n" not in text
+
+
+def test_world_knobs_reach_the_training_stream_and_evaluation(tmp_path):
+    """A world knob in the spec's data section is the world the runner trains and
+    evaluates on: with caption_positions false no training or retrieval caption says where
+    an object is."""
+    from scalecmp.experiments.runner import GridRunner
+
+    data = {**TINY["data"], "caption_positions": False}
+    runner = GridRunner(spec(data=data), tmp_path)
+    world = runner._world(runner.spec.data)
+    assert world.config.caption_positions is False
+    captions = [*world.train_batch(0, 200).captions, *runner.tasks["retrieval"].captions]
+    assert not any(w in c.split() for c in captions for w in ("corner", "centre", "top"))
 
 
 def test_missing_required_key():

@@ -268,9 +268,32 @@ def test_retrieval_and_segmentation_tasks() -> None:
     assert (seg.test_masks > 0).mean() > 0.05
 
 
+def test_captions_without_positions() -> None:
+    """caption_positions=False: the same scenes and pixels, captions without position
+    phrases, and the rest of each caption as before."""
+    from scalecmp.experiments.synthetic import POSITIONS
+
+    on = SyntheticWorld(WorldConfig(seed=4, max_objects=3))
+    off = SyntheticWorld(WorldConfig(seed=4, max_objects=3, caption_positions=False))
+    b_on, b_off = on.train_batch(0, 400), off.train_batch(0, 400)
+    assert np.array_equal(b_on.images, b_off.images)
+    assert np.array_equal(b_on.masks, b_off.masks)
+    phrase = re.compile("|".join(r"\b" + p + r"\b" for p in ("corner", "centre", "top",
+                                                            "bottom", "left", "right")))
+    assert sum(bool(phrase.search(c)) for c in b_on.captions) > 100
+    ret = off.retrieval_task(200).captions
+    for cap in [*b_off.captions, *ret]:
+        assert not phrase.search(cap), cap
+        assert cap == " ".join(cap.split()) and not cap.startswith(","), cap
+    for cap, col, shp in zip(b_off.captions, b_off.colours, b_off.shapes, strict=True):
+        assert _mentions_scene(cap, col, shp), cap
+    assert len(POSITIONS) == 9
+
+
 def test_config_validation() -> None:
     for bad in ({"n_shapes": 0}, {"n_colours": 13}, {"max_objects": 10},
-                {"caption_noise": 1.5}, {"n_unique": 0}, {"image_size": 4}):
+                {"caption_noise": 1.5}, {"n_unique": 0}, {"image_size": 4},
+                {"caption_positions": "no"}):
         with pytest.raises(UsageError):
             WorldConfig(**bad)
     with pytest.raises(UsageError):

@@ -120,7 +120,7 @@ _TOP_KEYS = {
 }
 WORLD_KEYS = {
     "image_size", "n_shapes", "n_colours", "max_objects", "caption_noise", "n_unique", "seed",
-    "zipf_a", "p_group", "pixel_noise", "illumination",
+    "zipf_a", "p_group", "pixel_noise", "illumination", "caption_positions",
 }
 _DATA_KEYS = {
     "synthetic": {"type", "name"} | WORLD_KEYS,

@@ -199,6 +199,10 @@ class WorldConfig:
         ("two small blue squares") rather than distinct ones.
     pixel_noise : standard deviation (grey levels) of the per-pixel Gaussian noise.
     illumination : largest amplitude (grey levels) of the random linear light gradient.
+    caption_positions : whether captions name where objects are ("in the top left
+        corner"). Objects are placed on the 3 x 3 anchor grid either way (segmentation
+        masks are unchanged); without position words no caption needs the model to locate
+        objects.
     """
 
     image_size: int = 32
@@ -212,6 +216,7 @@ class WorldConfig:
     p_group: float = 0.35
     pixel_noise: float = 6.0
     illumination: float = 14.0
+    caption_positions: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -225,6 +230,7 @@ class WorldConfig:
             (0.0 <= self.p_group <= 1.0, "p_group must be in [0, 1]"),
             (self.pixel_noise >= 0.0 and self.illumination >= 0.0,
              "pixel_noise and illumination must be >= 0"),
+            (isinstance(self.caption_positions, bool), "caption_positions must be true or false"),
         ]
         for ok, message in checks:
             if not ok:
@@ -398,18 +404,23 @@ def _pick(options: Sequence[str], u: float) -> str:
 
 
 def _fill(template: str, shape: int, colour: int, size: int, pos: int, u: float,
-          count: int = 1) -> str:
-    """Fill one template for an object (or a group of ``count`` identical objects)."""
+          count: int = 1, position: bool = True) -> str:
+    """Fill one template for an object (or a group of ``count`` identical objects);
+    ``position=False`` leaves the position phrase out."""
     shape_word, colour_word = SHAPES[shape], COLOURS[colour][0]
     text = template.format(
         a="a", z=_pick(_SIZE_WORDS[size], u), c=colour_word, s=shape_word,
-        P=_POS_PHRASE[pos], N=_NUMBERS[count - 1], S=_plural(shape_word),
+        P=_POS_PHRASE[pos] if position else "", N=_NUMBERS[count - 1],
+        S=_plural(shape_word),
     )
+    if not position:
+        text = " ".join(text.split()).removeprefix(", ")
     return _AN.sub("an ", text)
 
 
-def _scene_caption(sc: _Scenes, i: int, detailed: bool) -> str:
-    """Caption of scene ``i``: a template chosen by the scene's style draws."""
+def _scene_caption(sc: _Scenes, i: int, detailed: bool, position: bool = True) -> str:
+    """Caption of scene ``i``: a template chosen by the scene's style draws (without
+    position phrases when ``position`` is False)."""
     n = int(sc.n_objects[i])
     u = sc.style[i]
     sh, co, si, po = sc.shapes[i], sc.colours[i], sc.sizes[i], sc.positions[i]
@@ -418,13 +429,13 @@ def _scene_caption(sc: _Scenes, i: int, detailed: bool) -> str:
             tmpl = _DETAILED_SINGLE if detailed else _pick(_SINGLE_TEMPLATES, u[0])
         else:
             tmpl = _DETAILED_GROUP if detailed else _pick(_GROUP_TEMPLATES, u[0])
-        return _fill(tmpl, sh[0], co[0], si[0], po[0], u[1], count=n)
+        return _fill(tmpl, sh[0], co[0], si[0], po[0], u[1], count=n, position=position)
     order = range(n - 1, -1, -1) if (u[2] < 0.5 and not detailed) else range(n)
     parts = []
     for k, j in enumerate(order):
         uj = (u[3] * (k + 1) * 7.31) % 1.0
         tmpl = _DETAILED_SINGLE if detailed else _pick(_OBJECT_TEMPLATES, uj)
-        parts.append(_fill(tmpl, sh[j], co[j], si[j], po[j], u[1]))
+        parts.append(_fill(tmpl, sh[j], co[j], si[j], po[j], u[1], position=position))
     body = ", ".join(parts[:-1]) + " and " + parts[-1]
     prefix = "" if detailed else _pick(_MULTI_PREFIXES, u[0])
     return prefix + body
@@ -528,7 +539,8 @@ class SyntheticWorld:
         keys = _sample_keys(self._seed_key, _SPLITS["eval"], np.arange(n, dtype=np.int64))
         scenes = self._scenes(keys)
         images, _ = self._render(scenes)
-        captions = tuple(_scene_caption(scenes, i, detailed) for i in range(n))
+        captions = tuple(_scene_caption(scenes, i, detailed, self.config.caption_positions)
+                         for i in range(n))
         return RetrievalTask(images=images, captions=captions)
 
     def segmentation_task(self, n_train: int, n_test: int) -> SegmentationTask:
@@ -554,14 +566,15 @@ class SyntheticWorld:
     def _make(self, namespace: int, idx: np.ndarray, caption_noise: float) -> SceneBatch:
         scenes = self._scenes(_sample_keys(self._seed_key, namespace, idx))
         images, labels = self._render(scenes)
-        captions = [_scene_caption(scenes, i, False) for i in range(idx.size)]
+        pos = self.config.caption_positions
+        captions = [_scene_caption(scenes, i, False, pos) for i in range(idx.size)]
         noisy = scenes.noise_u < caption_noise
         if noisy.any():
             where = np.nonzero(noisy)[0]
             partner_keys = _sample_keys(self._seed_key, _NOISE_NAMESPACE, scenes.partner[where])
             partners = self._scenes(partner_keys)
             for k, i in enumerate(where):
-                captions[i] = _scene_caption(partners, k, False)
+                captions[i] = _scene_caption(partners, k, False, pos)
         return SceneBatch(
             images=images, captions=captions, labels=labels, indices=idx, noisy=noisy,
             shapes=scenes.shapes, colours=scenes.colours, sizes=scenes.sizes,
