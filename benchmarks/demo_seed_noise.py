@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import warnings
+from pathlib import Path
 
 import pandas as pd
 
-SHORT = {"acc1": "cls", "image_retrieval_recall@5": "img R@5",
-         "text_retrieval_recall@5": "txt R@5", "miou": "mIoU"}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from demo_protocol import SHORT  # noqa: E402
+
 KEYS = ["procedure", "model", "schedule", "samples_seen", "cooldown_from", "task", "metric"]
 
 
