@@ -154,6 +154,7 @@ def grid_collect(
 ) -> None:
     """Compile OUT/measurements.parquet from the result shards in OUT/shards/."""
     from scalecmp.experiments.grid import collect_grid, load_spec
+    from scalecmp.experiments.store import measurements_path
 
     parsed = load_spec(spec) if spec is not None else None
     result = collect_grid(parsed, out)
@@ -161,7 +162,7 @@ def grid_collect(
         return
     cells = (f"; {result['done']}/{result['cells']} cells of '{parsed.name}' done"
              if parsed is not None else "")
-    typer.echo(f"{Path(out) / 'measurements.parquet'}: {result['rows']} rows from "
+    typer.echo(f"{measurements_path(out)}: {result['rows']} rows from "
                f"{result['shards']} shard(s) ({'updated' if result['changed'] else 'unchanged'})"
                f"{cells}")
 

@@ -8,6 +8,7 @@ samples seen), a metric column ``y`` and optional grouping columns.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import operator
 import os
@@ -15,7 +16,7 @@ import re
 import stat
 import tempfile
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -38,6 +39,7 @@ __all__ = [
     "json_safe",
     "atomic_write",
     "atomic_write_path",
+    "file_lock",
     "atomic_write_text",
     "write_json",
 ]
@@ -525,7 +527,32 @@ def _replace_via_temp(path: str | Path, write: Callable[[Path], Any], *,
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_dir(p.parent)  # the rename itself survives a crash
     return p
+
+
+def _fsync_dir(path: Path) -> None:
+    """fsync a folder, so that a rename inside it is durable (best effort)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path) -> Iterator[None]:
+    """An exclusive ``fcntl`` lock on the file ``path`` (created, with its folder, when
+    missing) for the duration of the block; local filesystems."""
+    lock = Path(path)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -35,6 +35,7 @@ import numpy as np
 
 from scalecmp.compare import label_of
 from scalecmp.errors import UsageError
+from scalecmp.io import atomic_write_path
 from scalecmp.report_tables import mantissa_exponent
 
 __all__ = [
@@ -93,12 +94,10 @@ def check_figure_path(path: str | Path) -> Path:
 
 
 def save_figure(fig, path: str | Path, *, dpi: int = 200) -> Path:
-    """Save through a temporary file and an atomic rename."""
+    """Save through a temporary file and an atomic rename (:func:`scalecmp.io.atomic_write_path`:
+    only a regular file is ever replaced)."""
     p = check_figure_path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.stem}.tmp{p.suffix}")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    tmp.replace(p)
+    atomic_write_path(p, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight"))
     return p
 
 

@@ -46,7 +46,7 @@ from scalecmp.experiments.progress import (
     make_progress,
     null_context,
 )
-from scalecmp.experiments.runner import GridRunner
+from scalecmp.experiments.runner import GridRunner, start_runner
 from scalecmp.experiments.shards import collect, collected_table
 from scalecmp.experiments.spec import EVAL_TASKS, GridSpec, load_spec, parse_spec
 
@@ -135,13 +135,10 @@ def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
                console: Any, workers: int | str | None, dry_run: bool) -> dict[str, Any]:
     import torch
 
-    from scalecmp.experiments.trainer import barrier, init_distributed
+    from scalecmp.experiments.trainer import barrier
 
     t0 = time.perf_counter()
-    runner = GridRunner(spec, out, device=device)
-    info = init_distributed(runner.device)
-    if info.world_size > 1 and runner.device == "cuda":
-        runner.device = f"cuda:{info.local_rank}"
+    runner, info = start_runner(spec, out, device=device)
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
     table = collected_table(out, spec) if out.is_dir() else None
@@ -217,13 +214,13 @@ def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
         table = collected_table(out, spec) if dry_run else collect(out, spec)[0]
     done = done_cells(spec, table)
     units = plan_units(spec, out, done)
-    steps = {id(j): steps_to_train(spec, j) for u in units for j in u.jobs}
     summary: dict[str, Any] = {
         "cells": len(expand_cells(spec)), "done_before": len(done), "units": len(units),
         "jobs": sum(len(u.jobs) for u in units), "executor": "slurm", "trained_steps": 0,
         "evaluated": 0, "failed": [], "rank": 0, "world_size": 1, "workers": 0,
     }
     if dry_run:
+        steps = {id(j): steps_to_train(spec, j) for u in units for j in u.jobs}
         summary.update(plan=_plan_summary(units, steps), parameters=S.submitit_parameters(spec),
                        done_after=len(done), wall_s=time.perf_counter() - t0, submitted={},
                        active={})
@@ -235,7 +232,7 @@ def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
         print(f"grid '{spec.name}': {len(submitted)} unit(s) submitted"
               + (f" (job ids {_id_range(submitted)})" if submitted else "")
               + (f", {len(active)} already queued or running" if active else "")
-              + f"; logs in {out / 'slurm' / 'logs'}", flush=True)
+              + f"; logs in {S.slurm_dir(out) / 'logs'}", flush=True)
     if wait:
         ends = {**submitted, **active}
         count = {"n": 0}

@@ -22,7 +22,7 @@ from scalecmp.experiments.progress import describe
 from scalecmp.experiments.spec import EVAL_TASKS, TRAIN_TASK, WORLD_KEYS, GridSpec
 from scalecmp.experiments.tokenizer import CachedTokenizer
 
-__all__ = ["EVAL_DATASETS", "GridRunner", "JobReport"]
+__all__ = ["EVAL_DATASETS", "GridRunner", "JobReport", "start_runner"]
 
 #: table task -> the evaluation dataset named in the clip_benchmark JSON
 EVAL_DATASETS = {
@@ -316,6 +316,21 @@ class GridRunner:
             if on_job is not None:
                 on_job(report)
         return reports
+
+
+def start_runner(spec: GridSpec, out_dir: Path, *,
+                 device: str | None = None) -> tuple[GridRunner, Any]:
+    """A :class:`GridRunner` for this process, with torch.distributed initialised from the
+    environment (torchrun, Slurm tasks; :func:`~scalecmp.experiments.trainer.init_distributed`):
+    under several ranks a ``cuda`` device becomes ``cuda:<local rank>``. Returns the runner
+    and the process's rank information."""
+    from scalecmp.experiments.trainer import init_distributed
+
+    runner = GridRunner(spec, out_dir, device=device)
+    info = init_distributed(runner.device)
+    if info.world_size > 1 and runner.device == "cuda":
+        runner.device = f"cuda:{info.local_rank}"
+    return runner, info
 
 
 def _relative(path: Path, root: Path) -> Path:

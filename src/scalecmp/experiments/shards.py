@@ -31,10 +31,11 @@ from scalecmp.errors import DataError
 from scalecmp.experiments.store import (
     dedupe,
     empty_table,
-    fsync_dir,
     measurements_path,
+    merge_rows,
     normalise_rows,
     read_measurements,
+    read_table,
     table_lock,
 )
 from scalecmp.io import atomic_write
@@ -68,31 +69,16 @@ def shard_paths(out_dir: str | Path) -> list[Path]:
                   and p.is_file())
 
 
-def _read(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # a foreign or damaged file: say so in one line
-        raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
-
-
 def read_shard(out_dir: str | Path, unit: str) -> pd.DataFrame:
     """The rows of one unit (an empty table when it has none yet)."""
-    path = shard_path(out_dir, unit)
-    return _read(path) if path.exists() else empty_table()
+    return read_table(shard_path(out_dir, unit))
 
 
 def write_shard_rows(out_dir: str | Path, unit: str,
                      rows: pd.DataFrame | Iterable[Mapping]) -> int:
     """Add ``rows`` to the unit's shard atomically (rows with an existing key replace it);
     returns the shard's length. Only the unit's own process may call this."""
-    path = shard_path(out_dir, unit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = normalise_rows(rows)
-    old = read_shard(out_dir, unit)
-    table = new if old.empty else dedupe(pd.concat([normalise_rows(old), new], ignore_index=True))
-    atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
-    fsync_dir(path.parent)
-    return len(table)
+    return len(merge_rows(shard_path(out_dir, unit), rows))
 
 
 def _canonical(table: pd.DataFrame, spec: object | None) -> pd.DataFrame:
@@ -108,16 +94,25 @@ def _canonical(table: pd.DataFrame, spec: object | None) -> pd.DataFrame:
     return table.iloc[order].reset_index(drop=True)
 
 
-def collected_table(out_dir: str | Path, spec: object | None = None) -> pd.DataFrame:
-    """The table compiled from ``out_dir/measurements.parquet`` and every shard (without
-    writing anything): see the module docstring for the order."""
-    parts = [read_measurements(out_dir)]
-    parts += [_read(p) for p in shard_paths(out_dir)]
+def collected_table(out_dir: str | Path, spec: object | None = None,
+                    units: Iterable[str] | None = None) -> pd.DataFrame:
+    """The table compiled from ``out_dir/measurements.parquet`` and every shard (only the
+    shards of ``units``, when given), without writing anything: see the module docstring
+    for the order."""
+    paths = (shard_paths(out_dir) if units is None
+             else [p for p in (shard_path(out_dir, u) for u in units) if p.exists()])
+    return _compiled(read_measurements(out_dir), paths, spec)
+
+
+def _compiled(table: pd.DataFrame, shards: Iterable[Path],
+              spec: object | None) -> pd.DataFrame:
+    """``table`` (the compiled table as read) with the rows of ``shards`` added,
+    deduplicated and in the order of :func:`_canonical`."""
+    parts = [table, *(read_table(p) for p in shards)]
     parts = [normalise_rows(p) for p in parts if not p.empty]
     if not parts:
         return empty_table()
-    table = dedupe(pd.concat(parts, ignore_index=True)) if len(parts) > 1 else dedupe(parts[0])
-    return _canonical(table, spec)
+    return _canonical(dedupe(pd.concat(parts, ignore_index=True)), spec)
 
 
 def collect(out_dir: str | Path, spec: object | None = None) -> tuple[pd.DataFrame, bool]:
@@ -129,13 +124,11 @@ def collect(out_dir: str | Path, spec: object | None = None) -> tuple[pd.DataFra
         raise DataError(f"grid folder not found: {out}")
     path = measurements_path(out)
     with table_lock(out):
-        table = collected_table(out, spec)
+        old = read_measurements(out)
+        table = _compiled(old, shard_paths(out), spec)
         if table.empty:
             return table, False
-        if path.exists():
-            old = read_measurements(out)
-            if old.shape == table.shape and old.equals(normalise_rows(table)):
-                return table, False
+        if old.shape == table.shape and old.equals(normalise_rows(table)):
+            return table, False
         atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
-        fsync_dir(out)
     return table, True

@@ -26,14 +26,12 @@ Needs submitit (the ``train`` extra) for submitting; reading states needs only S
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ from typing import Any
 from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.plan import Unit
 from scalecmp.experiments.spec import GridSpec
-from scalecmp.io import write_json
+from scalecmp.io import file_lock, write_json
 
 __all__ = [
     "ACTIVE_STATES",
@@ -88,18 +86,16 @@ class UnitTask(_task_base()):  # type: ignore[misc]
         import torch
 
         from scalecmp.experiments.plan import done_cells, plan_units
-        from scalecmp.experiments.runner import GridRunner
+        from scalecmp.experiments.runner import start_runner
         from scalecmp.experiments.shards import collected_table
-        from scalecmp.experiments.trainer import barrier, init_distributed
+        from scalecmp.experiments.trainer import barrier
 
         if spec.cluster.world_size > 1:
             _export_torch_distributed()
         torch.set_num_threads(threads or spec.cluster.cpus_per_task)
-        runner = GridRunner(spec, Path(out_dir), device=device)
-        info = init_distributed(runner.device)
-        if info.world_size > 1 and runner.device == "cuda":
-            runner.device = f"cuda:{info.local_rank}"
-        done = done_cells(spec, collected_table(out_dir, spec))
+        runner, info = start_runner(spec, Path(out_dir), device=device)
+        # a unit's cells have rows only in its own shard (or in a table compiled earlier)
+        done = done_cells(spec, collected_table(out_dir, units=[unit]))
         units = [u for u in plan_units(spec, out_dir, done) if u.id == unit]
         barrier()  # every rank has planned before rank 0 writes anything
         if info.is_main:  # what this (re)start does, in the job's log
@@ -158,18 +154,6 @@ def read_registry(out_dir: str | Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     return {str(k): dict(v) for k, v in raw.items()}
-
-
-@contextlib.contextmanager
-def _submit_lock(out_dir: Path) -> Iterator[None]:
-    folder = slurm_dir(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".submit.lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- states
@@ -323,7 +307,7 @@ def submit_units(spec: GridSpec, out_dir: str | Path, units: Sequence[Unit], *,
     out = Path(out_dir).resolve()
     if not units:
         return {}
-    with _submit_lock(out):
+    with file_lock(slurm_dir(out) / ".submit.lock"):
         logs = slurm_dir(out) / "logs"
         executor = submitit.AutoExecutor(folder=logs / "%j", cluster="slurm")
         executor.update_parameters(**submitit_parameters(spec))

@@ -12,15 +12,13 @@ This module needs pandas and pyarrow only (no torch).
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from scalecmp.errors import DataError
-from scalecmp.io import atomic_write
+from scalecmp.io import atomic_write, file_lock
 
 __all__ = [
     "COLUMNS",
@@ -28,8 +26,9 @@ __all__ = [
     "TABLE_NAME",
     "append_measurements",
     "dedupe",
-    "fsync_dir",
+    "merge_rows",
     "normalise_rows",
+    "read_table",
     "table_lock",
     "empty_table",
     "measurements_path",
@@ -108,9 +107,10 @@ def empty_table() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in COLUMNS.items()})
 
 
-def read_measurements(out_dir: str | Path) -> pd.DataFrame:
-    """The table under ``out_dir`` (an empty table when there is none yet)."""
-    path = measurements_path(out_dir)
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A measurement table file (the table or a shard) as written; an empty table when
+    there is none yet, a one-line :class:`DataError` when it cannot be read."""
+    path = Path(path)
     if not path.exists():
         return empty_table()
     try:
@@ -119,17 +119,15 @@ def read_measurements(out_dir: str | Path) -> pd.DataFrame:
         raise DataError(f"cannot read {path}: {str(exc).splitlines()[0]}") from exc
 
 
-@contextlib.contextmanager
-def table_lock(out_dir: Path) -> Iterator[None]:
+def read_measurements(out_dir: str | Path) -> pd.DataFrame:
+    """The table under ``out_dir`` (an empty table when there is none yet)."""
+    return read_table(measurements_path(out_dir))
+
+
+def table_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive ``fcntl`` lock on ``out_dir/.measurements.lock`` (local filesystems;
     shards need no lock, see :mod:`scalecmp.experiments.shards`)."""
-    lock_path = out_dir / ".measurements.lock"
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return file_lock(Path(out_dir) / ".measurements.lock")
 
 
 def dedupe(frame: pd.DataFrame) -> pd.DataFrame:
@@ -139,34 +137,31 @@ def dedupe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop_duplicates(subset=list(KEY), keep="last").reset_index(drop=True)
 
 
+def merge_rows(path: str | Path, rows: pd.DataFrame | Iterable[Mapping]) -> pd.DataFrame:
+    """Add ``rows`` to the table file ``path`` and replace it atomically (temporary file,
+    fsync, rename); rows with the key of an existing row replace it (last write wins).
+    Returns the new table. The caller makes sure no one else writes ``path`` meanwhile."""
+    new = normalise_rows(rows)
+    old = read_table(path)
+    if old.empty:
+        table = new
+    elif new.empty:
+        table = old
+    else:
+        table = pd.concat([normalise_rows(old), new], ignore_index=True)
+    table = dedupe(table)
+    atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
+    return table
+
+
 def append_measurements(out_dir: str | Path, rows: pd.DataFrame | Iterable[Mapping]) -> int:
-    """Append ``rows`` to ``out_dir/measurements.parquet`` atomically; returns the table's length.
+    """Append ``rows`` to ``out_dir/measurements.parquet`` atomically, under
+    :func:`table_lock`; returns the table's length.
 
     Rows with the key of an existing row replace it (last write wins).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    new = normalise_rows(rows)
-    path = measurements_path(out)
     with table_lock(out):
-        old = read_measurements(out)
-        if old.empty:
-            table = new
-        elif new.empty:
-            table = old
-        else:
-            table = pd.concat([normalise_rows(old), new], ignore_index=True)
-        table = dedupe(table)
-        atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
-        fsync_dir(out)
-    return len(table)
+        return len(merge_rows(measurements_path(out), rows))
 
-
-def fsync_dir(path: Path) -> None:
-    """fsync a folder, so that a rename inside it is durable (best effort)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
