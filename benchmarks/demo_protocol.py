@@ -61,12 +61,9 @@ def load(folder: str) -> pd.DataFrame:
 def check(frame: pd.DataFrame, law: str, frontier: str, factor: float,
           min_slope_ratio: float, n_bootstrap: int = 200):
     from scalecmp.experiments import demo
-    from scalecmp.holdout import holdout_check
 
-    return holdout_check(demo.measurement_frame(frame), x="gflops_total", y="value",
-                         by="procedure", series=("task", "metric"), maximize=True,
-                         holdout_factor=factor, n_bootstrap=n_bootstrap, random_state=0,
-                         law=law, frontier=frontier, min_slope_ratio=min_slope_ratio)
+    return demo.holdout(frame, n_bootstrap, holdout_factor=factor, law=law,
+                        frontier=frontier, min_slope_ratio=min_slope_ratio)
 
 
 def score_all(frames: dict[int, pd.DataFrame]) -> pd.DataFrame:

@@ -28,17 +28,17 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_protocol import SHORT  # noqa: E402
+from demo_protocol import load as load_seed  # noqa: E402
 
 KEYS = ["procedure", "model", "schedule", "samples_seen", "cooldown_from", "task", "metric"]
 
 
 def load(folders: list[str]) -> pd.DataFrame:
     from scalecmp.experiments import demo
-    from scalecmp.experiments.store import read_measurements
 
     frames = []
     for i, folder in enumerate(folders):
-        t = demo.measurement_frame(demo.report_frame(read_measurements(folder)))
+        t = demo.measurement_frame(load_seed(folder))
         frames.append(t.assign(run=i, cooldown_from=t["cooldown_from"].fillna(-1)))
     return pd.concat(frames, ignore_index=True)
 

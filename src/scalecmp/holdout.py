@@ -33,8 +33,10 @@ from scalecmp.frontier import naive_frontier
 
 __all__ = [
     "COVERAGE_MIN",
+    "HOLDOUT_FACTOR",
     "MAE_MAX",
     "HoldoutResult",
+    "check_holdout_factor",
     "cosine_gap",
     "cosine_gap_lines",
     "holdout_check",
@@ -44,6 +46,15 @@ __all__ = [
 MAE_MAX = 0.03
 #: ... and at least this share of them lies inside their prediction intervals
 COVERAGE_MIN = 0.8
+#: the default held-out threshold: each group's largest compute divided by this
+HOLDOUT_FACTOR = 10.0
+
+
+def check_holdout_factor(holdout_factor: Any) -> None:
+    """One-line :class:`UsageError` unless ``holdout_factor`` is a finite number > 1."""
+    if not (isinstance(holdout_factor, int | float) and math.isfinite(holdout_factor)
+            and holdout_factor > 1):
+        raise UsageError(f"holdout_factor must be a number > 1, got {holdout_factor!r}")
 
 
 def _as_list(v: str | Sequence[str] | None) -> list[str]:
@@ -92,7 +103,7 @@ class HoldoutResult:
     level: float
     mae_max: float = MAE_MAX
     coverage_min: float = COVERAGE_MIN
-    holdout_factor: float = 10.0
+    holdout_factor: float = HOLDOUT_FACTOR
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     # -- verdicts -------------------------------------------------------------------
@@ -323,7 +334,7 @@ def holdout_check(
     series: str | Sequence[str] | None = ("task", "metric"),
     maximize: bool = True,
     threshold: float | None = None,
-    holdout_factor: float = 10.0,
+    holdout_factor: float = HOLDOUT_FACTOR,
     level: float = 0.95,
     mae_max: float = MAE_MAX,
     coverage_min: float = COVERAGE_MIN,
@@ -353,8 +364,7 @@ def holdout_check(
     if data.empty:
         raise DataError("holdout_check: no rows to check")
     if threshold is None:
-        if not holdout_factor > 1:
-            raise UsageError(f"holdout_factor must be > 1, got {holdout_factor}")
+        check_holdout_factor(holdout_factor)
     else:
         threshold = float(threshold)
         if not (math.isfinite(threshold) and threshold > 0):

@@ -38,11 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
 from scalecmp.io import apply_where, atomic_write_text, check_output_path
 from scalecmp.plotting import (
     compute_unit,
@@ -135,8 +135,6 @@ def _params_table(fit: Any, title: str, ctx: str) -> Table:
 
 
 HOLDOUT_TITLE = "Validated prediction: held-out check"
-#: the held-out check's default: fit below each group's largest compute / this
-HOLDOUT_FACTOR = 10.0
 COSINE_TITLE = "Cosine check: constant LR + cooldown against cosine"
 
 
@@ -144,8 +142,6 @@ def holdout_section(check: Any) -> Section:
     """The report's first section: a :class:`scalecmp.holdout.HoldoutResult` in words (the
     verdict first; a failed check is an alert), its predicted-vs-measured figure, one row per
     series (the pass rule) and one per (series, group) (what was fitted and predicted)."""
-    from scalecmp.plotting import _pyplot
-
     sec = Section(title=HOLDOUT_TITLE)
     lines = check.summary_lines()
     sec.verdicts.append(lines[0])
@@ -155,11 +151,7 @@ def holdout_section(check: Any) -> Section:
     err_head = f"mean abs. error{f' ({unit.strip()})' if unit else ''}"
     max_head = f"max abs. error{f' ({unit.strip()})' if unit else ''}"
     if check.n:
-        fig = check.figure()
-        try:
-            png = _png(fig)
-        finally:
-            _pyplot().close(fig)
+        png = _png(check.figure())
         series = " / ".join(check.series) or "one series"
         sec.figures.append((
             f"Held-out check ({'passed' if check.passed else 'FAILED'}): laws {check.where()} "
@@ -551,9 +543,7 @@ def check_report_options(
     check_n_bootstrap(n_bootstrap, minimum=20, purpose="a report is made of intervals")
     if holdout is not None:
         check_positive(holdout, "holdout", " (compute threshold)")
-    if not (isinstance(holdout_factor, int | float) and np.isfinite(holdout_factor)
-            and holdout_factor > 1):
-        raise UsageError(f"holdout_factor must be a number > 1, got {holdout_factor!r}")
+    check_holdout_factor(holdout_factor)
     opts = {k: v for k, v in (("law", law), ("frontier", frontier)) if v is not None}
     check_fit_options(n_bootstrap=n_bootstrap, level=level, random_state=random_state,
                       **opts, **fit_options)

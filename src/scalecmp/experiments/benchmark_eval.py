@@ -65,8 +65,13 @@ import torch
 from torch import nn
 
 from scalecmp.errors import DataError, UsageError
-from scalecmp.experiments.data import images_to_tensor, resize_center_crop, resize_crop
-from scalecmp.experiments.evaluate import _device, _eval_mode
+from scalecmp.experiments.data import (
+    IMAGE_EXTENSIONS,
+    images_to_tensor,
+    resize_center_crop,
+    resize_crop,
+)
+from scalecmp.experiments.evaluate import _device, _eval_mode, to_clip_benchmark_json
 from scalecmp.experiments.synthetic import SegmentationTask
 
 __all__ = [
@@ -88,8 +93,8 @@ Tokenizer = Callable[[list[str]], torch.Tensor]
 #: the clip_benchmark tasks this module runs
 BENCHMARK_TASKS: tuple[str, ...] = ("zeroshot_classification", "zeroshot_retrieval")
 SEGMENTATION_TASK = "segmentation"
-#: image file extensions read by the segmentation loader
-SEG_IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".webp")
+#: image file extensions read by the segmentation loader (the image types of the data loaders)
+SEG_IMAGE_EXTENSIONS: tuple[str, ...] = tuple(f".{e}" for e in IMAGE_EXTENSIONS)
 _WDS_PREFIX = "wds/"
 _CLASSNAMES = "classnames.txt"
 _TEMPLATES = "zeroshot_classification_templates.txt"
@@ -573,14 +578,8 @@ def clip_benchmark_record(
 ) -> dict[str, Any]:
     """The record ``clip_benchmark eval`` dumps: ``{"dataset": "wds/<name>", "model",
     "pretrained", "task", "metrics", "language"}`` (its keys, in its order)."""
-    return {
-        "dataset": dataset.clip_benchmark_name,
-        "model": model_name,
-        "pretrained": pretrained,
-        "task": dataset.task,
-        "metrics": {k: float(v) for k, v in metrics.items()},
-        "language": language,
-    }
+    return to_clip_benchmark_json(dataset.clip_benchmark_name, model_name, pretrained,
+                                  dataset.task, metrics, language=language)
 
 
 def clip_benchmark_filename(dataset: BenchmarkDataset, model_name: str, pretrained: str,

@@ -202,17 +202,19 @@ def measurement_frame(frame):  # noqa: ANN001, ANN201 - pandas in and out
     return frame.loc[frame["schedule"] != "cosine"].reset_index(drop=True)
 
 
-def holdout(frame, n_bootstrap: int = 200):  # noqa: ANN001, ANN201 - HoldoutResult
+def holdout(frame, n_bootstrap: int = 200, *,  # noqa: ANN001, ANN201 - HoldoutResult
+            holdout_factor: float = HOLDOUT_FACTOR, **options: Any):
     """The demo's validated prediction: per (task, metric) and procedure, the laws fitted
-    below 1/HOLDOUT_FACTOR of the procedure's largest compute predict its frontier runs
-    above (:func:`scalecmp.holdout.holdout_check`)."""
+    below 1/``holdout_factor`` of the procedure's largest compute predict its frontier runs
+    above (:func:`scalecmp.holdout.holdout_check`), with the demo's :func:`fit_options`
+    (``options`` replace them: the protocol's candidates)."""
     from scalecmp.holdout import holdout_check
 
     return holdout_check(
         measurement_frame(frame), x="gflops_total", y="value", by="procedure",
         series=("task", "metric"), maximize=True, threshold=None,
-        holdout_factor=HOLDOUT_FACTOR, n_bootstrap=n_bootstrap, random_state=0,
-        **fit_options(),
+        holdout_factor=holdout_factor, n_bootstrap=n_bootstrap, random_state=0,
+        **{**fit_options(), **options},
     )
 
 
@@ -253,7 +255,7 @@ def run_demo(
 
 
 def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 - pandas
-            title: str = "scalecmp demo", echo: bool = True) -> dict[str, Any]:
+            title: str = "scalecmp demo") -> dict[str, Any]:
     """Everything after the grid, on a demo table (:func:`report_frame` rows): the held-out
     check (printed first, ``out/holdout.png``), the cosine gap, one line per fitted law,
     and ``out/report.html``, which opens with the same check and gap. Returns ``report``,
@@ -269,9 +271,8 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
     check = holdout(frame, n_bootstrap=n_bootstrap)
     gap = cosine_gap(frame)
     lines = summarise_laws(measured)
-    if echo:
-        for line in check.summary_lines() + cosine_gap_lines(gap) + lines:
-            print(line, flush=True)
+    for line in check.summary_lines() + cosine_gap_lines(gap) + lines:
+        print(line, flush=True)
     figure = _save_holdout_figure(check, out)
     report = write_report(
         measured, out, x="gflops_total", y="value", by="procedure", series=("task", "metric"),

@@ -17,7 +17,7 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +200,7 @@ def class_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int,
     area_p = torch.bincount(pred, minlength=n_classes).double()
     area_t = torch.bincount(target, minlength=n_classes).double()
     iou = inter / (area_p + area_t - inter).clamp(min=1)
-    iou[area_t == 0] = float("nan")
-    if ignore_index is not None and 0 <= ignore_index < n_classes:
-        iou[ignore_index] = float("nan")
+    iou[area_t == 0] = float("nan")  # absent classes, the ignored label among them
     return iou
 
 
@@ -346,17 +344,22 @@ def evaluate_checkpoint(
 
 
 def to_clip_benchmark_json(
-    dataset: str, model_name: str, pretrained: str, task: str, metrics: dict[str, float]
+    dataset: str, model_name: str, pretrained: str, task: str, metrics: Mapping[str, float],
+    language: str | None = None,
 ) -> dict[str, Any]:
     """clip_benchmark's result record: ``{"dataset", "model", "pretrained", "task",
-    "metrics": {name: value}}``."""
-    return {
+    "metrics": {name: value}}``, then ``"language"`` when given (the ``clip_benchmark
+    eval`` CLI writes it)."""
+    record: dict[str, Any] = {
         "dataset": dataset,
         "model": model_name,
         "pretrained": pretrained,
         "task": task,
         "metrics": {k: float(v) for k, v in metrics.items()},
     }
+    if language is not None:
+        record["language"] = language
+    return record
 
 
 def write_clip_benchmark_json(

@@ -62,11 +62,11 @@ class Job:
     lr: float
     total: int
     run_dir: Path
+    unit: str
     measure: list[int] = field(default_factory=list)
     save: list[int] = field(default_factory=list)
     branch_from: int | None = None
     parent_dir: Path | None = None
-    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -142,10 +142,8 @@ def done_cells(spec: GridSpec, table) -> set[Cell]:  # noqa: ANN001 - pandas fra
         return set()
     need = set(spec.table_tasks)
     have: dict[tuple, set[str]] = {}
-    cols = table[CELL_COLS + ["task"]].itertuples(index=False, name=None)
-    for *key, task in cols:
-        k = tuple(float(v) if i in (4, 7) else v for i, v in enumerate(key))
-        have.setdefault(k, set()).add(task)
+    for key, task in zip(row_cell_keys(table), table["task"], strict=True):
+        have.setdefault(key, set()).add(task)
     return {c for c in expand_cells(spec) if need <= have.get(cell_key(spec, c), set())}
 
 

@@ -139,7 +139,6 @@ class GridRunner:
                 wall_s: float) -> int:
         """Evaluate ``model`` (the checkpoint at ``samples``) and append its rows."""
         from scalecmp.experiments import evaluate as E
-        from scalecmp.experiments.plan import unit_id
         from scalecmp.experiments.shards import write_shard_rows
 
         spec = self.spec
@@ -179,8 +178,7 @@ class GridRunner:
             E.write_clip_benchmark_json(
                 eval_dir / f"{samples:012d}" / f"{task}.json", EVAL_DATASETS[task],
                 f"{job.procedure}-{job.size}", pretrained, task, metrics)
-        unit = job.unit or unit_id(spec, job.procedure, job.size, job.lr, job.kind, job.total)
-        write_shard_rows(self.out, unit, rows)
+        write_shard_rows(self.out, job.unit, rows)
         self.summary["evaluated"] += 1
         return len(rows)
 
@@ -233,9 +231,8 @@ class GridRunner:
         from scalecmp.experiments.trainer import TrainConfig, Trainer, checkpoint_path
 
         spec = self.spec
-        schedule = {"cosine": "cosine", "const": "const", "cooldown": "cooldown"}[job.kind]
         config = TrainConfig(
-            lr=job.lr, batch_size=spec.batch_size, total_samples=job.total, schedule=schedule,
+            lr=job.lr, batch_size=spec.batch_size, total_samples=job.total, schedule=job.kind,
             warmup_steps=spec.warmup,
             cooldown_start=job.branch_from if job.kind == "cooldown" else None,
             checkpoints=tuple(job.save), weight_decay=spec.train.weight_decay,

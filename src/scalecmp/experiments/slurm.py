@@ -193,20 +193,14 @@ def job_states(job_ids: Sequence[str]) -> dict[str, str]:
     states: dict[str, str] = {}
     bases = sorted({i.split("_")[0] for i in ids})
     out = _run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(bases)])
-    if out is not None:
-        for line in out.splitlines():
-            if "|" not in line:
-                continue
-            token, state = line.split("|", 1)
-            for jid in _expand_ids(token.strip()):
-                states[jid] = (state.split() or ["UNKNOWN"])[0]
-    else:
+    if out is None:
         out = _run(["squeue", "-h", "-o", "%i|%T", "-j", ",".join(bases)]) or ""
-        for line in out.splitlines():
-            if "|" in line:
-                token, state = line.split("|", 1)
-                for jid in _expand_ids(token.strip()):
-                    states[jid] = state.strip() or "UNKNOWN"
+    for line in out.splitlines():  # "<id>|<state>" either way ("CANCELLED by 0" in sacct)
+        if "|" not in line:
+            continue
+        token, state = line.split("|", 1)
+        for jid in _expand_ids(token.strip()):
+            states[jid] = (state.split() or ["UNKNOWN"])[0]
     return {i: states.get(i, states.get(i.split("_")[0], "UNKNOWN")) for i in ids}
 
 

@@ -47,7 +47,7 @@ training loss.
 
 Every measured checkpoint gives rows (task, metric, value) with the training loss as
 ``task="train", metric="loss"`` (lower is better), written to the unit's result shard
-by :mod:`scalecmp.experiments.store`; checkpoints live under ``DIR/checkpoints/``, the
+by :mod:`scalecmp.experiments.shards`; checkpoints live under ``DIR/checkpoints/``, the
 clip_benchmark-style JSON of every evaluation under ``DIR/evals/``. A cell is done when its
 rows are in the table; a finished checkpoint without rows is evaluated from disk; only the
 rest is trained (resuming from the latest checkpoint).
@@ -106,12 +106,6 @@ EVAL_TASKS = {
     "segmentation": "segmentation",
 }
 TRAIN_TASK = "train"
-#: table task -> the evaluation dataset named in the clip_benchmark JSON
-_EVAL_DATASETS = {
-    "zeroshot_classification": "synthetic_classification",
-    "zeroshot_retrieval": "synthetic_retrieval",
-    "segmentation": "synthetic_segmentation",
-}
 SCHEDULE_KINDS = ("cosine", "const", "cooldown")
 
 _TOP_KEYS = {
