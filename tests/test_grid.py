@@ -422,3 +422,44 @@ def test_parallel_workers_write_the_serial_table(tmp_path, capsys):
     pd.testing.assert_frame_equal(a[cols], b[cols])  # same values, same row order
     again = G.run_grid(s, tmp_path / "par", device="cpu", progress=False, workers=2)
     assert again["trained_steps"] == 0 and again["evaluated"] == 0
+
+
+# ------------------------------------------------------------------------ Slurm states
+def test_a_job_slurm_does_not_list_yet_counts_as_queued_for_a_grace_period(tmp_path,
+                                                                             monkeypatch):
+    """One rule for resubmission, waiting and ``grid status``: a job that Slurm's accounting
+    does not list (UNKNOWN) is queued for UNKNOWN_GRACE_S after its submission, then gone."""
+    from datetime import UTC, datetime, timedelta
+
+    from scalecmp.experiments import slurm as S
+    from scalecmp.io import write_json
+
+    s = spec()
+    (unit,) = G.plan_units(s, tmp_path, set())
+    answers = {"7": "UNKNOWN"}
+    monkeypatch.setattr(S, "job_states", lambda ids: {i: answers[i] for i in ids})
+
+    def register(age_s: float) -> None:
+        at = datetime.now(UTC) - timedelta(seconds=age_s)
+        write_json(S.slurm_dir(tmp_path) / "units.json",
+                   {unit.id: {"job_id": "7", "submitted": at.isoformat(timespec="seconds"),
+                              "stdout": "", "stderr": ""}})
+
+    S.slurm_dir(tmp_path).mkdir(parents=True)
+    register(5)
+    assert S.unit_states(S.read_registry(tmp_path)) == {unit.id: "PENDING"}
+    assert S.split_units(tmp_path, [unit]) == ([], {unit.id: "7"})
+    status = G.grid_status(s, tmp_path)
+    assert status[["queued", "missing"]].values.tolist() == [[4, 0]]
+
+    register(S.UNKNOWN_GRACE_S + 5)
+    assert S.unit_states(S.read_registry(tmp_path)) == {unit.id: "UNKNOWN"}
+    assert S.split_units(tmp_path, [unit]) == ([unit], {})
+    assert G.grid_status(s, tmp_path)[["queued", "missing"]].values.tolist() == [[0, 4]]
+    ended = []
+    final = S.wait_for(S.read_registry(tmp_path), poll_s=0,
+                       on_end=lambda u, state: ended.append((u, state)))
+    assert final == {unit.id: "UNKNOWN"} and ended == [(unit.id, "UNKNOWN")]
+
+    answers["7"] = "RUNNING"  # listed: Slurm's state, whatever the age
+    assert S.unit_states(S.read_registry(tmp_path)) == {unit.id: "RUNNING"}

@@ -102,6 +102,27 @@ def test_too_few_points_below_is_noted_not_raised():
     assert (res.groups["status"].str.startswith("fit failed")).any()
 
 
+def test_a_check_that_cannot_be_made_is_a_failure_the_report_shows():
+    """The report's first section shows a check that raised (here: a negative threshold)
+    as a failed check, with the reason, and its result has the columns of a made one."""
+    from scalecmp.report import build_sections
+
+    made = holdout_check(grid(), **FIT)
+    not_made = HoldoutResult.not_made("threshold must be > 0", x="gflops_total", y="value",
+                                      by=["procedure"], series=["task", "metric"],
+                                      maximize=True)
+    assert list(not_made.runs.columns) == list(made.runs.columns)
+    assert list(not_made.groups.columns) == list(made.groups.columns)
+    assert not_made.n == 0 and not not_made.passed
+    json.dumps(not_made.to_dict(), allow_nan=False)
+    sections = build_sections(grid(), by="procedure", series=("task", "metric"),
+                              maximize=True, holdout=-1.0, n_bootstrap=20)
+    first = sections[0]
+    assert first.alert and first.verdicts[0].startswith("Held-out check FAILED")
+    assert "the check could not be made: threshold must be > 0" in " ".join(
+        [*first.verdicts, *first.notes])
+
+
 def test_figure_one_panel_per_series_with_labelled_axes():
     import matplotlib
 

@@ -80,6 +80,17 @@ def _label(key: dict[str, Any]) -> str:
     return " / ".join(str(v) for v in key.values()) or "all"
 
 
+def _run_columns(series: Sequence[str], by: Sequence[str]) -> list[str]:
+    """Columns of :attr:`HoldoutResult.runs`."""
+    return [*series, *by, "x", "measured", "predicted", "lo", "hi", "abs_error", "inside"]
+
+
+def _group_columns(series: Sequence[str], by: Sequence[str]) -> list[str]:
+    """Columns of :attr:`HoldoutResult.groups`."""
+    return [*series, *by, "threshold", "n_fit", "n_heldout", "mae", "max_error", "coverage",
+            "law", "status"]
+
+
 @dataclass(frozen=True)
 class HoldoutResult:
     """The outcome of :func:`holdout_check` (immutable).
@@ -105,6 +116,19 @@ class HoldoutResult:
     coverage_min: float = COVERAGE_MIN
     holdout_factor: float = HOLDOUT_FACTOR
     notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def not_made(cls, reason: str, *, x: str, y: str, by: Sequence[str],
+                 series: Sequence[str], maximize: bool, level: float = 0.95,
+                 threshold: float | None = None,
+                 holdout_factor: float = HOLDOUT_FACTOR) -> HoldoutResult:
+        """A check that could not be made: no run predicted, so it fails, with ``reason``
+        as its note ("the check could not be made: <reason>")."""
+        return cls(runs=pd.DataFrame(columns=_run_columns(series, by)),
+                   groups=pd.DataFrame(columns=_group_columns(series, by)),
+                   threshold=threshold, x=x, y=y, by=tuple(by), series=tuple(series),
+                   maximize=maximize, level=level, holdout_factor=holdout_factor,
+                   notes=(f"the check could not be made: {reason}",))
 
     # -- verdicts -------------------------------------------------------------------
     @property
@@ -422,13 +446,9 @@ def holdout_check(
                            "coverage": float(inside.mean()), "law": law,
                            "status": "checked"})
         notes += [f"{lab} (held-out fit): {w}" for w in g.warnings]
-    run_cols = [*series_cols, *by_cols, "x", "measured", "predicted", "lo", "hi",
-                "abs_error", "inside"]
-    group_cols = [*series_cols, *by_cols, "threshold", "n_fit", "n_heldout", "mae",
-                  "max_error", "coverage", "law", "status"]
     return HoldoutResult(
-        runs=pd.DataFrame(run_rows, columns=run_cols),
-        groups=pd.DataFrame(group_rows, columns=group_cols),
+        runs=pd.DataFrame(run_rows, columns=_run_columns(series_cols, by_cols)),
+        groups=pd.DataFrame(group_rows, columns=_group_columns(series_cols, by_cols)),
         threshold=threshold, x=x, y=y, by=tuple(by_cols), series=tuple(series_cols),
         maximize=maximize, level=level, mae_max=mae_max, coverage_min=coverage_min,
         holdout_factor=holdout_factor,

@@ -373,14 +373,9 @@ def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list
                              threshold=holdout, holdout_factor=holdout_factor, level=level,
                              **kw)
     except ScalecmpError as exc:
-        return HoldoutResult(
-            runs=pd.DataFrame(), groups=pd.DataFrame(columns=[*series, *by, "threshold",
-                                                             "n_fit", "n_heldout", "mae",
-                                                             "max_error", "coverage", "law",
-                                                             "status"]),
-            threshold=holdout, x=x, y=y, by=tuple(by), series=tuple(series),
-            maximize=maximize, level=level, holdout_factor=holdout_factor,
-            notes=(f"the check could not be made: {exc}",))
+        return HoldoutResult.not_made(str(exc), x=x, y=y, by=by, series=series,
+                                      maximize=maximize, level=level, threshold=holdout,
+                                      holdout_factor=holdout_factor)
 
 
 def build_sections(

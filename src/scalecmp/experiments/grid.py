@@ -234,7 +234,8 @@ def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
               + (f", {len(active)} already queued or running" if active else "")
               + f"; logs in {S.slurm_dir(out) / 'logs'}", flush=True)
     if wait:
-        ends = {**submitted, **active}
+        registry = S.read_registry(out)
+        ends = {unit: registry[unit] for unit in {**submitted, **active}}
         count = {"n": 0}
 
         def on_end(unit: str, state: str) -> None:
@@ -285,7 +286,7 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
     table = collect(out, spec)[0] if out.is_dir() else None
     done = done_cells(spec, table)
     registry = S.read_registry(out) if out.is_dir() else {}
-    states = S.job_states([entry["job_id"] for entry in registry.values()])
+    states = S.unit_states(registry)
     rows = []
     for proc in spec.procedures:
         for size in spec.sizes:
@@ -297,9 +298,9 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
                 if c in done:
                     counts["done"] += 1
                     continue
-                entry = registry.get(unit_id(spec, proc, size, c.lr, c.schedule,
-                                             c.samples_seen), {})
-                state = states.get(str(entry["job_id"]), "UNKNOWN") if entry else "MISSING"
+                uid = unit_id(spec, proc, size, c.lr, c.schedule, c.samples_seen)
+                entry = registry.get(uid, {})
+                state = states.get(uid, "MISSING")
                 if entry.get("job_id") and entry["job_id"] not in job_ids:
                     job_ids.append(str(entry["job_id"]))
                 if state == "RUNNING" or state in ("COMPLETING", "CONFIGURING"):

@@ -33,6 +33,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "read_registry",
     "submitit_parameters",
     "submit_units",
+    "unit_states",
     "wait_for",
 ]
 
@@ -264,16 +266,28 @@ def check_slurm() -> None:
 UNKNOWN_GRACE_S = 120.0
 
 
-def _is_active(state: str | None, submitted: str | None) -> bool:
-    if state in ACTIVE_STATES:
-        return True
-    if state in (None, "UNKNOWN") and submitted:
-        try:
-            age = (datetime.now(UTC) - datetime.fromisoformat(submitted)).total_seconds()
-        except ValueError:
-            return False
-        return age < UNKNOWN_GRACE_S
-    return False
+def _age_s(submitted: str | None, now: datetime) -> float:
+    """Seconds since ``submitted`` (an ISO time of ``units.json``); infinite when unknown."""
+    try:
+        return (now - datetime.fromisoformat(submitted)).total_seconds() if submitted else inf
+    except ValueError:
+        return inf
+
+
+def unit_states(entries: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Per unit, from its ``units.json`` entry (``job_id``, ``submitted``): the state of its
+    job (:func:`job_states`), where a job Slurm does not list yet (``UNKNOWN``) that was
+    submitted less than :data:`UNKNOWN_GRACE_S` seconds ago counts as ``PENDING``. The one
+    place this rule lives: resubmission, ``grid status`` and waiting all read it."""
+    states = job_states([str(e["job_id"]) for e in entries.values() if e.get("job_id")])
+    now = datetime.now(UTC)
+    out: dict[str, str] = {}
+    for unit, entry in entries.items():
+        state = states.get(str(entry.get("job_id")), "UNKNOWN")
+        if state == "UNKNOWN" and _age_s(entry.get("submitted"), now) < UNKNOWN_GRACE_S:
+            state = "PENDING"
+        out[unit] = state
+    return out
 
 
 def split_units(out_dir: str | Path, units: Sequence[Unit]) -> tuple[list[Unit], dict[str, str]]:
@@ -281,13 +295,11 @@ def split_units(out_dir: str | Path, units: Sequence[Unit]) -> tuple[list[Unit],
     a unit whose last job is queued or running (or was submitted moments ago and is not
     listed by Slurm yet) is not submitted again."""
     registry = read_registry(out_dir)
-    states = job_states([registry[u.id]["job_id"] for u in units if u.id in registry])
+    states = unit_states({u.id: registry[u.id] for u in units if u.id in registry})
     submit, active = [], {}
     for u in units:
-        entry = registry.get(u.id, {})
-        jid = entry.get("job_id")
-        if jid and _is_active(states.get(str(jid)), entry.get("submitted")):
-            active[u.id] = str(jid)
+        if states.get(u.id) in ACTIVE_STATES:
+            active[u.id] = str(registry[u.id]["job_id"])
         else:
             submit.append(u)
     return submit, active
@@ -319,20 +331,16 @@ def submit_units(spec: GridSpec, out_dir: str | Path, units: Sequence[Unit], *,
     return ids
 
 
-def wait_for(job_ids: Mapping[str, str], *, poll_s: float = 5.0,
+def wait_for(entries: Mapping[str, Mapping[str, Any]], *, poll_s: float = 5.0,
              on_end: Callable[[str, str], None] | None = None) -> dict[str, str]:
-    """Wait until none of ``job_ids`` (unit -> job id) is queued or running; ``on_end(unit,
-    state)`` is called once per job as it ends. Returns unit -> final state. A job Slurm
-    does not list yet counts as queued for :data:`UNKNOWN_GRACE_S` seconds."""
-    left = dict(job_ids)
+    """Wait until none of the units' jobs (unit -> its ``units.json`` entry) is queued or
+    running (:func:`unit_states`: a job Slurm does not list yet counts as queued for
+    :data:`UNKNOWN_GRACE_S` seconds after its submission); ``on_end(unit, state)`` is
+    called once per job as it ends. Returns unit -> final state."""
+    left = dict(entries)
     final: dict[str, str] = {}
-    t0 = time.monotonic()
     while left:
-        states = job_states(list(left.values()))
-        for unit, jid in list(left.items()):
-            state = states.get(jid, "UNKNOWN")
-            if state == "UNKNOWN" and time.monotonic() - t0 < UNKNOWN_GRACE_S:
-                continue
+        for unit, state in unit_states(left).items():
             if state not in ACTIVE_STATES:
                 final[unit] = state
                 del left[unit]
