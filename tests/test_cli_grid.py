@@ -89,6 +89,52 @@ def test_grid_run_then_status(tmp_path, capsys):
     assert "clip" in out and "xxs" in out
 
 
+COMMANDS_WITH_OUT = [["grid", "run"], ["grid", "run", "--dry-run"], ["grid", "status"],
+                     ["grid", "collect"], ["demo"]]
+
+
+def _with_out(command: list[str], spec, out) -> list[str]:
+    """``command`` with its spec (not for demo), ``--out out`` and its flags."""
+    spec_arg = [] if command == ["demo"] else [str(spec)]
+    tiny = ["--tiny"] if command == ["demo"] else []
+    return [*command[:2], *spec_arg, "--out", str(out), *command[2:], *tiny]
+
+
+@pytest.mark.parametrize("kind", ["file", "FIFO"])
+@pytest.mark.parametrize("command", COMMANDS_WITH_OUT)
+def test_out_that_is_not_a_folder_one_error_line_exit_2(tmp_path, capsys, command, kind):
+    """Every command that takes --out refuses a file or FIFO there before any work, in
+    one line, and leaves it as it was."""
+    import os
+
+    spec = write(tmp_path, GOOD)
+    target = tmp_path / "taken"
+    if kind == "FIFO":
+        os.mkfifo(target)
+    else:
+        target.write_text("the user's notes\n")
+    code, _, err = run_cli(_with_out(command, spec, target), capsys)
+    assert code == 2, err
+    assert err.strip() == f"scalecmp: error: --out must be a directory, got a {kind}: {target}"
+    if kind == "file":
+        assert target.read_text() == "the user's notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml", "taken"]
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS_WITH_OUT if c[1:2] != ["status"]
+                                     and c[1:2] != ["collect"]])
+def test_out_under_a_file_one_error_line_exit_2(tmp_path, capsys, command):
+    """A folder to be created under a file is refused before any work (a dry run too)."""
+    spec = write(tmp_path, GOOD)
+    target = tmp_path / "taken"
+    target.write_text("the user's notes\n")
+    code, _, err = run_cli(_with_out(command, spec, target / "sub"), capsys)
+    assert code == 2, err
+    assert err.strip() == (f"scalecmp: error: --out {target / 'sub'}: {target} is not a "
+                           "directory")
+    assert target.read_text() == "the user's notes\n"
+
+
 def test_cli_grid_module_does_not_import_torch():
     code = "import sys, scalecmp.cli_grid; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

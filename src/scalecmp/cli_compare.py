@@ -324,7 +324,12 @@ def report_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Write a self-contained HTML report (figures embedded) plus Markdown and LaTeX tables."""
-    from scalecmp.io import check_output_path, load_measurements, prepare_measurements
+    from scalecmp.io import (
+        check_output_dir,
+        check_output_path,
+        load_measurements,
+        prepare_measurements,
+    )
     from scalecmp.report import check_report_options, write_report
 
     # 1. every option, before anything is read or fitted
@@ -335,8 +340,7 @@ def report_cmd(
                          law=law, frontier=frontier, random_state=seed, **fit_options)
     _one_input_law(law, "a report")
     # 2. every output
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"out_dir must be a directory, got a file: {out}")
+    check_output_dir(out)
     for name in ("report.html", "report.md", "report.tex"):
         check_output_path(out / name, force=force, inputs=[data], name="out_dir")
     # 3. the data: the columns every section needs, checked before the first section

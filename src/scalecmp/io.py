@@ -392,6 +392,21 @@ def _writable_dir(p: Path, label: str, shown: str | Path) -> None:
         )
 
 
+def check_output_dir(path: str | Path, *, name: str = "out_dir",
+                     create: bool = True) -> Path:
+    """An output folder: when it exists it must be a directory (a file of that name is
+    never written into or replaced); when it does not and ``create``, its nearest existing
+    ancestor must be a directory this process can write. Raises :class:`UsageError` in
+    one line naming ``name``; returns the path."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        kind = "a file" if p.is_file() else _kind(p.stat().st_mode)
+        raise UsageError(f"{name} must be a directory, got {kind}: {p}")
+    if not p.exists() and create:
+        _writable_dir(p, f"{name} ", p)
+    return p
+
+
 def check_output_path(
     path: str | Path, *, force: bool = False, inputs: Sequence[str | Path] = (),
     name: str | None = None,

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from scalecmp.errors import DataError
+from scalecmp.io import check_output_dir
 
 __all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "fit_options",
            "holdout", "run_demo"]
@@ -232,9 +233,7 @@ def run_demo(
     from scalecmp.experiments.store import read_measurements
 
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"out_dir must be a directory, got a file: {out}")
+    out = check_output_dir(out_dir)
     if spec is not None:
         parsed = load_spec(spec)
     else:

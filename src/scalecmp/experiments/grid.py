@@ -49,6 +49,7 @@ from scalecmp.experiments.progress import (
 from scalecmp.experiments.runner import GridRunner, start_runner
 from scalecmp.experiments.shards import collect, collected_table
 from scalecmp.experiments.spec import EVAL_TASKS, GridSpec, load_spec, parse_spec
+from scalecmp.io import check_output_dir
 
 __all__ = [
     "EVAL_TASKS",
@@ -102,6 +103,7 @@ def run_grid(
     """
     if executor not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    check_output_dir(out_dir)  # a dry run too: whether the real run could write there
     if not dry_run:
         check_eval_data(spec)  # a bad benchmark folder is refused before anything trains
     if executor == "slurm":
@@ -262,7 +264,7 @@ def collect_grid(spec: GridSpec | None, out_dir: str | Path) -> dict[str, Any]:
     returns rows, shards, changed and, given the spec, cells and done."""
     from scalecmp.experiments.shards import shard_paths
 
-    table, changed = collect(out_dir, spec)
+    table, changed = collect(check_output_dir(out_dir, create=False), spec)
     result: dict[str, Any] = {"rows": len(table), "shards": len(shard_paths(out_dir)),
                               "changed": changed}
     if spec is not None:
@@ -282,7 +284,7 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
     from scalecmp.experiments import slurm as S
     from scalecmp.experiments.trainer import list_checkpoints
 
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, create=False)
     table = collect(out, spec)[0] if out.is_dir() else None
     done = done_cells(spec, table)
     registry = S.read_registry(out) if out.is_dir() else {}
