@@ -135,6 +135,33 @@ def test_out_under_a_file_one_error_line_exit_2(tmp_path, capsys, command):
     assert target.read_text() == "the user's notes\n"
 
 
+@pytest.mark.parametrize(("where", "device", "message"), [
+    ("flag", "gpu", "--device must be auto, cpu, cuda or cuda:N, got 'gpu'"),
+    ("spec", "tpu", "train.device must be auto, cpu, cuda or cuda:N, got 'tpu'"),
+    ("flag", "cuda:7", "--device 'cuda:7': "),
+    ("spec", "cuda", "train.device 'cuda': "),
+])
+def test_device_is_checked_before_work(tmp_path, capsys, where, device, message):
+    """A device name of the wrong form, or a CUDA device this machine does not have, is
+    one error line and exit 2 before anything is written (not a torch error mid-run)."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.device_count() > int(
+            device.partition(":")[2] or 0):
+        pytest.skip(f"this machine has {device}")
+    text = GOOD.replace("train: {context_length: 16}",
+                        f"train: {{context_length: 16, device: '{device}'}}") \
+        if where == "spec" else GOOD
+    spec = write(tmp_path, text)
+    out_dir = tmp_path / "out"
+    flag = ["--device", device] if where == "flag" else []
+    code, _, err = run_cli(["grid", "run", str(spec), "--out", str(out_dir), *flag], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scalecmp: error: ") and message in lines[0]
+    assert not out_dir.exists()
+
+
 def test_cli_grid_module_does_not_import_torch():
     code = "import sys, scalecmp.cli_grid; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -56,6 +56,7 @@ PARAM_FLAGS: dict[str, str] = {
     "json": "--json",
     "plot": "--plot",
     "quiet": "--quiet",
+    "device": "--device",
 }
 
 _LEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)(?=[\s:=]|$)")

@@ -48,7 +48,13 @@ from scalecmp.experiments.progress import (
 )
 from scalecmp.experiments.runner import GridRunner, start_runner
 from scalecmp.experiments.shards import collect, collected_table
-from scalecmp.experiments.spec import EVAL_TASKS, GridSpec, load_spec, parse_spec
+from scalecmp.experiments.spec import (
+    EVAL_TASKS,
+    GridSpec,
+    check_device_name,
+    load_spec,
+    parse_spec,
+)
 from scalecmp.io import check_output_dir
 
 __all__ = [
@@ -104,6 +110,8 @@ def run_grid(
     if executor not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     check_output_dir(out_dir)  # a dry run too: whether the real run could write there
+    if device is not None:  # its form here; whether it exists where the units run
+        check_device_name(device)
     if not dry_run:
         check_eval_data(spec)  # a bad benchmark folder is refused before anything trains
     if executor == "slurm":

@@ -16,10 +16,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalecmp.errors import DataError
+from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.plan import Job, Unit
 from scalecmp.experiments.progress import describe
-from scalecmp.experiments.spec import EVAL_TASKS, TRAIN_TASK, WORLD_KEYS, GridSpec
+from scalecmp.experiments.spec import (
+    EVAL_TASKS,
+    TRAIN_TASK,
+    WORLD_KEYS,
+    GridSpec,
+    check_device_name,
+)
 from scalecmp.experiments.tokenizer import CachedTokenizer
 
 __all__ = ["EVAL_DATASETS", "GridRunner", "JobReport", "start_runner"]
@@ -36,19 +42,36 @@ EVAL_DATASETS = {
 JobReport = dict[str, Any]
 
 
+def resolve_device(wanted: str | None, name: str = "device") -> str:
+    """The torch device this process trains on: ``auto`` (or None) is ``cuda`` when CUDA is
+    available, else ``cpu``; ``cuda`` and ``cuda:N`` must exist on this machine (checked
+    where the training runs: on a Slurm node, not the login node). Raises a one-line
+    :class:`UsageError` naming ``name`` otherwise."""
+    import torch
+
+    wanted = check_device_name(wanted or "auto", name)
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"{name} {wanted!r}: CUDA is not available on this machine "
+                             "(use cpu or auto)")
+        index = int(wanted.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise UsageError(f"{name} {wanted!r}: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    return wanted
+
+
 class GridRunner:
     """Runs training jobs of a spec, evaluates their measured checkpoints and writes the
     rows to each job's unit shard."""
 
     def __init__(self, spec: GridSpec, out_dir: Path, *, device: str | None = None) -> None:
-        import torch
-
         self.spec = spec
         self.out = Path(out_dir)
-        wanted = device or spec.train.device
-        if wanted in (None, "auto"):
-            wanted = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = str(wanted)
+        self.device = resolve_device(*((device, "device") if device else
+                                       (spec.train.device, "train.device")))
         self._models: dict[tuple[str, str], dict[str, float]] = {}
         self._tok: CachedTokenizer | None = None
         self._tasks: dict[str, Any] | None = None

@@ -78,6 +78,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,6 +305,20 @@ class GridSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
+#: the device names a grid accepts: ``auto`` (cuda when there is one, else cpu), ``cpu``,
+#: ``cuda`` and ``cuda:N``
+DEVICE_NAME = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+
+def check_device_name(device: str, name: str = "device", where: str | None = None) -> str:
+    """``device`` if it is a name a grid accepts (:data:`DEVICE_NAME`), else a one-line
+    :class:`UsageError` naming ``name`` (and the spec, ``where``)."""
+    if not DEVICE_NAME.fullmatch(device):
+        message = f"{name} must be auto, cpu, cuda or cuda:N, got {device!r}"
+        raise UsageError(f"{where}: {message}" if where else message)
+    return device
+
+
 def _fail(where: str, message: str) -> UsageError:
     return UsageError(f"{where}: {message}")
 
@@ -513,7 +528,7 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
             raise _fail(where, "train.precision must be auto, fp32 or bf16")
         kw["precision"] = tr_raw["precision"]
     if "device" in tr_raw:
-        kw["device"] = str(tr_raw["device"])
+        kw["device"] = check_device_name(str(tr_raw["device"]), "train.device", where)
     if "slim_checkpoints" in tr_raw:
         if not isinstance(tr_raw["slim_checkpoints"], bool):
             raise _fail(where, "train.slim_checkpoints must be true or false")
