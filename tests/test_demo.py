@@ -160,3 +160,34 @@ def test_example_specs_are_valid(path):
 
     spec = load_spec(path)
     assert expand_cells(spec)
+
+
+@pytest.mark.parametrize(("args", "spec_text", "message"), [
+    (["--n-bootstrap", "5"], None,
+     "--n-bootstrap must be >= 20 (a report is made of intervals), got 5"),
+    ([], "schedules: [cosine]\n", "schedules has none (cosine)"),
+    ([], "schedules: [const]\neval: {tasks: []}\n", "eval.tasks has none of them"),
+])
+def test_demo_refuses_what_it_could_not_report_on_before_training(tmp_path, capsys,
+                                                                  monkeypatch, args,
+                                                                  spec_text, message):
+    """A bad report option or a spec without measurement runs or demo tasks is one error
+    line and exit 2 before the grid trains (nothing is written)."""
+    if not cli._registered:
+        present = tuple(m for m in cli._COMMAND_MODULES if importlib.util.find_spec(m))
+        monkeypatch.setattr(cli, "_COMMAND_MODULES", present)
+    extra = []
+    if spec_text is not None:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text("name: t\nprocedures: [clip]\nsizes: [xxs]\nsamples_seen: [64, 128]\n"
+                        "batch_size: 32\ndata: {type: synthetic, n_shapes: 2, n_colours: 2}\n"
+                        + spec_text)
+        extra = ["--spec", str(spec)]
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--tiny", "--out", str(out), "--quiet", *args, *extra])
+    _, stderr = capsys.readouterr()
+    assert info.value.code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scalecmp: error: ") and message in lines[0]
+    assert not out.exists()

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from scalecmp.errors import DataError
+from scalecmp.errors import DataError, UsageError
 from scalecmp.io import check_output_dir
 
 __all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "fit_options",
@@ -219,6 +219,22 @@ def holdout(frame, n_bootstrap: int = 200, *,  # noqa: ANN001, ANN201 - HoldoutR
     )
 
 
+def check_demo_spec(spec: Any, where: str) -> None:
+    """Refuse, before anything trains, a spec the demo could not report on: it fits laws to
+    constant-LR and cooldown runs (``schedules``), evaluated on the synthetic world's tasks
+    (``eval.tasks``: the metrics of :data:`REPORT_METRICS`)."""
+    from scalecmp.experiments.spec import EVAL_TASKS
+
+    if not set(spec.schedules) & {"const", "cooldown"}:
+        raise UsageError(f"{where}: the demo fits laws to constant-LR and cooldown runs; "
+                         f"schedules has none ({', '.join(spec.schedules)})")
+    reported = {task for task, _ in REPORT_METRICS}
+    tasks = [EVAL_TASKS[t] for t in spec.eval.tasks] if spec.eval_world is not None else []
+    if not reported & set(tasks):
+        raise UsageError(f"{where}: the demo reports zero-shot classification, retrieval or "
+                         "segmentation on the synthetic world; eval.tasks has none of them")
+
+
 def run_demo(
     out_dir: str | Path = "runs/demo",
     *,
@@ -231,14 +247,18 @@ def run_demo(
     """Run the demo grid into ``out_dir``, fit, compare and write ``out_dir/report.html``."""
     from scalecmp.experiments.grid import load_spec, parse_spec, run_grid, spec_rows
     from scalecmp.experiments.store import read_measurements
+    from scalecmp.report import check_report_options
 
     t0 = time.perf_counter()
     out = check_output_dir(out_dir)
+    check_report_options(n_bootstrap=n_bootstrap, level=0.95, at=None, holdout=None,
+                         random_state=0, holdout_factor=HOLDOUT_FACTOR, **fit_options())
     if spec is not None:
         parsed = load_spec(spec)
     else:
         parsed = parse_spec(demo_spec(tiny), where="built-in demo spec",
                             base_dir=Path.cwd())
+    check_demo_spec(parsed, str(spec) if spec is not None else "built-in demo spec")
     summary = run_grid(parsed, out, progress=progress, console=console)
     t_grid = time.perf_counter() - t0
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 fits and reports
