@@ -467,7 +467,18 @@ def _commands():
 
 
 def _all_flags() -> set[str]:
-    return {o for cmd in _commands().values() for p in cmd.params for o in p.opts}
+    """Every flag of every command (the training commands' too)."""
+    import click
+    import typer.main
+
+    import scalecmp.cli as cli
+
+    group = typer.main.get_command(cli._get_app())
+    ctx = click.Context(group)
+    grid = group.get_command(ctx, "grid")
+    commands = [*_commands().values(), group.get_command(ctx, "demo"),
+                *(grid.get_command(ctx, n) for n in grid.list_commands(ctx))]
+    return {o for cmd in commands for p in cmd.params for o in p.opts}
 
 
 def _type_of(p) -> str:

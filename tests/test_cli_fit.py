@@ -278,3 +278,18 @@ def test_default_law_is_auto_and_reports_its_weights(data, tmp_path, capsys):
         names = {c["name"] for c in g["diagnostics"]["candidates"]}
         assert names == {"power", "power_floor", "saturating", "broken_power", "recipe"}
         assert isinstance(g["warnings"], list)
+
+
+def test_skipped_groups_and_warnings_speak_flags(tmp_path, capsys):
+    """What fit prints of the library's words (a skipped group's reason, a fit's warning)
+    names the command line's flags, not the library's parameters."""
+    c = np.geomspace(1, 1e4, 8)
+    rows = [{"group": "falls", "gflops_total": x, "value": 0.1 + 0.8 * x ** -0.3} for x in c]
+    rows += [{"group": "rises", "gflops_total": x, "value": 0.9 - 0.8 * x ** -0.3} for x in c]
+    path = tmp_path / "m.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    code, out, err = run(["fit", str(path), "--by", "group", "--n-bootstrap", "0"], capsys)
+    assert code == 0, err
+    skipped = [line for line in out.splitlines() if line.startswith("skipped")]
+    assert skipped and "did you mean --maximize?" in " ".join(skipped)
+    assert "`maximize`" not in out

@@ -5,8 +5,8 @@ exit code 2; warnings print as ``scalecmp: warning: ...``; Ctrl-C at any moment 
 ``scalecmp: interrupted`` and exit code 130. Set ``SCALECMP_DEBUG=1`` to see tracebacks of
 unexpected errors.
 
-The library's messages name its own parameters (``level``, ``predict_at``); this module
-translates them into the command line's flags, in one place: :data:`PARAM_FLAGS`.
+The library's messages name its own parameters (``level``, ``predict_at``); they reach the
+user in the command line's flags, translated in one place: :mod:`scalecmp.flags`.
 
 Only the standard library is imported at module level, so that an interrupt while numpy,
 pandas and typer load is handled like any other.
@@ -16,64 +16,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import signal
 import sys
 import threading
 import warnings
 from typing import Any
 
-# library parameter name -> command-line flag (the one translation between the two)
-PARAM_FLAGS: dict[str, str] = {
-    "x": "--x",
-    "y": "--y",
-    "x2": "--x2",
-    "by": "--by",
-    "where": "--where",
-    "maximize": "--maximize",
-    "law": "--law",
-    "preset": "--preset",
-    "frontier": "--frontier",
-    "loss": "--loss",
-    "delta": "--huber-delta",
-    "min_slope_ratio": "--min-slope-ratio",
-    "weighting": "--weighting",
-    "bootstrap": "--bootstrap",
-    "n_bootstrap": "--n-bootstrap",
-    "level": "--level",
-    "random_state": "--seed",
-    "predict_at": "--predict-at",
-    "at": "--at",
-    "extrapolate": "--extrapolate",
-    "samples": "--samples",
-    "size": "--params-col",
-    "compute_constant": "--compute-constant",
-    "series": "--series",
-    "holdout": "--holdout",
-    "title": "--title",
-    "out_dir": "--out",
-    "force": "--force",
-    "json": "--json",
-    "plot": "--plot",
-    "quiet": "--quiet",
-    "device": "--device",
-}
-
-_LEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)(?=[\s:=]|$)")
-_QUOTED = re.compile(r"`(?P<name>[a-z_][a-z0-9_]*)`")
-
-
-def to_flags(message: str) -> str:
-    """A library message in the command line's words: the parameter it starts with, and
-    every parameter quoted in backticks, become flags (``n_bootstrap must be ...`` ->
-    ``--n-bootstrap must be ...``). One line: newlines become spaces."""
-    msg = " ".join(str(message).split())
-
-    def flag(m: re.Match) -> str:
-        return PARAM_FLAGS.get(m.group("name"), m.group(0))
-
-    msg = _LEADING.sub(flag, msg, count=1)
-    return _QUOTED.sub(flag, msg)
+from scalecmp.flags import PARAM_FLAGS, to_flags  # noqa: F401 - PARAM_FLAGS: re-exported
 
 
 class Interrupted(BaseException):

@@ -8,7 +8,7 @@ repeated values, because a filter's value may contain a comma.
 
 The command functions pass the library's parameter names on (``seed`` -> ``random_state``,
 ``huber_delta`` -> ``delta``); the library's messages name those, and ``scalecmp.cli``
-translates them into these flags in one place (``PARAM_FLAGS``).
+translates them into these flags in one place (``scalecmp.flags.PARAM_FLAGS``).
 """
 
 from __future__ import annotations

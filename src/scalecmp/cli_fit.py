@@ -55,6 +55,7 @@ from scalecmp.engine import (
     fit,
 )
 from scalecmp.errors import UsageError
+from scalecmp.flags import to_flags
 from scalecmp.io import load_measurements, write_json
 from scalecmp.laws import LAWS, get_law
 from scalecmp.validate import (
@@ -98,10 +99,12 @@ def print_fit(result: FitResult, console: Console) -> None:
         )
         console.print(t)
         for w in g.warnings:
-            console.print(f"[yellow]warning[/yellow] {g.label()}: {w}", soft_wrap=True)
+            console.print(f"[yellow]warning[/yellow] {g.label()}: {to_flags(w)}",
+                          soft_wrap=True)
     for s in result.skipped:
         label = ", ".join(f"{k}={v}" for k, v in s["key"].items())
-        console.print(f"[yellow]skipped[/yellow] {label}: {s['reason']}", soft_wrap=True)
+        console.print(f"[yellow]skipped[/yellow] {label}: {to_flags(s['reason'])}",
+                      soft_wrap=True)
     rows = [(g, p) for g in result.groups for p in g.predictions()]
     if rows:
         two = result.x2 is not None
