@@ -239,6 +239,33 @@ def test_predict_before_fit_raises():
         ScalingLawRegressor().predict([1.0])
 
 
+def test_scikit_learn_estimator_protocol():
+    """get_params / set_params / repr as scikit-learn's estimators have them (so ``clone``
+    and parameter searches work), without scalecmp depending on scikit-learn."""
+    r = ScalingLawRegressor("power_floor", n_bootstrap=50, maximize=True)
+    params = r.get_params()
+    assert params["law"] == "power_floor" and params["n_bootstrap"] == 50
+    assert params["maximize"] is True and params["level"] == 0.95
+    assert ScalingLawRegressor(**params).get_params() == params
+    assert repr(r) == "ScalingLawRegressor(law='power_floor', maximize=True, n_bootstrap=50)"
+    assert r.set_params(level=0.9, random_state=3) is r and r.level == 0.9
+    with pytest.raises(UsageError, match="no parameter 'n_boot'"):
+        r.set_params(n_boot=10)
+    sklearn_base = pytest.importorskip("sklearn.base")
+    twin = sklearn_base.clone(r)
+    assert twin is not r and twin.get_params() == r.get_params()
+    assert not hasattr(twin, "result_")
+
+
+def test_predictions_need_positive_finite_compute():
+    x = np.geomspace(1, 1e4, 10)
+    r = ScalingLawRegressor("power_floor", n_bootstrap=0).fit(x, 0.1 + 0.8 * x ** -0.3)
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(DataError, match="compute > 0 and finite"):
+            r.predict([1e5, bad])
+    assert np.isfinite(r.predict([1e5])).all()
+
+
 def test_backtested_extrapolation_error_is_zero_when_the_law_is_right():
     y = noisy("power_floor", X, [1.0 / 1e6**-0.3, -0.3, 0.1], seed=0, sigma=0.001)
     reg = ScalingLawRegressor("power_floor", frontier="none", n_bootstrap=200).fit(X, y)

@@ -40,6 +40,7 @@ backtests measured. :class:`GroupFit` is the one immutable result that ``compare
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -389,6 +390,42 @@ class ScalingLawRegressor:
         self.mixture = mixture
         self.starts = starts
         self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [n for n, p in sig.parameters.items() if n != "self"
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters (scikit-learn's estimator protocol: ``clone``,
+        grid searches); ``deep`` is accepted for that protocol and changes nothing."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> ScalingLawRegressor:
+        """Set constructor parameters (checked at the next :meth:`fit`); returns self."""
+        names = self._param_names()
+        for name, value in params.items():
+            if name not in names:
+                raise UsageError(f"ScalingLawRegressor has no parameter '{name}' "
+                                 f"(parameters: {', '.join(names)})")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {n: p.default for n, p in inspect.signature(type(self).__init__)
+                    .parameters.items()}
+        changed = []
+        for name in self._param_names():
+            value = getattr(self, name)
+            try:
+                same = bool(value == defaults[name])
+            except (TypeError, ValueError):  # arrays or objects without a plain ==
+                same = value is defaults[name]
+            if not same:
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
 
     # ------------------------------------------------------------------ checks
     def _is_auto(self) -> bool:
@@ -813,7 +850,12 @@ class LawMixture:
         return self.dominant.law.n_inputs
 
     def _X(self, x: Any, x2: Any | None) -> np.ndarray:
-        return _as_x(x, x2, self.n_inputs)
+        X = _as_x(x, x2, self.n_inputs)
+        bad = ~(np.isfinite(X) & (X > 0))
+        if bad.any():
+            raise DataError(f"the laws predict at compute > 0 and finite; got "
+                            f"{float(X[bad][0]):g}")
+        return X
 
     def _to_metric(self, err: np.ndarray) -> np.ndarray:
         # outside the data a law's error may pass 1 (below the smallest run): the metric
