@@ -162,6 +162,47 @@ def test_device_is_checked_before_work(tmp_path, capsys, where, device, message)
     assert not out_dir.exists()
 
 
+@pytest.mark.parametrize(("data", "files", "message"), [
+    ("{type: webdataset, urls: 'shards/{0..1}.tar'}", {}, "webdataset shard not found: "),
+    ("{type: webdataset, urls: 'shards/{0..1}.tar'}", {"shards/0.tar": "x", "shards/1.tar": ""},
+     "webdataset shard is empty (0 bytes): "),
+    ("{type: csv, path: pairs.csv}", {"pairs.csv": "filepath,title\na.png,a cat\n"},
+     "lacks column(s) 'caption'; columns found: 'filepath', 'title'"),
+    ("{type: csv, path: pairs.csv}", {"pairs.csv": "filepath,caption\n"}, "has no rows"),
+])
+def test_training_data_is_checked_before_work(tmp_path, capsys, data, files, message):
+    """Missing webdataset shards, an empty one, a CSV without its columns or rows: one
+    error line, exit 2, before the plan is printed or anything is written."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    urls = str(tmp_path / "shards")
+    spec = write(tmp_path, GOOD.replace(
+        "data: {type: synthetic, n_shapes: 2, n_colours: 2}",
+        "data: " + data.replace("shards/", urls + "/")).replace(
+        "eval: {tasks: [classification], n_per_class: 2}", "eval: {tasks: []}"))
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(["grid", "run", str(spec), "--out", str(out_dir)], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("scalecmp: error: ") and message in lines[0]
+    assert out == "" and not out_dir.exists()
+
+
+def test_a_plan_needs_no_gpu(tmp_path, capsys):
+    """--dry-run plans a spec that trains on cuda on a machine without one."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    spec = write(tmp_path, GOOD.replace("train: {context_length: 16}",
+                                        "train: {context_length: 16, device: cuda}"))
+    code, out, err = run_cli(["grid", "run", str(spec), "--out", str(tmp_path / "out"),
+                              "--dry-run"], capsys)
+    assert code == 0, err
+    assert "unit(s) to run" in out and not (tmp_path / "out").exists()
+
+
 def test_cli_grid_module_does_not_import_torch():
     code = "import sys, scalecmp.cli_grid; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

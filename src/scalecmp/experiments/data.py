@@ -46,6 +46,7 @@ __all__ = [
     "decode_image",
     "expand_shards",
     "images_to_tensor",
+    "check_csv",
     "iter_csv_pairs",
     "iter_webdataset",
     "pair_batches",
@@ -255,6 +256,37 @@ def _short(shards: Sequence[str]) -> str:
 
 # ----------------------------------------------------------------------------- CSV
 
+def _open_csv(csv_path: Path):  # noqa: ANN202 - a text file object
+    if not csv_path.is_file():
+        raise DataError(f"CSV file not found: {csv_path}")
+    try:
+        return csv_path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read CSV {csv_path}: {exc.strerror or exc}") from None
+
+
+def _check_csv_columns(csv_path: Path, columns: Sequence[str] | None, image_col: str,
+                       caption_col: str) -> None:
+    missing = [c for c in (image_col, caption_col) if c not in (columns or [])]
+    if missing:
+        raise DataError(
+            f"CSV {csv_path} lacks column(s) {', '.join(map(repr, missing))}; "
+            f"columns found: {', '.join(map(repr, columns or [])) or 'none'}"
+        )
+
+
+def check_csv(path: str | os.PathLike, image_col: str = "filepath",
+              caption_col: str = "caption", sep: str = ",") -> None:
+    """What :func:`iter_csv_pairs` needs, checked without decoding an image: the file, its
+    two columns and at least one row (one-line :class:`DataError` otherwise)."""
+    csv_path = Path(path)
+    with _open_csv(csv_path) as fh:
+        reader = csv.DictReader(fh, delimiter=sep)
+        _check_csv_columns(csv_path, reader.fieldnames, image_col, caption_col)
+        if next(reader, None) is None:
+            raise DataError(f"CSV {csv_path} has no rows")
+
+
 def iter_csv_pairs(
     path: str | os.PathLike,
     image_size: int,
@@ -275,18 +307,10 @@ def iter_csv_pairs(
     from PIL import Image
 
     csv_path = Path(path)
-    if not csv_path.is_file():
-        raise DataError(f"CSV file not found: {csv_path}")
     root = csv_path.parent
-    with csv_path.open(newline="", encoding="utf-8") as fh:
+    with _open_csv(csv_path) as fh:
         reader = csv.DictReader(fh, delimiter=sep)
-        columns = reader.fieldnames or []
-        missing = [c for c in (image_col, caption_col) if c not in columns]
-        if missing:
-            raise DataError(
-                f"CSV {csv_path} lacks column(s) {', '.join(map(repr, missing))}; "
-                f"columns found: {', '.join(map(repr, columns)) or 'none'}"
-            )
+        _check_csv_columns(csv_path, reader.fieldnames, image_col, caption_col)
         n_rows = 0
         for line, row in enumerate(reader, start=2):
             image_path = root / (row[image_col] or "")
@@ -417,6 +441,7 @@ class CsvPairSource(StreamPairSource):
 
     def __init__(self, path: str | os.PathLike, image_size: int, image_col: str = "filepath",
                  caption_col: str = "caption", sep: str = ",") -> None:
+        check_csv(path, image_col, caption_col, sep)
         super().__init__(
             lambda epoch: iter_csv_pairs(path, image_size, image_col, caption_col, sep))
 

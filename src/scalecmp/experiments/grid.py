@@ -64,7 +64,7 @@ __all__ = [
     "GridRunner",
     "GridSpec",
     "Job",
-    "check_eval_data",
+    "check_data",
     "Unit",
     "collect",
     "collected_table",
@@ -113,7 +113,7 @@ def run_grid(
     if device is not None:  # its form here; whether it exists where the units run
         check_device_name(device)
     if not dry_run:
-        check_eval_data(spec)  # a bad benchmark folder is refused before anything trains
+        check_data(spec)  # missing or bad data is refused before anything trains
     if executor == "slurm":
         return _run_slurm(spec, Path(out_dir), device=device, progress=progress, wait=wait,
                           dry_run=dry_run, threads=threads)
@@ -121,9 +121,19 @@ def run_grid(
                       workers=workers, dry_run=dry_run)
 
 
-def check_eval_data(spec: GridSpec) -> None:
-    """Check the real evaluation datasets of ``spec`` (clip_benchmark folders, the
-    segmentation folder) exist and have their layout; one-line :class:`DataError` if not."""
+def check_data(spec: GridSpec) -> None:
+    """Check, before anything trains, that the real data of ``spec`` is there: the training
+    data (every local webdataset shard exists and is not empty; a CSV has its two columns
+    and a row) and the evaluation datasets (clip_benchmark folders, the segmentation
+    folder, with their layout); one-line :class:`DataError` if not."""
+    from scalecmp.experiments import data as D
+
+    d = spec.data
+    if d["type"] == "webdataset":
+        D.expand_shards(d["urls"])
+    elif d["type"] == "csv":
+        D.check_csv(d["path"], d.get("image_col", "filepath"), d.get("caption_col", "caption"),
+                    d.get("sep", ","))
     ev = spec.eval
     if not ev.benchmarks and ev.segmentation_data is None:
         return
@@ -148,7 +158,7 @@ def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
     from scalecmp.experiments.trainer import barrier
 
     t0 = time.perf_counter()
-    runner, info = start_runner(spec, out, device=device)
+    runner, info = start_runner(spec, out, device=device, plan_only=dry_run)
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
     table = collected_table(out, spec) if out.is_dir() else None

@@ -42,17 +42,17 @@ EVAL_DATASETS = {
 JobReport = dict[str, Any]
 
 
-def resolve_device(wanted: str | None, name: str = "device") -> str:
+def resolve_device(wanted: str | None, name: str = "device", *, present: bool = True) -> str:
     """The torch device this process trains on: ``auto`` (or None) is ``cuda`` when CUDA is
-    available, else ``cpu``; ``cuda`` and ``cuda:N`` must exist on this machine (checked
-    where the training runs: on a Slurm node, not the login node). Raises a one-line
-    :class:`UsageError` naming ``name`` otherwise."""
+    available, else ``cpu``; with ``present``, ``cuda`` and ``cuda:N`` must exist on this
+    machine (checked where the training runs: on a Slurm node, not the login node; a plan
+    needs no device). Raises a one-line :class:`UsageError` naming ``name`` otherwise."""
     import torch
 
     wanted = check_device_name(wanted or "auto", name)
     if wanted == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if wanted.startswith("cuda"):
+    if wanted.startswith("cuda") and present:
         if not torch.cuda.is_available():
             raise UsageError(f"{name} {wanted!r}: CUDA is not available on this machine "
                              "(use cpu or auto)")
@@ -67,11 +67,13 @@ class GridRunner:
     """Runs training jobs of a spec, evaluates their measured checkpoints and writes the
     rows to each job's unit shard."""
 
-    def __init__(self, spec: GridSpec, out_dir: Path, *, device: str | None = None) -> None:
+    def __init__(self, spec: GridSpec, out_dir: Path, *, device: str | None = None,
+                 plan_only: bool = False) -> None:
         self.spec = spec
         self.out = Path(out_dir)
         self.device = resolve_device(*((device, "device") if device else
-                                       (spec.train.device, "train.device")))
+                                       (spec.train.device, "train.device")),
+                                     present=not plan_only)
         self._models: dict[tuple[str, str], dict[str, float]] = {}
         self._tok: CachedTokenizer | None = None
         self._tasks: dict[str, Any] | None = None
@@ -338,15 +340,15 @@ class GridRunner:
         return reports
 
 
-def start_runner(spec: GridSpec, out_dir: Path, *,
-                 device: str | None = None) -> tuple[GridRunner, Any]:
+def start_runner(spec: GridSpec, out_dir: Path, *, device: str | None = None,
+                 plan_only: bool = False) -> tuple[GridRunner, Any]:
     """A :class:`GridRunner` for this process, with torch.distributed initialised from the
     environment (torchrun, Slurm tasks; :func:`~scalecmp.experiments.trainer.init_distributed`):
     under several ranks a ``cuda`` device becomes ``cuda:<local rank>``. Returns the runner
     and the process's rank information."""
     from scalecmp.experiments.trainer import init_distributed
 
-    runner = GridRunner(spec, out_dir, device=device)
+    runner = GridRunner(spec, out_dir, device=device, plan_only=plan_only)
     info = init_distributed(runner.device)
     if info.world_size > 1 and runner.device == "cuda":
         runner.device = f"cuda:{info.local_rank}"
