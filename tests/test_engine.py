@@ -257,6 +257,22 @@ def test_scikit_learn_estimator_protocol():
     assert not hasattr(twin, "result_")
 
 
+def test_frames_dicts_and_records_are_all_tables():
+    """pandas in: a dict of columns or a list of records fits like the DataFrame they make;
+    anything else (a path, a number) or an empty table is a one-line error."""
+    x = np.geomspace(1, 1e4, 10)
+    frame = pd.DataFrame({"c": x, "v": 0.1 + 0.8 * x ** -0.3})
+    ref = scalecmp.fit(frame, x="c", y="v", n_bootstrap=0).groups[0].params
+    for data in (frame.to_dict("list"), frame.to_dict("records")):
+        assert scalecmp.fit(data, x="c", y="v", n_bootstrap=0).groups[0].params == ref
+    with pytest.raises(UsageError, match="read it with scalecmp.load_measurements"):
+        scalecmp.fit("measurements.csv", x="c", y="v")
+    with pytest.raises(UsageError, match="frame must be a pandas DataFrame"):
+        scalecmp.fit(5, x="c", y="v")
+    with pytest.raises(DataError, match="no rows to fit"):
+        scalecmp.fit(frame.iloc[:0], x="c", y="v")
+
+
 def test_predictions_need_positive_finite_compute():
     x = np.geomspace(1, 1e4, 10)
     r = ScalingLawRegressor("power_floor", n_bootstrap=0).fit(x, 0.1 + 0.8 * x ** -0.3)

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.io import as_frame
 from scalecmp.validate import (
     MIN_REPLICATES,
     check_bootstrap_memory,
@@ -704,6 +705,7 @@ def compare(
             if get_law(law).n_inputs != 1:
                 raise UsageError(f"law: compare needs a law of compute alone; '{law}' has "
                                  "two inputs")
+        data = as_frame(data)
         if isinstance(data, pd.DataFrame):
             check_bootstrap_memory(n_bootstrap, len(data), compare=True)
             _check_two_groups(data, [by] if isinstance(by, str) else list(by), where)

@@ -1299,8 +1299,9 @@ def fit(
 ) -> FitResult:
     """Fit one scaling law, or the evidence-weighted mixture (``law="auto"``), per group.
 
-    ``frame`` is a pandas DataFrame of measurements; ``x`` the compute column (> 0), ``y``
-    the metric column, ``x2`` the second input of two-input laws, ``where`` filters as on the
+    ``frame`` is a pandas DataFrame of measurements (or a dict of columns, a list of
+    records); ``x`` the compute column (> 0), ``y`` the metric column, ``x2`` the second
+    input of two-input laws, ``where`` filters as on the
     command line (``"model_type=clip"``, ``"gflops_total<=1e11"``). ``predict_at`` (and
     ``predict_at2``, the matching second inputs of two-input laws) are reported with
     prediction intervals. ``preset="laion2025"`` is exactly the study's recipe. A group

@@ -30,6 +30,7 @@ import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.frontier import naive_frontier
+from scalecmp.io import as_frame
 
 __all__ = [
     "COVERAGE_MIN",
@@ -379,6 +380,7 @@ def holdout_check(
     from scalecmp.engine import fit as _fit
 
     by_cols, series_cols = _as_list(by), _as_list(series)
+    frame = as_frame(frame)
     missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
     if missing:
         raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")

@@ -276,6 +276,21 @@ def looks_higher_is_better(x: np.ndarray, y: np.ndarray) -> bool:
 MAXIMIZE_HINT = "values lie in [0, 1] and rise with compute: did you mean `maximize`?"
 
 
+def as_frame(frame: Any) -> pd.DataFrame:
+    """``frame`` as a DataFrame: a DataFrame as it is, else what ``pd.DataFrame()`` takes (a
+    dict of columns, a list of records); anything else is a one-line :class:`UsageError`."""
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    if isinstance(frame, str | Path):
+        raise UsageError(f"frame must be a table, got the path {frame!s}; read it with "
+                         "scalecmp.load_measurements first")
+    try:
+        return pd.DataFrame(frame)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"frame must be a pandas DataFrame (or a dict of columns, a list of "
+                         f"records); got {type(frame).__name__}: {exc}") from None
+
+
 def prepare_measurements(
     frame: pd.DataFrame,
     x: str,
@@ -297,6 +312,9 @@ def prepare_measurements(
     keeps every original column.
     """
     by = list(by or [])
+    frame = as_frame(frame)
+    if frame.empty:
+        raise DataError("no rows to fit (the frame is empty)")
     frame = apply_where(frame, where)
     options = [(x, "x"), (y, "y")] + ([(x2, x2_name)] if x2 else [])
     for column, option in options + [(b, "by") for b in by]:
