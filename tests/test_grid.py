@@ -62,6 +62,13 @@ def values(table: pd.DataFrame) -> pd.DataFrame:
         ({"data": {"type": "parquet"}}, "unknown data type 'parquet'"),
         ({"eval": {"tasks": ["captioning"]}}, "unknown eval task 'captioning'"),
         ({"train": {"optimizer": "sgd"}}, "unknown key 'train.optimizer'"),
+        ({"procedures": ["clip", "clip"]}, "procedures: 'clip' is listed twice"),
+        ({"sizes": ["xxs", "xxs"]}, "sizes: 'xxs' is listed twice"),
+        ({"samples_seen": [64, 64]}, "samples_seen: '64' is listed twice"),
+        ({"lr": [0.001, 1e-3]}, "lr: '0.001' is listed twice"),
+        ({"lr": {"xxs": [0.003, 0.003]}}, "lr: '0.003' is listed twice"),
+        ({"schedules": ["const", "const"]}, "schedules: 'const' is listed twice"),
+        ({"train": {"device": "gpu"}}, "train.device must be auto, cpu, cuda or cuda:N"),
     ],
 )
 def test_bad_spec_gives_one_clear_line(change, message):
@@ -70,6 +77,16 @@ def test_bad_spec_gives_one_clear_line(change, message):
     text = str(info.value)
     assert message in text
     assert "\n" not in text
+
+
+def test_spec_files_that_are_not_yaml_text(tmp_path):
+    """A folder, or a file that is not UTF-8 text, is one DataError line."""
+    with pytest.raises(DataError, match="spec must be a YAML file, got a directory"):
+        G.load_spec(tmp_path)
+    binary = tmp_path / "spec.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(DataError, match="not UTF-8 text"):
+        G.load_spec(binary)
 
 
 def test_world_knobs_reach_the_training_stream_and_evaluation(tmp_path):

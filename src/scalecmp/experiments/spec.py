@@ -323,6 +323,22 @@ def _fail(where: str, message: str) -> UsageError:
     return UsageError(f"{where}: {message}")
 
 
+def _check_unique(where: str, key: str, value: Any) -> None:
+    """A list in the spec names each value once (a repeat would train the same runs
+    twice); per-size ``lr`` lists too."""
+    lists = value.values() if isinstance(value, Mapping) else [value]
+    for items in lists:
+        seen: set[Any] = set()
+        for item in _as_list(items) if items is not None else []:
+            try:  # numbers by value: 0.001 and 1e-3 are one learning rate
+                same: Any = float(item) if key in ("lr", "samples_seen") else str(item)
+            except (TypeError, ValueError):
+                same = str(item)  # not a number: the value check says so
+            if same in seen:
+                raise _fail(where, f"{key}: {str(item)!r} is listed twice")
+            seen.add(same)
+
+
 def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list | tuple) else [value]
 
@@ -399,8 +415,15 @@ def load_spec(path: str | Path) -> GridSpec:
     p = Path(path)
     if not p.exists():
         raise DataError(f"spec file not found: {p}")
+    if not p.is_file():
+        raise DataError(f"spec must be a YAML file, got a directory: {p}" if p.is_dir()
+                        else f"spec must be a YAML file: {p}")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not UTF-8 text (a grid spec is YAML)") from None
+    except OSError as exc:
+        raise DataError(f"cannot read spec {p}: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -420,6 +443,8 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
         if key not in raw or raw[key] in (None, [], ""):
             raise _fail(where, f"missing required key '{key}'")
 
+    for key in ("procedures", "sizes", "samples_seen", "lr", "schedules"):
+        _check_unique(where, key, raw.get(key))
     procedures = tuple(str(x) for x in _as_list(raw["procedures"]))
     for proc in procedures:
         if proc not in PROCEDURES:
