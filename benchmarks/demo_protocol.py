@@ -99,7 +99,6 @@ def shipped_table(frames: dict[int, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
     """With the demo's settings: the check per (seed, series, procedure), and per (seed,
     series, procedure) the fall, the rise, the highest floor / lowest error, the cosine
     gap."""
-    import scalecmp
     from scalecmp.experiments import demo
     from scalecmp.frontier import naive_frontier
     from scalecmp.holdout import cosine_gap
@@ -122,15 +121,13 @@ def shipped_table(frames: dict[int, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
                        "mae_pp": 100 * res.mae, "inside": res.n_inside,
                        "passed": res.passed})
         gap = cosine_gap(frame)
-        for (metric, proc), g in demo.measurement_frame(frame).groupby(["metric",
-                                                                        "procedure"]):
+        measured = demo.measurement_frame(frame)
+        fits, _ = demo.fit_series(measured, n_bootstrap=0)  # the demo's own fits
+        for (task, metric, proc), g in measured.groupby(["task", "metric", "procedure"]):
             x, err = g["gflops_total"].to_numpy(float), 1 - g["value"].to_numpy(float)
             front = naive_frontier(x, err)
             ef = err[front][np.argsort(x[front])]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fit = scalecmp.fit(g, x="gflops_total", y="value", maximize=True,
-                                   n_bootstrap=0, **demo.fit_options()).groups[0]
+            fit = fits[(task, metric)][proc]
             floors = [m.params["E"] for m, w in zip(fit.members, fit.weights, strict=True)
                       if w >= 0.01 and "E" in m.params]
             cg = gap.loc[(gap["metric"] == metric) & (gap["procedure"] == proc), "gap"]

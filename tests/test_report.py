@@ -258,3 +258,30 @@ def test_report_shows_a_given_check_and_the_cosine_gap(tmp_path):
     assert html.count("<td>cooldown</td>") == 2
     with pytest.raises(UsageError, match="holdout_factor"):
         write_report(f, tmp_path / "bad", n_bootstrap=40, holdout_factor=1, **_OPTS)
+
+
+def test_report_shows_the_fits_it_is_given(tmp_path, monkeypatch):
+    """Ready fits (the demo's) are shown as they are: no second fit of those sections,
+    and their data warnings travel with them into the parameter table."""
+    import scalecmp
+
+    f = _frame()
+    f.loc[(f["task"] == "cls") & (f["gflops_total"] == f["gflops_total"].max()), "value"] = 1.0
+    rows = f[f["task"] == "cls"]
+    with pytest.warns(Warning, match="have y = 1"):
+        given = scalecmp.fit(rows, x="gflops_total", y="value", by="procedure",
+                             maximize=True, n_bootstrap=40, law="power_floor")
+    assert any("have y = 1" in w for g in given.groups for w in g.warnings)
+    fitted = []  # the tasks of every section fit the report makes itself
+    real_fit = scalecmp.fit
+    monkeypatch.setattr(scalecmp, "fit", lambda frame, **k: fitted.append(
+        tuple(sorted(set(frame["task"])))) or real_fit(frame, **k))
+    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating",
+                        fits={("cls", "acc"): given}, **_OPTS)
+    html = path.read_text()
+    cls = html[html.index("<h2>cls / acc</h2>"):html.index("<h2>ret / acc</h2>")]
+    assert "law power_floor" in cls and "saturating" not in cls.split("</table>")[0]
+    assert "have y = 1 (error 0)" in cls
+    ret = html[html.index("<h2>ret / acc</h2>"):]
+    assert "saturating" in ret  # the section without a given fit is fitted as asked
+    assert fitted == [("ret",)]  # cls / acc was not fitted again

@@ -502,8 +502,10 @@ class ScalingLawRegressor:
         if self.maximize and ((y < 0) | (y > 1)).any():
             raise DataError("with maximize, y must lie in [0, 1]")
         err = 1.0 - y if self.maximize else y
+        notes: list[str] = []
         if self.maximize and (err <= 0).any():
-            err = self._clip_perfect(err)
+            err, note = self._clip_perfect(err)
+            notes.append(note)
         if (err <= 0).any():
             raise DataError(
                 f"{int((err <= 0).sum())} points have y <= 0; the laws model a positive error"
@@ -545,6 +547,7 @@ class ScalingLawRegressor:
             level=float(self.level),
             x_range=(float(xcf.min()), float(xcf.max())),
             n_frontier=n_front,
+            data_notes=tuple(notes),
         )
         self._warn(self.result_.warnings)
         dom = self.result_.dominant
@@ -555,20 +558,17 @@ class ScalingLawRegressor:
         self.bootstrap_params_ = dom.bootstrap_params
         return self
 
-    def _clip_perfect(self, err: np.ndarray) -> np.ndarray:
+    def _clip_perfect(self, err: np.ndarray) -> tuple[np.ndarray, str]:
         """``y = 1`` (error 0) cannot be fitted in log space: set to half the smallest
-        positive error, with one warning giving the count."""
+        positive error; returns the errors and the warning that gives the count."""
         zero = err <= 0
         if zero.all():
             raise DataError(f"all {len(err)} points have y = 1 (error 0): nothing to fit")
         floor = 0.5 * float(err[~zero].min())
-        warnings.warn(
-            f"{int(zero.sum())} of {len(err)} points have y = 1 (error 0), which the fit "
-            f"cannot take in log space: set to error {floor:.3g} (half the smallest positive "
-            "error)",
-            ScalecmpWarning, stacklevel=3,
-        )
-        return np.where(zero, floor, err)
+        note = (f"{int(zero.sum())} of {len(err)} points have y = 1 (error 0), which the fit "
+                f"cannot take in log space: set to error {floor:.3g} (half the smallest "
+                "positive error)")
+        return np.where(zero, floor, err), note
 
     def _too_few(self, n_front: int, n_all: int, n_inputs: int) -> str:
         if self._is_auto():
@@ -835,6 +835,9 @@ class LawMixture:
     level: float
     x_range: tuple[float, float]
     n_frontier: int
+    #: warnings about the data rather than a law (points of error 0 set to half the
+    #: smallest error), carried with the result so that every later step shows them
+    data_notes: tuple[str, ...] = ()
 
     @property
     def dominant(self) -> LawFit:
@@ -933,8 +936,9 @@ class LawMixture:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Warnings of the members that carry weight (>= 10%), and of the mixture."""
-        out = []
+        """Warnings about the data, of the members that carry weight (>= 10%), and of the
+        mixture."""
+        out = list(self.data_notes)
         for m, w in zip(self.members, self.weights, strict=True):
             if w >= 0.1 or len(self.members) == 1:
                 prefix = f"{m.law.name}" + (f" (weight {w:.2f})" if len(self.members) > 1

@@ -32,7 +32,7 @@ import html
 import io
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +43,7 @@ import pandas as pd
 from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
-from scalecmp.io import apply_where, atomic_write_text, check_output_path
+from scalecmp.io import apply_where, atomic_write_text, check_output_dir, check_output_path
 from scalecmp.plotting import (
     compute_unit,
     context_text,
@@ -272,7 +272,7 @@ def _compare_caption(ctx: str, c: Any, metric: str, x: str, ga: Any, gb: Any) ->
 
 def _section(
     frame: pd.DataFrame, key: dict[str, Any], *, x: str, y: str, by: list[str],
-    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None,
+    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None, fit: Any = None,
 ) -> Section:
     from scalecmp import fit as _fit
     from scalecmp.compare import compare
@@ -284,13 +284,14 @@ def _section(
     ctx = context_text(context) or title
     metric = metric_name(y, [frame])
     sec = Section(title=title, context=context)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = _fit(frame, x=x, y=y, by=by or None, maximize=maximize, **fit_kwargs)
-    # the fit's own warnings are shown beside the numbers they concern (tables)
-    known = {w for g in fit.groups for w in g.warnings}
-    sec.notes += sorted({str(w.message) for w in caught
-                         if not any(str(w.message).endswith(k) for k in known)})
+    if fit is None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = _fit(frame, x=x, y=y, by=by or None, maximize=maximize, **fit_kwargs)
+        # the fit's own warnings are shown beside the numbers they concern (tables)
+        known = {w for g in fit.groups for w in g.warnings}
+        sec.notes += sorted({str(w.message) for w in caught
+                             if not any(str(w.message).endswith(k) for k in known)})
     sec.tables.append(_params_table(fit, title, ctx))
     if all(g.law.n_inputs == 1 for g in fit.groups):
         sec.figures.append((_fit_caption(ctx, fit, metric, x, by),
@@ -397,6 +398,7 @@ def build_sections(
     where: Sequence[str] | None = None,
     holdout_result: Any = None,
     cosine_gap: pd.DataFrame | None = None,
+    fits: Mapping[tuple, Any] | None = None,
     **fit_options: Any,
 ) -> list[Section]:
     """The held-out check first, then the cosine check (when ``cosine_gap`` is given), then
@@ -408,7 +410,10 @@ def build_sections(
     fits each (series, group) on its runs with compute ``<= holdout`` (default: the group's
     largest compute / ``holdout_factor``) and predicts its frontier runs above;
     ``holdout_result`` (a :class:`scalecmp.holdout.HoldoutResult` made by the caller on the
-    same rows) is shown instead of a new check."""
+    same rows) is shown instead of a new check, and ``fits`` (series key, a tuple of the
+    ``series`` columns' values -> the :class:`scalecmp.engine.FitResult` of
+    :func:`scalecmp.fit` on that section's rows with these options, made by the caller)
+    are shown instead of new fits: one fit from the caller's lines to the report."""
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
     frame = apply_where(frame, where)
@@ -434,7 +439,8 @@ def build_sections(
         title = " / ".join(str(k) for k in key) or y
         try:
             sections.append(_section(sub, key_d, x=x, y=y, by=by_l, maximize=maximize,
-                                     fit_kwargs=fit_kwargs, at=at))
+                                     fit_kwargs=fit_kwargs, at=at,
+                                     fit=(fits or {}).get(key)))
         except ScalecmpError as exc:
             sections.append(Section(title=title, context={k: str(v) for k, v in key_d.items()},
                                     notes=[f"not fitted: {exc}"]))
@@ -573,6 +579,7 @@ def write_report(
     inputs: Sequence[str | Path] = (),
     holdout_result: Any = None,
     cosine_gap: pd.DataFrame | None = None,
+    fits: Mapping[tuple, Any] | None = None,
     **fit_options: Any,
 ) -> Path:
     """Write ``report.html`` (self-contained), ``report.md`` and ``report.tex`` into
@@ -583,15 +590,14 @@ def write_report(
     columns define the groups that are fitted and compared within a section. The report
     opens with the held-out check (see :func:`build_sections`: ``holdout``,
     ``holdout_factor``, or a ready ``holdout_result``), then the cosine check when
-    ``cosine_gap`` (:func:`scalecmp.holdout.cosine_gap`) is given. Every option is checked
-    before any work (:func:`check_report_options`).
+    ``cosine_gap`` (:func:`scalecmp.holdout.cosine_gap`) is given; ready ``fits`` per
+    section replace new ones (:func:`build_sections`). Every option is checked before any
+    work (:func:`check_report_options`).
     """
     at = check_report_options(n_bootstrap=n_bootstrap, level=level, at=at, holdout=holdout,
                               law=law, frontier=frontier, random_state=random_state,
                               holdout_factor=holdout_factor, **fit_options)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"out_dir must be a directory, got a file: {out}")
+    out = check_output_dir(out_dir)
     paths = {ext: out / f"report.{ext}" for ext in ("html", "md", "tex")}
     for p in paths.values():
         check_output_path(p, force=force, inputs=inputs)
@@ -599,7 +605,7 @@ def write_report(
         frame, x=x, y=y, by=by, series=series, maximize=maximize, n_bootstrap=n_bootstrap,
         level=level, random_state=random_state, law=law, frontier=frontier, at=at,
         holdout=holdout, holdout_factor=holdout_factor, where=where,
-        holdout_result=holdout_result, cosine_gap=cosine_gap, **fit_options,
+        holdout_result=holdout_result, cosine_gap=cosine_gap, fits=fits, **fit_options,
     )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     by_txt = ", ".join([by] if isinstance(by, str) else list(by or [])) or "-"

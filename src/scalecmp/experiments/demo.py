@@ -161,23 +161,34 @@ def report_frame(table):  # noqa: ANN001, ANN201 - pandas in and out
     return table.loc[keep].reset_index(drop=True)
 
 
-def summarise_laws(frame, n_bootstrap: int = 0) -> list[str]:  # noqa: ANN001
-    """One line per (task, metric, procedure): the measured compute frontier (first and
-    last point), the fitted law (the ``auto`` mixture's members with their weights and
-    floors) and how far the floor lies below the lowest measured error."""
+def fit_series(frame, n_bootstrap: int = 200) -> tuple[dict, dict]:  # noqa: ANN001
+    """The demo's laws, fitted once per (task, metric) series of ``frame`` by procedure
+    with :func:`fit_options` (the report shows these same fits): returns (series key ->
+    :class:`scalecmp.engine.FitResult`, series key -> why a series could not be fitted)."""
     import scalecmp
+    from scalecmp.errors import ScalecmpError
 
-    lines = []
-    for (task, metric), rows in frame.groupby(["task", "metric"], sort=False):
+    fits, failed = {}, {}
+    for key, rows in frame.groupby(["task", "metric"], sort=False):
         try:
             with warnings.catch_warnings():  # the report shows each beside its number
                 warnings.simplefilter("ignore")
-                res = scalecmp.fit(rows, x="gflops_total", y="value", by=["procedure"],
-                                   maximize=True, n_bootstrap=n_bootstrap, random_state=0,
-                                   **fit_options())
-        except Exception as exc:  # noqa: BLE001 - a summary line must never stop the demo
-            lines.append(f"{task}/{metric}: no fit ({exc})")
-            continue
+                fits[key] = scalecmp.fit(rows, x="gflops_total", y="value", by=["procedure"],
+                                         maximize=True, n_bootstrap=n_bootstrap,
+                                         random_state=0, **fit_options())
+        except ScalecmpError as exc:  # a summary line and a report note, never a stop
+            failed[key] = str(exc)
+    return fits, failed
+
+
+def summarise_laws(fits: dict, failed: dict | None = None) -> list[str]:
+    """One line per (task, metric, procedure) of :func:`fit_series`'s fits: the measured
+    compute frontier (first and last point), the fitted law (the ``auto`` mixture's members
+    with their weights and floors) and how far the floor lies below the lowest measured
+    error; one line per series that could not be fitted."""
+    lines = [f"{task}/{metric}: no fit ({why})" for (task, metric), why in
+             (failed or {}).items()]
+    for (task, metric), res in fits.items():
         for g in res.groups:
             front = g.frontier.sort_values("gflops_total")
             err = 1.0 - front["value"].to_numpy(float)
@@ -289,7 +300,8 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
     # the validated prediction first: fit below a compute threshold, predict the largest runs
     check = holdout(frame, n_bootstrap=n_bootstrap)
     gap = cosine_gap(frame)
-    lines = summarise_laws(measured)
+    fits, failed = fit_series(measured, n_bootstrap)
+    lines = summarise_laws(fits, failed)
     for line in check.summary_lines() + cosine_gap_lines(gap) + lines:
         print(line, flush=True)
     figure = _save_holdout_figure(check, out)
@@ -297,7 +309,7 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
         measured, out, x="gflops_total", y="value", by="procedure", series=("task", "metric"),
         maximize=True, n_bootstrap=n_bootstrap, random_state=0, force=True,
         holdout_factor=HOLDOUT_FACTOR, holdout_result=check, cosine_gap=gap, title=title,
-        **fit_options(),
+        fits=fits, **fit_options(),
     )
     return {"report": report, "laws": lines, "holdout": check, "holdout_figure": figure,
             "cosine_gap": gap}
