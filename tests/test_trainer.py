@@ -264,3 +264,24 @@ def test_bf16_autocast_runs(tmp_path):
     assert state.step == 4 and np.isfinite(state.recent_loss)
     fp32 = make_trainer(tmp_path / "fp32", TrainConfig(lr=3e-3, batch_size=16, total_samples=16))
     assert fp32.autocast_dtype is None  # CPU default: full precision
+
+
+def test_a_damaged_checkpoint_is_one_data_error(tmp_path):
+    """A truncated checkpoint (a copy cut short, a full disk after the atomic write) is a
+    DataError naming the file, not torch's multi-line error; nothing is deleted."""
+    from scalecmp.errors import DataError
+    from scalecmp.experiments.trainer import load_checkpoint
+
+    good = tmp_path / "ckpt-000000000064.pt"
+    torch.save({"model": {}, "samples_seen": 64}, good)
+    assert load_checkpoint(good)["samples_seen"] == 64
+    cut = tmp_path / "ckpt-000000000128.pt"
+    cut.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(DataError, match=r"checkpoint .*ckpt-000000000128\.pt cannot be read "
+                       r"\(.*\): it is damaged; delete it") as info:
+        load_checkpoint(cut)
+    assert "\n" not in str(info.value) and cut.exists()
+    other = tmp_path / "other.pt"
+    torch.save([1, 2, 3], other)
+    with pytest.raises(DataError, match="not a scalecmp checkpoint"):
+        load_checkpoint(other)

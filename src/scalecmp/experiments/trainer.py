@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import pickle
 import random
 import re
 import time
@@ -38,7 +39,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from scalecmp.errors import UsageError
+from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.schedules import Schedule, apply_lr
 from scalecmp.io import atomic_write
 
@@ -240,8 +241,18 @@ def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a checkpoint written by :class:`Trainer` (our own files: full unpickling)."""
-    return torch.load(path, map_location=map_location, weights_only=False)
+    """Load a checkpoint written by :class:`Trainer` (our own files: full unpickling). A file
+    that cannot be read (truncated or damaged after it was written: the writes are atomic)
+    is a one-line :class:`DataError` that names it; nothing is deleted for the user."""
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+        reason = str(exc).split(". ")[0].splitlines()[0][:120]
+        raise DataError(f"checkpoint {path} cannot be read ({reason}): it is damaged; "
+                        "delete it and run the grid again to redo that run") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt:
+        raise DataError(f"checkpoint {path} is not a scalecmp checkpoint (no model state)")
+    return ckpt
 
 
 def slim_checkpoint(path: str | Path) -> bool:
