@@ -285,3 +285,16 @@ def test_report_shows_the_fits_it_is_given(tmp_path, monkeypatch):
     ret = html[html.index("<h2>ret / acc</h2>"):]
     assert "saturating" in ret  # the section without a given fit is fitted as asked
     assert fitted == [("ret",)]  # cls / acc was not fitted again
+
+
+def test_rows_without_a_series_value_are_left_out_with_a_warning(tmp_path):
+    """A row whose series column is empty belongs to no section: a warning says how many
+    were left out (they used to vanish silently); no row with a value: one error line."""
+    f = _frame()
+    f.loc[f.index[:5], "task"] = None
+    with pytest.warns(Warning, match=r"series: left out 5 of 160 rows with no value in task"):
+        path = write_report(f, tmp_path / "r", n_bootstrap=40, **_OPTS)
+    assert path.exists()
+    f["task"] = None
+    with pytest.raises(DataError, match="series: every row has no value in task, metric"):
+        write_report(f, tmp_path / "r2", n_bootstrap=40, **_OPTS)

@@ -43,7 +43,13 @@ import pandas as pd
 from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
-from scalecmp.io import apply_where, atomic_write_text, check_output_dir, check_output_path
+from scalecmp.io import (
+    ScalecmpWarning,
+    apply_where,
+    atomic_write_text,
+    check_output_dir,
+    check_output_path,
+)
 from scalecmp.plotting import (
     compute_unit,
     context_text,
@@ -421,6 +427,15 @@ def build_sections(
         if col not in frame.columns:
             cols = ", ".join(map(str, frame.columns))
             raise DataError(f"{opt}: no column '{col}' (columns: {cols})")
+    if series_l:  # a row without a section would vanish from every section: say so
+        blank = frame[series_l].isna().any(axis=1)
+        if blank.all():
+            raise DataError(f"series: every row has no value in {', '.join(series_l)}")
+        if blank.any():
+            warnings.warn(f"series: left out {int(blank.sum())} of {len(frame)} rows with no "
+                          f"value in {', '.join(c for c in series_l if frame[c].isna().any())}",
+                          ScalecmpWarning, stacklevel=2)
+            frame = frame.loc[~blank]
     fit_kwargs: dict[str, Any] = {"n_bootstrap": n_bootstrap, "level": level,
                                   "random_state": random_state, **fit_options}
     if law is not None:
