@@ -123,6 +123,21 @@ def test_a_check_that_cannot_be_made_is_a_failure_the_report_shows():
         [*first.verdicts, *first.notes])
 
 
+def test_rows_it_cannot_use_are_left_out_with_a_warning():
+    """NaN in y, a non-number in x, an empty group value: left out and counted in one
+    warning (they vanished silently); a frame with no usable row is one error line."""
+    frame = grid().astype({"gflops_total": object})
+    frame.loc[0, "value"] = np.nan
+    frame.loc[1, "gflops_total"] = "n/a"
+    frame.loc[2, "procedure"] = None
+    with pytest.warns(Warning, match=r"holdout_check: left out 3 of \d+ rows"):
+        res = holdout_check(frame, holdout_factor=4, **FIT)
+    assert res.n > 0
+    frame["value"] = np.nan
+    with pytest.raises(DataError, match="no rows to check"):
+        holdout_check(frame, **FIT)
+
+
 def test_figure_one_panel_per_series_with_labelled_axes():
     import matplotlib
 

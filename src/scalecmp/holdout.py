@@ -30,7 +30,7 @@ import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.frontier import naive_frontier
-from scalecmp.io import as_frame
+from scalecmp.io import ScalecmpWarning, as_frame
 
 __all__ = [
     "COVERAGE_MIN",
@@ -386,9 +386,19 @@ def holdout_check(
         raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")
     if not 0 < level < 1:
         raise UsageError(f"level must lie in (0, 1), got {level}")
-    data = frame.loc[np.isfinite(frame[x].to_numpy(float)) & frame[y].notna()]
-    if data.empty:
-        raise DataError("holdout_check: no rows to check")
+    xs_all = pd.to_numeric(frame[x], errors="coerce").to_numpy(float)
+    ys_all = pd.to_numeric(frame[y], errors="coerce").to_numpy(float)
+    usable = np.isfinite(xs_all) & np.isfinite(ys_all)
+    if by_cols or series_cols:
+        usable &= frame[series_cols + by_cols].notna().all(axis=1).to_numpy()
+    if not usable.any():
+        raise DataError("holdout_check: no rows to check (no row has numbers in x and y and "
+                        "a value in every group and series column)")
+    if not usable.all():
+        warnings.warn(f"holdout_check: left out {int((~usable).sum())} of {len(frame)} rows "
+                      "without numbers in x and y or a value in a group or series column",
+                      ScalecmpWarning, stacklevel=2)
+    data = frame.loc[usable].assign(**{x: xs_all[usable], y: ys_all[usable]})
     if threshold is None:
         check_holdout_factor(holdout_factor)
     else:
