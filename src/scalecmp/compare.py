@@ -706,9 +706,8 @@ def compare(
                 raise UsageError(f"law: compare needs a law of compute alone; '{law}' has "
                                  "two inputs")
         data = as_frame(data)
-        if isinstance(data, pd.DataFrame):
-            check_bootstrap_memory(n_bootstrap, len(data), compare=True)
-            _check_two_groups(data, [by] if isinstance(by, str) else list(by), where)
+        check_bootstrap_memory(n_bootstrap, len(data), compare=True)
+        _check_two_groups(data, [by] if isinstance(by, str) else list(by), where)
         from scalecmp import fit as _fit  # lazy: the engine imports heavy modules
 
         kwargs: dict[str, Any] = dict(fit_kwargs)

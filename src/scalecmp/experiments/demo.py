@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.io import check_output_dir
 
 __all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "fit_options",
@@ -166,7 +166,6 @@ def fit_series(frame, n_bootstrap: int = 200) -> tuple[dict, dict]:  # noqa: ANN
     with :func:`fit_options` (the report shows these same fits): returns (series key ->
     :class:`scalecmp.engine.FitResult`, series key -> why a series could not be fitted)."""
     import scalecmp
-    from scalecmp.errors import ScalecmpError
 
     fits, failed = {}, {}
     for key, rows in frame.groupby(["task", "metric"], sort=False):

@@ -46,7 +46,7 @@ from scalecmp.experiments.progress import (
     make_progress,
     null_context,
 )
-from scalecmp.experiments.runner import GridRunner, start_runner
+from scalecmp.experiments.runner import GridRunner, start_runner, training_source
 from scalecmp.experiments.shards import collect, collected_table
 from scalecmp.experiments.spec import (
     EVAL_TASKS,
@@ -126,14 +126,8 @@ def check_data(spec: GridSpec) -> None:
     data (every local webdataset shard exists and is not empty; a CSV has its two columns
     and a row) and the evaluation datasets (clip_benchmark folders, the segmentation
     folder, with their layout); one-line :class:`DataError` if not."""
-    from scalecmp.experiments import data as D
-
-    d = spec.data
-    if d["type"] == "webdataset":
-        D.expand_shards(d["urls"])
-    elif d["type"] == "csv":
-        D.check_csv(d["path"], d.get("image_col", "filepath"), d.get("caption_col", "caption"),
-                    d.get("sep", ","))
+    if spec.data["type"] != "synthetic":
+        training_source(spec)  # making the source checks its data
     ev = spec.eval
     if not ev.benchmarks and ev.segmentation_data is None:
         return

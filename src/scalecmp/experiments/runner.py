@@ -28,7 +28,8 @@ from scalecmp.experiments.spec import (
 )
 from scalecmp.experiments.tokenizer import CachedTokenizer
 
-__all__ = ["EVAL_DATASETS", "GridRunner", "JobReport", "start_runner"]
+__all__ = ["EVAL_DATASETS", "GridRunner", "JobReport", "start_runner", "training_source",
+           "world_of"]
 
 #: table task -> the evaluation dataset named in the clip_benchmark JSON
 EVAL_DATASETS = {
@@ -63,6 +64,30 @@ def resolve_device(wanted: str | None, name: str = "device", *, present: bool = 
     return wanted
 
 
+def world_of(knobs: Mapping[str, Any]):  # noqa: ANN201 - SyntheticWorld
+    """The synthetic world of a spec's ``data`` or ``eval.world`` knobs."""
+    from scalecmp.experiments.synthetic import SyntheticWorld, WorldConfig
+
+    return SyntheticWorld(WorldConfig(**{k: v for k, v in knobs.items() if k in WORLD_KEYS}))
+
+
+def training_source(spec: GridSpec):  # noqa: ANN201 - a PairSource
+    """The training pairs of ``spec``'s data section. Making one checks the real data
+    without reading it (every local webdataset shard exists and is not empty; a CSV has its
+    image and caption columns and a row): one-line :class:`DataError` otherwise."""
+    from scalecmp.experiments import data as D
+
+    d = spec.data
+    if d["type"] == "synthetic":
+        return D.SyntheticPairSource(world_of(d))
+    if d["type"] == "webdataset":
+        return D.WebDatasetPairSource(d["urls"], spec.image_size,
+                                      shuffle=int(d.get("shuffle", 0)),
+                                      seed=int(d.get("seed", 0)))
+    return D.CsvPairSource(d["path"], spec.image_size, image_col=d.get("image_col", "filepath"),
+                           caption_col=d.get("caption_col", "caption"), sep=d.get("sep", ","))
+
+
 class GridRunner:
     """Runs training jobs of a spec, evaluates their measured checkpoints and writes the
     rows to each job's unit shard."""
@@ -84,10 +109,7 @@ class GridRunner:
 
     # -- shared resources ---------------------------------------------------------------
     def _world(self, knobs: Mapping[str, Any]):  # noqa: ANN202 - SyntheticWorld
-        from scalecmp.experiments.synthetic import SyntheticWorld, WorldConfig
-
-        config = {k: v for k, v in knobs.items() if k in WORLD_KEYS}
-        return SyntheticWorld(WorldConfig(**config))
+        return world_of(knobs)
 
     @property
     def tok(self) -> CachedTokenizer:
@@ -105,19 +127,8 @@ class GridRunner:
         return self._tok
 
     def source(self):  # noqa: ANN201 - a PairSource
-        """The training pairs of the spec's data section."""
-        from scalecmp.experiments import data as D
-
-        d = self.spec.data
-        size = self.spec.image_size
-        if d["type"] == "synthetic":
-            return D.SyntheticPairSource(self._world(d))
-        if d["type"] == "webdataset":
-            return D.WebDatasetPairSource(d["urls"], size, shuffle=int(d.get("shuffle", 0)),
-                                          seed=int(d.get("seed", 0)))
-        return D.CsvPairSource(d["path"], size, image_col=d.get("image_col", "filepath"),
-                               caption_col=d.get("caption_col", "caption"),
-                               sep=d.get("sep", ","))
+        """The training pairs of the spec's data section (:func:`training_source`)."""
+        return training_source(self.spec)
 
     def prepare(self, images, captions):  # noqa: ANN001, ANN201 - arrays in, tensors out
         from scalecmp.experiments.data import images_to_tensor

@@ -315,7 +315,7 @@ def check_device_name(device: str, name: str = "device", where: str | None = Non
     :class:`UsageError` naming ``name`` (and the spec, ``where``)."""
     if not DEVICE_NAME.fullmatch(device):
         message = f"{name} must be auto, cpu, cuda or cuda:N, got {device!r}"
-        raise UsageError(f"{where}: {message}" if where else message)
+        raise _fail(where, message) if where else UsageError(message)
     return device
 
 
