@@ -100,7 +100,7 @@ def shipped_table(frames: dict[int, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
     series, procedure) the fall, the rise, the highest floor / lowest error, the cosine
     gap."""
     from scalecmp.experiments import demo
-    from scalecmp.frontier import naive_frontier
+    from scalecmp.engine.frontier import naive_frontier
     from scalecmp.holdout import cosine_gap
 
     checks, targets = [], []

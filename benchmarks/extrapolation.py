@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scalecmp  # noqa: E402
 from paper_recipe import fit_paper, paper_fit_series, saturating  # noqa: E402
-from scalecmp.frontier import binned_frontier, naive_frontier  # noqa: E402
+from scalecmp.engine.frontier import binned_frontier, naive_frontier  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "laion2025"
 SERIES = ["downstream_dataset", "metric", "model_type"]

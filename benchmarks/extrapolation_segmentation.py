@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import scalecmp  # noqa: E402
 from paper_recipe import paper_fit_series, saturating  # noqa: E402
-from scalecmp.frontier import naive_frontier  # noqa: E402
+from scalecmp.engine.frontier import naive_frontier  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "laion2025"
 

@@ -48,7 +48,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scalecmp.frontier import naive_frontier  # noqa: E402
+from scalecmp.engine.frontier import naive_frontier  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "laion2025"
 REAL_CUTS = (1e11, 3e10)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 import scalecmp
-from scalecmp.frontier import naive_frontier
+from scalecmp.engine.frontier import naive_frontier
 
 CANDIDATES = [
     ("saturating", "none"),

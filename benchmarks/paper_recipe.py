@@ -1,6 +1,6 @@
-"""The study's fitting recipe as the baseline of the benchmarks: :mod:`scalecmp.recipes`.
+"""The study's fitting recipe as the baseline of the benchmarks: :mod:`scalecmp.engine.recipes`.
 
-Binned frontier (scalecmp.frontier.binned_frontier, which follows the study), then
+Binned frontier (scalecmp.engine.frontier.binned_frontier, which follows the study), then
 ``scipy.optimize.curve_fit`` of ``err = A (x + B)^alpha + E`` on raw error (x in raw GFLOPs)
 with bounds A, B, E >= 0, alpha <= 0, one call per start of the grid
 A, B in {0, 5, ..., 95}, alpha in {-0.2, -0.15, -0.1, -0.05}, E in {0, 5e-4} (3,200 starts),
@@ -17,8 +17,8 @@ import itertools
 
 import numpy as np
 
-from scalecmp.frontier import binned_frontier
-from scalecmp.recipes import STUDY_AB, STUDY_ALPHAS, STUDY_ES, fit_exact, study_grid
+from scalecmp.engine.frontier import binned_frontier
+from scalecmp.engine.recipes import STUDY_AB, STUDY_ALPHAS, STUDY_ES, fit_exact, study_grid
 
 SUBSET_AB = STUDY_AB[::4]
 

@@ -20,7 +20,7 @@ def _only_our_commands(monkeypatch):
     app = typer.Typer(name="scalecmp", no_args_is_help=True, add_completion=False,
                       pretty_exceptions_enable=False)
     monkeypatch.setattr(cli, "app", app)
-    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("scalecmp.cli_compare",))
+    monkeypatch.setattr(cli, "_COMMAND_MODULES", ("scalecmp.cli.compare",))
     monkeypatch.setattr(cli, "_registered", False)
 
 

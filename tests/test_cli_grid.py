@@ -204,7 +204,7 @@ def test_a_plan_needs_no_gpu(tmp_path, capsys):
 
 
 def test_cli_grid_module_does_not_import_torch():
-    code = "import sys, scalecmp.cli_grid; sys.exit('torch' in sys.modules)"
+    code = "import sys, scalecmp.cli.grid; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -19,8 +19,8 @@ from scalecmp.compare import (
     simultaneous_tail,
 )
 from scalecmp.errors import DataError, UsageError
-from scalecmp.lawfit import df_factor
-from scalecmp.laws import get_law
+from scalecmp.engine.lawfit import df_factor
+from scalecmp.engine.laws import get_law
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from scalecmp.errors import UsageError
-from scalecmp.frontier import binned_frontier, frontier_mask, naive_frontier
+from scalecmp.engine.frontier import binned_frontier, frontier_mask, naive_frontier
 
 
 def test_naive_frontier_keeps_points_better_than_every_cheaper_one():

@@ -464,7 +464,7 @@ def test_fuzz_the_cli_contract(command):
 def test_the_contract_check_catches_a_broken_contract(monkeypatch):
     """The fuzz's oracle itself: a command that leaves a stray file, or writes a traceback,
     fails it (so a passing fuzz means something)."""
-    import scalecmp.cli_fit as cli_fit
+    import scalecmp.cli.fit as cli_fit
 
     frame = _base(0, 2, 10, loss_like=False)
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from scalecmp.laws import get_law
-from scalecmp.optimize import minimize_batch, objective, residuals
+from scalecmp.engine.laws import get_law
+from scalecmp.engine.optimize import minimize_batch, objective, residuals
 
 
 def _problem(name="power_floor", params=(20.0, -0.25, 0.15)):

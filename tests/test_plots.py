@@ -25,7 +25,7 @@ from scalecmp.compare_plot import (  # noqa: E402
     crossover_text,
     plot_comparison,
 )
-from scalecmp.laws import get_law  # noqa: E402
+from scalecmp.engine.laws import get_law  # noqa: E402
 from scalecmp.plotting import (  # noqa: E402
     EXTRAPOLATED_COLOR,
     formula_text,

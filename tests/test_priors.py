@@ -1,4 +1,4 @@
-"""Priors as pseudo-observations (scalecmp.priors) and the sanity checks inside the data."""
+"""Priors as pseudo-observations (scalecmp.engine.priors) and the sanity checks inside the data."""
 
 import dataclasses
 import warnings
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from scalecmp import ScalingLawRegressor
-from scalecmp.laws import get_law
-from scalecmp.priors import Priors, augment
+from scalecmp.engine.laws import get_law
+from scalecmp.engine.priors import Priors, augment
 
 XN = np.geomspace(0.01, 100.0, 15)
 

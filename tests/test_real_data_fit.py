@@ -7,7 +7,7 @@ import pytest
 
 import scalecmp
 from scalecmp.cli import main
-from scalecmp.frontier import naive_frontier
+from scalecmp.engine.frontier import naive_frontier
 
 
 def _series(frame, task="imagenet1k", metric="acc1", model_type="clip"):

@@ -27,7 +27,7 @@ better; error = 1 - metric when ``maximize``) and reported in the metric's units
   :meth:`~scalecmp.engine.GroupFit.error_replicates`, the same replicates ``fit`` reports
   intervals from: the members of a ``law="auto"`` mixture in proportion to their weights,
   deviations scaled by ``sqrt(n / (n - p))``, tilted beyond the data by the backtested
-  extrapolation error (:mod:`scalecmp.lawfit`). Nothing here re-derives a curve from
+  extrapolation error (:mod:`scalecmp.engine.lawfit`). Nothing here re-derives a curve from
   parameters, so the difference band widens beyond the data exactly as the arms' bands do.
 * **Verdict.** A side is declared better on a compute range only where a *simultaneous*
   bootstrap band of the advantage over the whole comparison grid excludes 0: the pointwise
@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
 from scalecmp.errors import DataError, UsageError
 from scalecmp.io import as_frame
 from scalecmp.validate import (
@@ -59,13 +60,13 @@ from scalecmp.validate import (
     check_level,
     check_n_bootstrap,
     check_positive_values,
-    check_seed,
 )
 
 __all__ = [
     "Comparison",
     "ComparisonResult",
     "compare",
+    "check_compare_options",
     "compare_groups",
     "simultaneous_tail",
     "first_reach",
@@ -148,7 +149,7 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
 
-def _point_error(g: Any, x: np.ndarray) -> np.ndarray:
+def _point_error(g: GroupFit, x: np.ndarray) -> np.ndarray:
     return np.asarray(g.predict_error(np.asarray(x, dtype=float)), dtype=float)
 
 
@@ -265,8 +266,8 @@ class Comparison:
 
 
 def compare_groups(
-    ga: Any,
-    gb: Any,
+    ga: GroupFit,
+    gb: GroupFit,
     *,
     at: Sequence[float] | None = None,
     level: float = 0.95,
@@ -282,7 +283,7 @@ def compare_groups(
     """
     level = check_level(level)
     extrapolate = check_factor(extrapolate, "extrapolate")
-    if getattr(ga.law, "n_inputs", 1) != 1 or getattr(gb.law, "n_inputs", 1) != 1:
+    if ga.law.n_inputs != 1 or gb.law.n_inputs != 1:
         raise UsageError("law: compare needs a law of compute alone, not a two-input law")
     maximize = bool(ga.maximize)
     ra = tuple(float(v) for v in ga.x_range)
@@ -660,6 +661,17 @@ def _check_two_groups(frame: pd.DataFrame, by: list[str], where: Sequence[str] |
                         "`where`")
 
 
+def check_compare_options(options: FitOptions) -> None:
+    """What a comparison asks of the fit's options beyond their own checks: bootstrap
+    intervals (``n_bootstrap >= 20``) and a law of compute alone."""
+    if options.n_bootstrap < MIN_REPLICATES:
+        check_n_bootstrap(options.n_bootstrap, minimum=MIN_REPLICATES,
+                          purpose="compare is made of bootstrap intervals")
+    if options.n_inputs == 2:
+        raise UsageError(f"law: compare needs a law of compute alone; '{options.law_name}' "
+                         "has two inputs")
+
+
 def compare(
     data: Any,
     *,
@@ -668,66 +680,46 @@ def compare(
     by: str | Sequence[str] | None = None,
     maximize: bool = False,
     at: Sequence[float] | None = None,
-    law: str | None = None,
-    frontier: str | None = None,
-    n_bootstrap: int = 1000,
-    level: float = 0.95,
-    random_state: int | None = 0,
     where: Sequence[str] | None = None,
     extrapolate: float = 100.0,
     n_grid: int = 200,
-    **fit_kwargs: Any,
+    options: FitOptions | None = None,
+    **option_values: Any,
 ) -> ComparisonResult:
-    """Fit every group of ``by`` (unless ``data`` is already an engine ``FitResult``) and
-    compare every pair ``(a, b)`` of groups, ``a`` before ``b`` in group order.
+    """Fit every group of ``by`` and compare every pair ``(a, b)`` of groups, ``a`` before
+    ``b`` in group order. ``data`` is a frame (or a dict of columns, a list of records), or
+    a :class:`FitResult` already fitted (compared as it was fitted: then only ``level`` may
+    be given).
 
-    Returns a :class:`ComparisonResult` (``.comparisons``, ``.to_dict()``, ``.to_frame()``).
-    Raises :class:`DataError` when fewer than two groups result and :class:`UsageError` for
-    bad options (``at`` values, ``level``, ``extrapolate``, fewer than 20 bootstrap
-    replicates, a two-input law), all checked before anything is fitted.
+    How to fit: ``options`` (a :class:`FitOptions`) or its fields as keywords (``law``,
+    ``n_bootstrap``, ``level``, ...); ``level`` is also the level of the comparison's
+    intervals. Returns a :class:`ComparisonResult` (``.comparisons``, ``.to_dict()``,
+    ``.to_frame()``). Raises :class:`DataError` when fewer than two groups result and
+    :class:`UsageError` for bad options (``at`` values, ``level``, ``extrapolate``, fewer
+    than 20 bootstrap replicates, a two-input law), all checked before anything is fitted.
     """
     if at is not None:
         at = check_positive_values(at, "at")
-    level = check_level(level)
-    extrapolate = check_factor(extrapolate, "extrapolate")
-    if hasattr(data, "groups") and hasattr(data, "to_dict"):
+    if isinstance(data, FitResult):
+        if options is not None or set(option_values) - {"level"}:
+            raise UsageError("compare: a FitResult is compared as it was fitted; only `level` "
+                             "can be given with it")
         res = data
-        x_name = getattr(res, "x", x)
+        level = check_level(option_values.get("level", res.level))
+        extrapolate = check_factor(extrapolate, "extrapolate")
     else:
+        options = fit_options(options, **option_values)
+        level = options.level
+        extrapolate = check_factor(extrapolate, "extrapolate")
         if not by:
             raise UsageError("by: compare needs the column(s) whose groups are compared")
-        check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES, purpose="compare is made of "
-                          "bootstrap intervals")
-        check_seed(random_state)
-        if law is not None and law != "auto":
-            from scalecmp.laws import get_law
-
-            if get_law(law).n_inputs != 1:
-                raise UsageError(f"law: compare needs a law of compute alone; '{law}' has "
-                                 "two inputs")
+        check_compare_options(options)
         data = as_frame(data)
-        check_bootstrap_memory(n_bootstrap, len(data), compare=True)
-        _check_two_groups(data, [by] if isinstance(by, str) else list(by), where)
-        from scalecmp import fit as _fit  # lazy: the engine imports heavy modules
-
-        kwargs: dict[str, Any] = dict(fit_kwargs)
-        if law is not None:
-            kwargs["law"] = law
-        if frontier is not None:
-            kwargs["frontier"] = frontier
-        res = _fit(
-            data,
-            x=x,
-            y=y,
-            by=[by] if isinstance(by, str) else list(by),
-            maximize=maximize,
-            n_bootstrap=n_bootstrap,
-            level=level,
-            random_state=random_state,
-            where=where,
-            **kwargs,
-        )
-        x_name = x
+        by = [by] if isinstance(by, str) else list(by)
+        check_bootstrap_memory(options.n_bootstrap, len(data), compare=True)
+        _check_two_groups(data, by, where)
+        res = fit_frame(data, x=x, y=y, by=by, x2=None, where=where, maximize=maximize,
+                        predict_at=None, predict_at2=None, options=options)
     groups = list(res.groups)
     if len(groups) < 2:
         keys = ", ".join(label_of(g.key) for g in groups) or "none"
@@ -737,7 +729,7 @@ def compare(
         )
     comps = [
         compare_groups(
-            ga, gb, at=at, level=level, extrapolate=extrapolate, n_grid=n_grid, x_name=x_name,
+            ga, gb, at=at, level=level, extrapolate=extrapolate, n_grid=n_grid, x_name=res.x,
         )
         for ga, gb in combinations(groups, 2)
     ]

@@ -1,4 +1,5 @@
-"""Exceptions that the CLI turns into one-line messages and exit code 2."""
+"""Exceptions that the CLI turns into one-line messages and exit code 2, and the warning
+category it prints as ``scalecmp: warning: ...``."""
 
 from __future__ import annotations
 
@@ -14,3 +15,7 @@ class DataError(ScalecmpError, ValueError):
 
 class UsageError(ScalecmpError, ValueError):
     """An option or argument is invalid (unknown law, bad filter expression, bad spec)."""
+
+
+class ScalecmpWarning(UserWarning):
+    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""

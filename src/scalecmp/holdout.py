@@ -28,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, ScalecmpError, UsageError
-from scalecmp.frontier import naive_frontier
-from scalecmp.io import ScalecmpWarning, as_frame
+from scalecmp.engine import FitOptions, fit_frame, fit_options
+from scalecmp.engine.frontier import naive_frontier
+from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
+from scalecmp.io import as_frame
 
 __all__ = [
     "COVERAGE_MIN",
@@ -360,10 +361,10 @@ def holdout_check(
     maximize: bool = True,
     threshold: float | None = None,
     holdout_factor: float = HOLDOUT_FACTOR,
-    level: float = 0.95,
     mae_max: float = MAE_MAX,
     coverage_min: float = COVERAGE_MIN,
-    **fit_kwargs: Any,
+    options: FitOptions | None = None,
+    **option_values: Any,
 ) -> HoldoutResult:
     """Fit below ``threshold``, predict the frontier runs above it, per series and group.
 
@@ -371,21 +372,20 @@ def holdout_check(
     largest ``x`` divided by ``holdout_factor`` (procedures differ in cost per sample, so
     one grid reaches different computes). The held-out runs of a group are its
     compute-frontier runs (lower error than every cheaper run of the group, all runs
-    considered) above the threshold; the law (``scalecmp.fit`` with ``fit_kwargs``:
-    ``law="auto"`` unless given, ``n_bootstrap``, ``random_state``, ...) is fitted to the
-    group's runs at or below it, and each held-out run is compared with the prediction and
-    its ``level`` prediction interval (for a new measurement). ``mae_max`` and
+    considered) above the threshold; the law (``options``, a :class:`FitOptions`, or its
+    fields as keywords: ``law="auto"`` unless given, ``n_bootstrap``, ``level``,
+    ``random_state``, ...) is fitted to the group's runs at or below it, and each held-out
+    run is compared with the prediction and its ``level`` prediction interval (for a new
+    measurement). ``mae_max`` and
     ``coverage_min`` are the pass thresholds of each series.
     """
-    from scalecmp.engine import fit as _fit
-
+    options = fit_options(options, **option_values)
+    level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)
     frame = as_frame(frame)
     missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
     if missing:
         raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")
-    if not 0 < level < 1:
-        raise UsageError(f"level must lie in (0, 1), got {level}")
     xs_all = pd.to_numeric(frame[x], errors="coerce").to_numpy(float)
     ys_all = pd.to_numeric(frame[y], errors="coerce").to_numpy(float)
     usable = np.isfinite(xs_all) & np.isfinite(ys_all)
@@ -431,8 +431,9 @@ def holdout_check(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = _fit(train, x=x, y=y, by=None, maximize=maximize, level=level,
-                           **fit_kwargs)
+                res = fit_frame(train, x=x, y=y, by=None, x2=None, where=None,
+                                maximize=maximize, predict_at=None, predict_at2=None,
+                                options=options)
         except ScalecmpError as exc:
             group_rows.append({**base, "status": f"fit failed: {exc}"})
             notes.append(f"{lab}: the fit below {_fmt_x(cut)} failed ({exc}); not checked")

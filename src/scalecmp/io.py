@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError  # noqa: F401
 
 __all__ = [
     "ScalecmpWarning",
@@ -43,10 +43,6 @@ __all__ = [
     "atomic_write_text",
     "write_json",
 ]
-
-
-class ScalecmpWarning(UserWarning):
-    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""
 
 
 _READERS = {

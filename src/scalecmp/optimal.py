@@ -38,22 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, UsageError
-from scalecmp.frontier import frontier_mask
-from scalecmp.io import (
-    MAXIMIZE_HINT,
-    ScalecmpWarning,
-    looks_higher_is_better,
-    prepare_measurements,
-)
-from scalecmp.validate import (
-    check_bootstrap_memory,
-    check_level,
-    check_n_bootstrap,
-    check_positive,
-    check_positive_values,
-    check_seed,
-)
+from scalecmp.engine import FitOptions, fit_frame, fit_options
+from scalecmp.engine.frontier import frontier_mask
+from scalecmp.errors import DataError, ScalecmpWarning
+from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
+from scalecmp.validate import check_bootstrap_memory, check_positive, check_positive_values
 
 __all__ = [
     "PowerFit",
@@ -361,36 +350,24 @@ def chinchilla_allocation(
     y: str,
     maximize: bool = False,
     compute_constant: float = 1.0,
-    n_bootstrap: int = 1000,
-    level: float = 0.95,
-    random_state: int | None = 0,
-    loss: str | None = None,
+    options: FitOptions | None = None,
+    **option_values: Any,
 ) -> ChinchillaAllocation:
     """Fit ``L(N, D)`` to every run with the engine's ``chinchilla`` law (no frontier) and
-    return the compute-optimal allocation under ``C = compute_constant * N * D``."""
-    from scalecmp import fit as _fit
-
-    kw: dict[str, Any] = {} if loss is None else {"loss": loss}
-    res = _fit(
-        frame,
-        x=size,
-        x2=samples,
-        y=y,
-        law="chinchilla",
-        frontier="none",
-        maximize=maximize,
-        n_bootstrap=n_bootstrap,
-        level=level,
-        random_state=random_state,
-        **kw,
-    )
+    return the compute-optimal allocation under ``C = compute_constant * N * D``.
+    ``options`` / ``option_values``: how to fit (:class:`FitOptions`; ``law`` and
+    ``frontier`` are this route's own)."""
+    options = fit_options(options, **option_values).with_values(law="chinchilla",
+                                                                 frontier="none")
+    res = fit_frame(frame, x=size, x2=samples, y=y, by=None, where=None, maximize=maximize,
+                    predict_at=None, predict_at2=None, options=options)
     g = res.groups[0]
     reps = np.asarray(g.bootstrap_params, dtype=float).reshape(-1, 5)
     return ChinchillaAllocation(
         params=dict(g.params),
         replicates=reps,
         compute_constant=float(compute_constant),
-        level=level,
+        level=options.level,
         fit=g,
     )
 
@@ -408,33 +385,26 @@ def optimal_allocation(
     by: str | Sequence[str] | None = None,
     where: Sequence[str] | None = None,
     maximize: bool = False,
-    frontier: str | None = None,
-    n_bootstrap: int = 1000,
-    level: float = 0.95,
-    random_state: int | None = 0,
     chinchilla: bool = True,
     compute_constant: float | None = None,
     predict_at: Sequence[float] | None = None,
+    options: FitOptions | None = None,
+    **option_values: Any,
 ) -> OptimalResult:
     """Compute-optimal ``D_opt(C)`` and ``N_opt(C)`` per group (module docstring).
 
     ``size``: model-size column (parameters, or GFLOPs per sample); ``None`` derives
-    ``N = x / samples`` (GFLOPs per sample when ``x`` is total GFLOPs). ``frontier``:
-    the runs the allocation is fitted to, ``None`` = ``naive`` (the non-dominated runs, as
-    the study does); the Chinchilla route always fits every run.
+    ``N = x / samples`` (GFLOPs per sample when ``x`` is total GFLOPs). ``options`` (or its
+    fields as keywords): ``n_bootstrap``, ``level`` and ``random_state`` of every route;
+    ``frontier``, the runs the allocation is fitted to, ``None`` = ``naive`` (the
+    non-dominated runs, as the study does); the Chinchilla route always fits every run.
     """
-    from scalecmp.frontier import FRONTIERS
-
-    level = check_level(level)
+    options = fit_options(options, **option_values)
+    level, n_bootstrap, random_state = options.level, options.n_bootstrap, options.random_state
     predict_at = check_positive_values(predict_at, "predict_at")
-    check_n_bootstrap(n_bootstrap)
-    check_seed(random_state)
     if compute_constant is not None:
         compute_constant = check_positive(compute_constant, "compute_constant")
-    frontier = DEFAULT_FRONTIER if frontier is None else frontier
-    if frontier not in FRONTIERS:
-        raise UsageError(f"frontier: unknown frontier '{frontier}' (known: "
-                         f"{', '.join(FRONTIERS)})")
+    frontier = options.frontier or DEFAULT_FRONTIER
     by = [by] if isinstance(by, str) else list(by or [])
     data = prepare_measurements(
         frame, x, y, x2=samples, by=by, where=where, maximize=maximize, x2_name="samples"
@@ -483,9 +453,7 @@ def optimal_allocation(
                         y=y,
                         maximize=maximize,
                         compute_constant=k_c,
-                        n_bootstrap=n_bootstrap,
-                        level=level,
-                        random_state=random_state,
+                        options=options,
                     )
             except DataError as exc:
                 warnings.warn(

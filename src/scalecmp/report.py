@@ -564,7 +564,7 @@ def check_report_options(
     check_fit_options(n_bootstrap=n_bootstrap, level=level, random_state=random_state,
                       **opts, **fit_options)
     if law is not None and law != "auto":
-        from scalecmp.laws import get_law
+        from scalecmp.engine.laws import get_law
 
         if get_law(law).n_inputs != 1:
             raise UsageError(f"law: a report fits laws of compute alone; '{law}' has two inputs")

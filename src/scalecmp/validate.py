@@ -4,7 +4,7 @@
 an option means the same thing, is checked the same way and fails with the same message
 everywhere. Messages name the library's own parameters (``level``, ``predict_at``,
 ``n_bootstrap``, ``random_state``); the CLI translates them into its flags in one place
-(:data:`scalecmp.flags.PARAM_FLAGS`): a parameter name at the start of a message, or one
+(:data:`scalecmp.cli.flags.PARAM_FLAGS`): a parameter name at the start of a message, or one
 quoted in backticks anywhere in it (``pass `force` to replace it``).
 """
 

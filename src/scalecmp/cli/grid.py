@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from scalecmp.cli_common import QuietOpt
+from scalecmp.cli.common import QuietOpt
 
 SpecArg = Annotated[
     Path, typer.Argument(help="Grid spec (YAML); see examples/demo_grid.yaml.", show_default=False)

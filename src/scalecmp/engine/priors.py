@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scalecmp.laws import Law
+from scalecmp.engine.laws import Law
 
 __all__ = ["Priors", "augment"]
 

@@ -21,7 +21,7 @@ import warnings
 
 import numpy as np
 
-from scalecmp.laws import Law
+from scalecmp.engine.laws import Law
 
 __all__ = ["STUDY_AB", "STUDY_ALPHAS", "STUDY_ES", "study_grid", "study_starts", "fit_exact"]
 

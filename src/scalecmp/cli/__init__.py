@@ -6,7 +6,7 @@ exit code 2; warnings print as ``scalecmp: warning: ...``; Ctrl-C at any moment 
 unexpected errors.
 
 The library's messages name its own parameters (``level``, ``predict_at``); they reach the
-user in the command line's flags, translated in one place: :mod:`scalecmp.flags`.
+user in the command line's flags, translated in one place: :mod:`scalecmp.cli.flags`.
 
 Only the standard library is imported at module level, so that an interrupt while numpy,
 pandas and typer load is handled like any other.
@@ -22,7 +22,7 @@ import threading
 import warnings
 from typing import Any
 
-from scalecmp.flags import PARAM_FLAGS, to_flags  # noqa: F401 - PARAM_FLAGS: re-exported
+from scalecmp.cli.flags import PARAM_FLAGS, to_flags  # noqa: F401 - PARAM_FLAGS: re-exported
 
 
 class Interrupted(BaseException):
@@ -35,7 +35,7 @@ def _on_sigint(signum: int, frame: Any) -> None:  # noqa: ARG001
 
 
 _app: Any = None
-_COMMAND_MODULES = ("scalecmp.cli_fit", "scalecmp.cli_compare", "scalecmp.cli_grid")
+_COMMAND_MODULES = ("scalecmp.cli.fit", "scalecmp.cli.compare", "scalecmp.cli.grid")
 _registered = False
 
 

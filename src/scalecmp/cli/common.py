@@ -8,7 +8,7 @@ repeated values, because a filter's value may contain a comma.
 
 The command functions pass the library's parameter names on (``seed`` -> ``random_state``,
 ``huber_delta`` -> ``delta``); the library's messages name those, and ``scalecmp.cli``
-translates them into these flags in one place (``scalecmp.flags.PARAM_FLAGS``).
+translates them into these flags in one place (``scalecmp.cli.flags.PARAM_FLAGS``).
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from typing import Annotated, Any
 
 import typer
 
+from scalecmp.engine.options import FIELDS, FitOptions
+
 # --------------------------------------------------------------------------- defaults
+# the fit options' defaults are FitOptions' own (FitOptions.level, ...): never repeated here
 DEFAULT_X = "gflops_total"
 DEFAULT_Y = "value"
-DEFAULT_N_BOOTSTRAP = 1000
-DEFAULT_LEVEL = 0.95
-DEFAULT_SEED = 0
-DEFAULT_BOOTSTRAP = "pairs"
 DEFAULT_EXTRAPOLATE = 100.0
+
+#: command-line parameter -> FitOptions field, where the names differ
+_OPTION_FIELDS = {"huber_delta": "delta", "seed": "random_state"}
 
 # --------------------------------------------------------------------------- options
 DataArg = Annotated[
@@ -163,6 +165,14 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 # --------------------------------------------------------------------------- helpers
+def build_options(params: Mapping[str, Any], **fixed: Any) -> FitOptions:
+    """The one :class:`FitOptions` of a command, from its parameters (``locals()`` at its
+    start: the fit options among them, by their field names or :data:`_OPTION_FIELDS`),
+    with ``fixed`` values the command sets itself; checked here, once."""
+    values = {_OPTION_FIELDS.get(k, k): v for k, v in params.items()}
+    return FitOptions(**{k: v for k, v in values.items() if k in FIELDS}, **fixed)
+
+
 def check_plot(plot: Path | None) -> None:
     """A figure path must name a format matplotlib writes."""
     from scalecmp.errors import UsageError

@@ -8,12 +8,8 @@ from typing import Annotated
 
 import typer
 
-from scalecmp.cli_common import (
-    DEFAULT_BOOTSTRAP,
+from scalecmp.cli.common import (
     DEFAULT_EXTRAPOLATE,
-    DEFAULT_LEVEL,
-    DEFAULT_N_BOOTSTRAP,
-    DEFAULT_SEED,
     DEFAULT_X,
     DEFAULT_Y,
     AtOpt,
@@ -40,39 +36,24 @@ from scalecmp.cli_common import (
     WhereOpt,
     XOpt,
     YOpt,
+    build_options,
     check_outputs,
     check_plot,
     resolve_columns,
     say,
     write_figure,
 )
-from scalecmp.engine import (
-    DEFAULT_DELTA,
-    DEFAULT_LAW,
-    DEFAULT_LOSS,
-    DEFAULT_SLOPE_RATIO,
-    DEFAULT_WEIGHTING,
-    check_fit_options,
-)
+from scalecmp.engine import FitOptions
 from scalecmp.errors import UsageError
 from scalecmp.validate import (
-    MIN_REPLICATES,
     check_bootstrap_memory,
     check_factor,
-    check_n_bootstrap,
     check_positive,
     no_intervals_warning,
     parse_numbers,
 )
 
 __all__ = ["register"]
-
-
-def _one_input_law(law: str, what: str) -> None:
-    from scalecmp.laws import get_law
-
-    if law != DEFAULT_LAW and get_law(law).n_inputs != 1:
-        raise UsageError(f"law: {what} fits laws of compute alone; '{law}' has two inputs")
 
 
 def _fmt(v: float | None) -> str:
@@ -94,17 +75,17 @@ def compare_cmd(
     by: ByOpt = None,
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
-    law: LawOpt = DEFAULT_LAW,
+    law: LawOpt = FitOptions.law,
     preset: PresetOpt = None,
     frontier: FrontierOpt = None,
-    loss: LossOpt = DEFAULT_LOSS,
-    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
-    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
-    weighting: WeightingOpt = DEFAULT_WEIGHTING,
-    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
-    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
-    level: LevelOpt = DEFAULT_LEVEL,
-    seed: SeedOpt = DEFAULT_SEED,
+    loss: LossOpt = FitOptions.loss,
+    huber_delta: HuberDeltaOpt = FitOptions.delta,
+    min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,
+    weighting: WeightingOpt = FitOptions.weighting,
+    bootstrap: BootstrapOpt = FitOptions.bootstrap,
+    n_bootstrap: BootOpt = FitOptions.n_bootstrap,
+    level: LevelOpt = FitOptions.level,
+    seed: SeedOpt = FitOptions.random_state,
     at: AtOpt = None,
     extrapolate: ExtrapOpt = DEFAULT_EXTRAPOLATE,
     json_path: JsonOpt = None,
@@ -119,19 +100,14 @@ def compare_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import compare, label_of
+    from scalecmp.compare import check_compare_options, compare, label_of
     from scalecmp.io import load_measurements, write_json
 
     # 1. every option, before anything is read or fitted
     if not by:
         raise UsageError("by: compare needs the column(s) whose groups are compared")
-    check_fit_options(law=law, loss=loss, delta=huber_delta, frontier=frontier,
-                      n_bootstrap=n_bootstrap, bootstrap=bootstrap, level=level,
-                      weighting=weighting, min_slope_ratio=min_slope_ratio, preset=preset,
-                      random_state=seed)
-    check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES,
-                      purpose="compare is made of bootstrap intervals")
-    _one_input_law(law, "compare")
+    options = build_options(locals())
+    check_compare_options(options)
     at_values = parse_numbers(at, "at") or None
     check_factor(extrapolate, "extrapolate")
     check_plot(plot)
@@ -142,10 +118,7 @@ def compare_cmd(
     check_bootstrap_memory(n_bootstrap, len(frame), compare=True)
     res = compare(
         frame, x=x, y=y, by=resolve_columns(by, frame.columns), maximize=maximize, at=at_values,
-        law=law, frontier=frontier, n_bootstrap=n_bootstrap, level=level, random_state=seed,
-        where=where, extrapolate=extrapolate, loss=loss, delta=huber_delta,
-        min_slope_ratio=min_slope_ratio, weighting=weighting, preset=preset,
-        bootstrap=bootstrap,
+        where=where, extrapolate=extrapolate, options=options,
     )
     console = Console(width=max(Console().width, 120), quiet=quiet)
     for c in res:
@@ -197,9 +170,9 @@ def optimal_cmd(
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
     frontier: FrontierOpt = None,
-    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
-    level: LevelOpt = DEFAULT_LEVEL,
-    seed: SeedOpt = DEFAULT_SEED,
+    n_bootstrap: BootOpt = FitOptions.n_bootstrap,
+    level: LevelOpt = FitOptions.level,
+    seed: SeedOpt = FitOptions.random_state,
     predict_at: PredictAtOpt = None,
     compute_constant: Annotated[
         float | None,
@@ -224,21 +197,14 @@ def optimal_cmd(
     from rich.table import Table
 
     from scalecmp.compare import label_of
-    from scalecmp.frontier import FRONTIERS
     from scalecmp.io import load_measurements, write_json
     from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
-    from scalecmp.validate import check_level, check_seed
 
     # 1. every option, before anything is read or fitted
-    check_level(level)
-    check_n_bootstrap(n_bootstrap)
-    check_seed(seed)
+    options = build_options(locals())
     predict_values = parse_numbers(predict_at, "predict_at")
     if compute_constant is not None:
         check_positive(compute_constant, "compute_constant")
-    if frontier is not None and frontier not in FRONTIERS:
-        raise UsageError(f"frontier: unknown frontier '{frontier}' (known: "
-                         f"{', '.join(FRONTIERS)})")
     frontier = frontier or DEFAULT_FRONTIER
     check_plot(plot)
     # 2. every output
@@ -249,9 +215,8 @@ def optimal_cmd(
     no_intervals_warning(n_bootstrap)
     res = optimal_allocation(
         frame, x=x, y=y, samples=samples, size=size, by=resolve_columns(by, frame.columns),
-        where=where, maximize=maximize, frontier=frontier, n_bootstrap=n_bootstrap,
-        level=level, random_state=seed, chinchilla=chinchilla,
-        compute_constant=compute_constant, predict_at=predict_values,
+        where=where, maximize=maximize, chinchilla=chinchilla,
+        compute_constant=compute_constant, predict_at=predict_values, options=options,
     )
     console = Console(width=max(Console().width, 120), quiet=quiet)
     t = Table(title=f"Compute-optimal allocation ({frontier} frontier; {level:.0%} intervals)")
@@ -301,17 +266,17 @@ def report_cmd(
     ] = None,
     where: WhereOpt = None,
     maximize: MaximizeOpt = False,
-    law: LawOpt = DEFAULT_LAW,
+    law: LawOpt = FitOptions.law,
     preset: PresetOpt = None,
     frontier: FrontierOpt = None,
-    loss: LossOpt = DEFAULT_LOSS,
-    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
-    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
-    weighting: WeightingOpt = DEFAULT_WEIGHTING,
-    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
-    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
-    level: LevelOpt = DEFAULT_LEVEL,
-    seed: SeedOpt = DEFAULT_SEED,
+    loss: LossOpt = FitOptions.loss,
+    huber_delta: HuberDeltaOpt = FitOptions.delta,
+    min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,
+    weighting: WeightingOpt = FitOptions.weighting,
+    bootstrap: BootstrapOpt = FitOptions.bootstrap,
+    n_bootstrap: BootOpt = FitOptions.n_bootstrap,
+    level: LevelOpt = FitOptions.level,
+    seed: SeedOpt = FitOptions.random_state,
     at: AtOpt = None,
     holdout: Annotated[
         float | None,

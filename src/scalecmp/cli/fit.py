@@ -9,11 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scalecmp.cli_common import (
-    DEFAULT_BOOTSTRAP,
-    DEFAULT_LEVEL,
-    DEFAULT_N_BOOTSTRAP,
-    DEFAULT_SEED,
+from scalecmp.cli.common import (
     DEFAULT_X,
     DEFAULT_Y,
     BootOpt,
@@ -38,26 +34,18 @@ from scalecmp.cli_common import (
     WhereOpt,
     XOpt,
     YOpt,
+    build_options,
     check_outputs,
     check_plot,
     resolve_columns,
     say,
     write_figure,
 )
-from scalecmp.engine import (
-    DEFAULT_DELTA,
-    DEFAULT_LAW,
-    DEFAULT_LOSS,
-    DEFAULT_SLOPE_RATIO,
-    DEFAULT_WEIGHTING,
-    FitResult,
-    check_fit_options,
-    fit,
-)
+from scalecmp.cli.flags import to_flags
+from scalecmp.engine import FitOptions, FitResult, fit_frame
+from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
-from scalecmp.flags import to_flags
 from scalecmp.io import load_measurements, write_json
-from scalecmp.laws import LAWS, get_law
 from scalecmp.validate import (
     check_bootstrap_memory,
     no_intervals_warning,
@@ -131,17 +119,17 @@ def fit_command(
     maximize: MaximizeOpt = False,
     by: ByOpt = None,
     where: WhereOpt = None,
-    law: LawOpt = DEFAULT_LAW,
+    law: LawOpt = FitOptions.law,
     preset: PresetOpt = None,
     frontier: FrontierOpt = None,
-    loss: LossOpt = DEFAULT_LOSS,
-    huber_delta: HuberDeltaOpt = DEFAULT_DELTA,
-    min_slope_ratio: MinSlopeOpt = DEFAULT_SLOPE_RATIO,
-    weighting: WeightingOpt = DEFAULT_WEIGHTING,
-    bootstrap: BootstrapOpt = DEFAULT_BOOTSTRAP,
-    n_bootstrap: BootOpt = DEFAULT_N_BOOTSTRAP,
-    level: LevelOpt = DEFAULT_LEVEL,
-    seed: SeedOpt = DEFAULT_SEED,
+    loss: LossOpt = FitOptions.loss,
+    huber_delta: HuberDeltaOpt = FitOptions.delta,
+    min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,
+    weighting: WeightingOpt = FitOptions.weighting,
+    bootstrap: BootstrapOpt = FitOptions.bootstrap,
+    n_bootstrap: BootOpt = FitOptions.n_bootstrap,
+    level: LevelOpt = FitOptions.level,
+    seed: SeedOpt = FitOptions.random_state,
     predict_at: PredictAtOpt = None,
     json_path: JsonOpt = None,
     plot: PlotOpt = None,
@@ -150,11 +138,8 @@ def fit_command(
 ) -> None:
     """Fit a scaling law per group, with bootstrap intervals and predictions."""
     # 1. every option, before anything is read or fitted
-    check_fit_options(law=law, loss=loss, delta=huber_delta, frontier=frontier,
-                      n_bootstrap=n_bootstrap, bootstrap=bootstrap, level=level,
-                      weighting=weighting, min_slope_ratio=min_slope_ratio, preset=preset,
-                      random_state=seed)
-    two_inputs = x2 is not None if law == DEFAULT_LAW else get_law(law).n_inputs == 2
+    options = build_options(locals())
+    two_inputs = x2 is not None if options.is_auto else options.n_inputs == 2
     if two_inputs and x2 is None:
         raise UsageError(f"law '{law}' has two inputs: pass `x2` (e.g. samples seen)")
     if x2 is not None and not two_inputs:
@@ -173,28 +158,8 @@ def fit_command(
     by_cols = resolve_columns(by, frame.columns)
     check_bootstrap_memory(n_bootstrap, len(frame))
     no_intervals_warning(n_bootstrap)
-    result = fit(
-        frame,
-        x=x,
-        y=y,
-        x2=x2,
-        by=by_cols,
-        where=where,
-        maximize=maximize,
-        law=law,
-        loss=loss,
-        delta=huber_delta,
-        frontier=frontier,
-        weighting=weighting,
-        min_slope_ratio=min_slope_ratio,
-        bootstrap=bootstrap,
-        n_bootstrap=n_bootstrap,
-        level=level,
-        predict_at=at,
-        predict_at2=at2,
-        preset=preset,
-        random_state=seed,
-    )
+    result = fit_frame(frame, x=x, y=y, x2=x2, by=by_cols, where=where, maximize=maximize,
+                       predict_at=at, predict_at2=at2, options=options)
     if not quiet:
         print_fit(result, Console())
     if json_path is not None:

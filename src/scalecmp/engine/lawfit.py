@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from scalecmp.bootstrap import noise_draws
-from scalecmp.laws import Law
+from scalecmp.engine.bootstrap import noise_draws
+from scalecmp.engine.laws import Law
 
 __all__ = ["LawFit", "df_factor"]
 

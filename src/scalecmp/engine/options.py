@@ -1,0 +1,294 @@
+"""Every option of a fit, its default, its preset values and its check, once.
+
+:class:`FitOptions` is the one frozen object that travels from the command line (or the
+caller) through ``fit``, ``compare``, ``optimal``, ``holdout_check`` and the report: no
+function re-declares these options or repeats their defaults. Its constraints are declared
+in :data:`FitOptions._constraints` (in the spirit of scikit-learn's
+``_parameter_constraints``) and checked once, when the object is made.
+
+Options that are not about fitting a law (the columns, ``maximize``, ``where``,
+``predict_at``, the compute values to compare at) are arguments of the functions that use
+them, not fields here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from scalecmp.engine.bootstrap import BOOTSTRAPS
+from scalecmp.engine.frontier import FRONTIERS
+from scalecmp.engine.laws import Law, get_law
+from scalecmp.engine.optimize import LOSSES
+from scalecmp.errors import UsageError
+from scalecmp.validate import check_level, check_n_bootstrap, check_seed
+
+__all__ = [
+    "AUTO",
+    "AUTO_CANDIDATES",
+    "DEFAULT_FRONTIER",
+    "Candidate",
+    "FitOptions",
+    "MIXTURES",
+    "PRESETS",
+    "STARTS",
+    "WEIGHTINGS",
+    "fit_options",
+]
+
+AUTO = "auto"
+DEFAULT_FRONTIER = "binned"  # for laws of compute; two-input laws fit every run ("none")
+WEIGHTINGS = ("compute", "none")
+MIXTURES = ("inverse_mse", "stacking", "best", "uniform")
+STARTS = ("grid", "laion2025", "laion2025-exact")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate of ``law="auto"``: a law with its own loss, weighting, starts and
+    whether the priors apply (``None``: the fit's setting). ``primary`` candidates form the
+    mixture's pool; the others only serve series too sparse for every primary one."""
+
+    name: str
+    law: str | Law
+    loss: str | None = None
+    weighting: str | None = None
+    starts: str = "grid"
+    priors: bool = True
+    primary: bool = True
+
+
+AUTO_CANDIDATES: tuple[Candidate, ...] = (
+    # laws that bend at small compute (a frontier starts near chance): used when they fit
+    Candidate("saturating", "saturating"),
+    Candidate("broken_power", "broken_power"),
+    # the study's recipe: its law, raw least squares, no weights, its start grid, no priors
+    Candidate("recipe", "saturating", loss="ls", weighting="none", starts="laion2025",
+              priors=False),
+    # straight-line laws: only for series too sparse for any of the above
+    Candidate("power_floor", "power_floor", primary=False),
+    Candidate("power", "power", primary=False),
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # exactly the study's recipe: binned frontier, least squares on raw error of
+    # A (x + B)^alpha + E from its 3,200 curve_fit starts, no priors, no weights
+    "laion2025": {
+        "law": "saturating",
+        "loss": "ls",
+        "weighting": "none",
+        "frontier": "binned",
+        "starts": "laion2025-exact",
+        "min_slope_ratio": 0.0,
+        "range_prior": False,
+    },
+}
+#: preset values that conflict with a different value set explicitly (the others are
+#: the preset's own choices, silently taken)
+_PRESET_CONFLICTS = ("law", "loss", "weighting", "frontier")
+
+
+def _one_of(known: tuple[str, ...], what: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        if value not in known:
+            raise UsageError(f"unknown {what} '{value}' (known: {', '.join(known)})")
+    return check
+
+
+def _check_law(value: Any) -> None:
+    if not (isinstance(value, str) and value == AUTO):
+        get_law(value)
+
+
+def _check_frontier(value: Any) -> None:
+    if value is not None:
+        _one_of(FRONTIERS, "frontier")(value)
+
+
+def _check_delta(value: Any) -> None:
+    try:
+        ok = math.isfinite(value) and value > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise UsageError(f"delta must be a finite number > 0, got {value}")
+
+
+def _check_slope(value: Any) -> None:
+    if not 0.0 <= value < 1.0:
+        raise UsageError(f"min_slope_ratio must lie in [0, 1), got {value}")
+
+
+def _check_starts(value: Any) -> None:
+    if value not in STARTS:
+        raise UsageError(f"unknown starts '{value}' ({', '.join(STARTS)})")
+
+
+def _check_n_starts(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"n_starts must be an integer >= 1, got {value!r}")
+
+
+def _check_preset(value: Any) -> None:
+    if value is not None and value not in PRESETS:
+        raise UsageError(f"unknown preset '{value}' (known: {', '.join(PRESETS)})")
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How a scaling law is fitted: one frozen, checked object.
+
+    law : ``"auto"`` (candidates weighted by leave-future-out backtests inside each series,
+        see :mod:`scalecmp.engine`), a name in :data:`scalecmp.engine.laws.LAWS` or a
+        :class:`Law`.
+    loss : ``huber_log`` (Huber on log error), ``log`` or ``ls`` (least squares on raw
+        error, the study's). Candidates of ``auto`` that carry their own loss keep it.
+    delta : Huber threshold on log residuals (0.05 = 5% relative error).
+    frontier : ``binned``, ``naive`` or ``none`` (:mod:`scalecmp.engine.frontier`);
+        ``None``: ``binned``, or ``none`` for two-input laws.
+    n_bootstrap : replicates for intervals (0: none; otherwise >= 20).
+    bootstrap : ``pairs`` or ``residual``.
+    level : interval level, in (0, 1).
+    n_starts : starts polished by Levenberg-Marquardt on the full data.
+    weighting : ``compute`` (point weights rise with log compute) or ``none``.
+    min_slope_ratio : the slope prior's ``kappa`` in [0, 1) (:mod:`scalecmp.engine.priors`;
+        0: off).
+    range_prior : with ``maximize``, penalise error > 1 inside the data.
+    extrapolation_error : add the backtested extrapolation error beyond the fitted range.
+    candidates : the candidates of ``law="auto"``.
+    mixture : how ``auto`` weighs them: ``inverse_mse``, ``stacking``, ``best``,
+        ``uniform``.
+    starts : ``grid``, ``laion2025`` (the study's start grid, scalecmp's optimiser) or
+        ``laion2025-exact`` (the study's ``curve_fit`` from its 3,200 starts).
+    preset : ``laion2025`` sets law, loss, weighting, frontier, starts and the priors to
+        exactly the study's recipe; a different law, loss, weighting or frontier set
+        explicitly conflicts with it.
+    random_state : seed of the bootstrap (``None`` or an integer >= 0).
+    """
+
+    law: str | Law = AUTO
+    loss: str = "huber_log"
+    delta: float = 0.05
+    frontier: str | None = None
+    n_bootstrap: int = 1000
+    bootstrap: str = "pairs"
+    level: float = 0.95
+    n_starts: int = 32
+    weighting: str = "compute"
+    min_slope_ratio: float = 0.75
+    range_prior: bool = True
+    extrapolation_error: bool = True
+    candidates: tuple[Candidate, ...] = AUTO_CANDIDATES
+    mixture: str = "inverse_mse"
+    starts: str = "grid"
+    preset: str | None = None
+    random_state: int | None = 0
+
+    #: field -> check (raises UsageError); applied once, in this order, when made
+    _constraints: ClassVar[dict[str, Callable[[Any], Any]]] = {
+        "law": _check_law,
+        "loss": _one_of(LOSSES, "loss"),
+        "weighting": _one_of(WEIGHTINGS, "weighting"),
+        "frontier": _check_frontier,
+        "bootstrap": _one_of(BOOTSTRAPS, "bootstrap"),
+        "level": check_level,
+        "n_bootstrap": check_n_bootstrap,
+        "random_state": check_seed,
+        "delta": _check_delta,
+        "min_slope_ratio": _check_slope,
+        "mixture": _one_of(MIXTURES, "mixture"),
+        "starts": _check_starts,
+        "n_starts": _check_n_starts,
+    }
+
+    def __post_init__(self) -> None:
+        self._check()
+        if self.preset is not None:
+            for name, value in self._preset_values().items():
+                object.__setattr__(self, name, value)
+
+    def _check(self) -> None:
+        """Every constraint, once (the preset's conflicts included)."""
+        _check_preset(self.preset)
+        if self.preset is not None:
+            self._preset_values()
+        for name, check in self._constraints.items():
+            check(getattr(self, name))
+
+    def _preset_values(self) -> dict[str, Any]:
+        """The preset's values; a different value set explicitly for one of
+        :data:`_PRESET_CONFLICTS` is a :class:`UsageError`."""
+        defaults = _DEFAULTS
+        values = PRESETS[self.preset]
+        for name in _PRESET_CONFLICTS:
+            mine = getattr(self, name)
+            if mine is not None and mine != defaults[name] and mine != values[name]:
+                raise UsageError(f"preset '{self.preset}' sets {name}={values[name]}; it "
+                                 f"cannot be combined with {name}={mine}")
+        return values
+
+    # -- derived ---------------------------------------------------------------------
+    @property
+    def is_auto(self) -> bool:
+        return isinstance(self.law, str) and self.law == AUTO
+
+    @property
+    def n_inputs(self) -> int | None:
+        """Inputs of a pinned law (1 or 2); ``None`` for ``auto`` (decided by ``x2``)."""
+        return None if self.is_auto else get_law(self.law).n_inputs
+
+    @property
+    def law_name(self) -> str:
+        return AUTO if self.is_auto else get_law(self.law).name
+
+    def with_values(self, **values: Any) -> FitOptions:
+        """A copy with some fields changed; only the changed values are checked (the rest
+        were checked when this object was made), and a preset still applies."""
+        if not values:
+            return self
+        _check_names(values)
+        new = copy.copy(self)
+        for name, value in values.items():
+            object.__setattr__(new, name, value)
+        if "preset" in values:
+            _check_preset(new.preset)
+        if new.preset is not None:
+            for name, value in new._preset_values().items():
+                object.__setattr__(new, name, value)
+        for name in values:
+            check = self._constraints.get(name)
+            if check is not None:
+                check(getattr(new, name))
+        return new
+
+
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(FitOptions)
+}
+FIELDS: tuple[str, ...] = tuple(_DEFAULTS)
+
+
+def _check_names(values: Mapping[str, Any]) -> None:
+    unknown = [k for k in values if k not in _DEFAULTS]
+    if unknown:
+        raise UsageError(f"unknown fit option '{unknown[0]}' (options: {', '.join(FIELDS)})")
+
+
+def fit_options(options: FitOptions | None = None, /, **values: Any) -> FitOptions:
+    """The options of a call: ``options`` (default :class:`FitOptions()`) with ``values``
+    set (keywords named as the fields). An unknown name is a :class:`UsageError`."""
+    if options is None:
+        _check_names(values)
+        return FitOptions(**values)
+    if not isinstance(options, FitOptions):
+        raise UsageError(f"options must be a FitOptions, got {type(options).__name__}")
+    return options.with_values(**values)
+
+
+def defaults() -> Mapping[str, Any]:
+    """Every field's default (read-only view)."""
+    return dict(_DEFAULTS)

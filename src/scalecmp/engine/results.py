@@ -1,0 +1,478 @@
+"""The immutable results of a fit: :class:`LawMixture` (the fitted laws of one series and
+their weights: the one uncertainty model), :class:`GroupFit` (one group of a frame: its rows,
+its frontier, its mixture) and :class:`FitResult` (every group, with the options that
+produced them).
+
+Nothing downstream evaluates a law from parameters: ``compare``, ``optimal``, ``report`` and
+the command line read ``predict_error`` and ``error_replicates`` of these objects only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalecmp.engine.lawfit import LawFit
+from scalecmp.engine.laws import Law
+from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
+from scalecmp.errors import DataError, UsageError
+from scalecmp.validate import check_level
+
+__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "label_key"]
+
+
+def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
+    """Compute values as an array: ``(n,)`` for laws of one input, ``(n, 2)`` with ``x2``."""
+    x = np.asarray(x, dtype=float).reshape(-1)
+    if n_inputs == 2:
+        if x2 is None:
+            raise UsageError("this law needs two inputs: pass x2 as well")
+        return np.stack([x, np.asarray(x2, dtype=float).reshape(-1)], axis=-1)
+    if x2 is not None:
+        raise UsageError("x2 is only used by two-input laws such as chinchilla")
+    return x
+
+
+
+@dataclass(frozen=True)
+class LawMixture:
+    """The fitted laws of one series and their weights: the one uncertainty model.
+
+    ``predict_error(x) = sum_k w_k err_k(x)``; ``error_replicates(x)`` stacks
+    ``round(w_k R)`` replicate curves of every member (see :mod:`scalecmp.engine.lawfit`), so
+    percentiles of the replicates carry both each law's uncertainty and their disagreement.
+    A pinned law is a mixture of one.
+    """
+
+    mode: str
+    members: tuple[LawFit, ...]
+    weights: tuple[float, ...]
+    candidates: tuple[dict, ...]
+    maximize: bool
+    level: float
+    x_range: tuple[float, float]
+    n_frontier: int
+    #: warnings about the data rather than a law (points of error 0 set to half the
+    #: smallest error), carried with the result so that every later step shows them
+    data_notes: tuple[str, ...] = ()
+
+    @property
+    def dominant(self) -> LawFit:
+        """The member with the largest weight (whose parameters are reported)."""
+        return self.members[int(np.argmax(self.weights))]
+
+    @property
+    def law(self) -> Law:
+        return self.dominant.law
+
+    @property
+    def n_inputs(self) -> int:
+        return self.dominant.law.n_inputs
+
+    def _X(self, x: Any, x2: Any | None) -> np.ndarray:
+        X = as_inputs(x, x2, self.n_inputs)
+        bad = ~(np.isfinite(X) & (X > 0))
+        if bad.any():
+            raise DataError(f"the laws predict at compute > 0 and finite; got "
+                            f"{float(X[bad][0]):g}")
+        return X
+
+    def _to_metric(self, err: np.ndarray) -> np.ndarray:
+        # outside the data a law's error may pass 1 (below the smallest run): the metric
+        # is then at chance, 0; inside the data the range prior and the warnings see to it
+        return np.clip(1.0 - err, 0.0, 1.0) if self.maximize else err
+
+    def predict_error(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        X = self._X(x, x2)
+        out = np.zeros(X.shape[0])
+        for m, w in zip(self.members, self.weights, strict=True):
+            if w > 0:
+                out = out + w * m.predict_error(X)
+        return out
+
+    def predict(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self._to_metric(self.predict_error(x, x2))
+
+    @property
+    def n_replicates(self) -> int:
+        return sum(m.n_replicates for m in self.members)
+
+    @property
+    def _order(self) -> np.ndarray:
+        """A fixed shuffle of the stacked member replicates, so that replicate ``r`` of two
+        independent mixtures pairs laws at random rather than block against block."""
+        return np.random.default_rng(self.n_replicates).permutation(self.n_replicates)
+
+    def error_replicates(self, x: Any, x2: Any | None = None, *,
+                         noise: bool = False) -> np.ndarray:
+        X = self._X(x, x2)
+        parts = [m.error_replicates(X, noise=noise) for m in self.members if m.n_replicates]
+        if not parts:
+            return np.empty((0, X.shape[0]))
+        return np.concatenate(parts, axis=0)[self._order]
+
+    def predict_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self._to_metric(self.error_replicates(x, x2))
+
+    def interval(self, x: Any, level: float | None = None, x2: Any | None = None, *,
+                 kind: str = "prediction") -> tuple[np.ndarray, np.ndarray]:
+        """``(lo, hi)`` in metric units: ``kind="prediction"`` for a new measurement (curve
+        plus measurement scatter), ``"curve"`` for the law itself. NaN without replicates."""
+        level = self.level if level is None else level
+        check_level(level)
+        if kind not in ("prediction", "curve"):
+            raise UsageError(f"unknown interval kind '{kind}' (prediction or curve)")
+        curves = self.error_replicates(x, x2, noise=kind == "prediction")
+        if len(curves) == 0:
+            m = self._X(x, x2).shape[0]
+            return np.full(m, np.nan), np.full(m, np.nan)
+        q = (1.0 - level) / 2.0
+        lo_e, hi_e = np.quantile(curves, [q, 1.0 - q], axis=0)
+        if self.maximize:
+            return self._to_metric(hi_e), self._to_metric(lo_e)
+        return lo_e, hi_e
+
+    def params_interval(self, level: float | None = None) -> dict[str, tuple[float, float]]:
+        return self.dominant.params_interval(self.level if level is None else level)
+
+    def exponent_replicates(self) -> np.ndarray:
+        """Large-compute exponents of every replicate (of every member), NaN-free."""
+        parts = [m.exponent_replicates() for m in self.members if m.n_replicates]
+        if not parts:
+            return np.empty(0)
+        v = np.concatenate(parts)[self._order]
+        return v[np.isfinite(v)]
+
+    @property
+    def exponent(self) -> float:
+        ws = [(w, m.exponent) for m, w in zip(self.members, self.weights, strict=True) if w > 0]
+        vals = [(w, e) for w, e in ws if np.isfinite(e)]
+        if not vals:
+            return float("nan")
+        return float(sum(w * e for w, e in vals) / sum(w for w, _ in vals))
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings about the data, of the members that carry weight (>= 10%), and of the
+        mixture."""
+        out = list(self.data_notes)
+        for m, w in zip(self.members, self.weights, strict=True):
+            if w >= 0.1 or len(self.members) == 1:
+                prefix = f"{m.law.name}" + (f" (weight {w:.2f})" if len(self.members) > 1
+                                            else "")
+                out += [f"{prefix}: {msg}" for msg in m.warnings]
+        if self.n_replicates and self.n_inputs == 1:
+            lo, hi = self.x_range
+            grid = np.geomspace(lo, hi, 16)
+            a, b = self.interval(grid, 0.95, kind="curve")
+            if np.any(b - a <= 0):
+                out.append("the 95% interval has zero width inside the data (degenerate fit)")
+        return tuple(out)
+
+    @property
+    def diagnostics(self) -> dict[str, Any]:
+        d = dict(self.dominant.diagnostics)
+        d["law"] = self.dominant.law.name
+        d["warnings"] = list(self.warnings)
+        if self.mode == AUTO:
+            d["candidates"] = [dict(c) for c in self.candidates]
+        return d
+
+
+@dataclass(frozen=True)
+class GroupFit:
+    """The fit of one group: immutable, typed, in the spirit of lmfit's ``ModelResult``.
+
+    ``key`` (group values), ``data`` (its rows), ``fit`` (:class:`LawMixture`: every member
+    law, weight and replicate). Everything downstream (``compare``, ``optimal``, ``report``,
+    the CLI) reads predictions, intervals and replicates from here and nowhere else:
+    ``predict``, ``predict_error``, ``interval``, ``error_replicates``, ``params``,
+    ``params_ci``, ``warnings``, ``report()``.
+    """
+
+    key: dict[str, Any]
+    data: pd.DataFrame
+    x: str
+    y: str
+    fit: LawMixture
+    frontier_mask: np.ndarray
+    err: np.ndarray
+    x2: str | None = None
+    predictions_at: tuple[float, ...] = field(default_factory=tuple)
+
+    # -- what was fitted ------------------------------------------------------------
+    @property
+    def law(self) -> Law:
+        """The law with the largest weight (the only one when a law is pinned)."""
+        return self.fit.law
+
+    @property
+    def mode(self) -> str:
+        return self.fit.mode
+
+    @property
+    def members(self) -> tuple[LawFit, ...]:
+        return self.fit.members
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return self.fit.weights
+
+    @property
+    def params(self) -> dict[str, float]:
+        return dict(self.fit.dominant.params)
+
+    @property
+    def params_ci(self) -> dict[str, tuple[float, float]]:
+        return self.fit.params_interval()
+
+    @property
+    def maximize(self) -> bool:
+        return self.fit.maximize
+
+    @property
+    def level(self) -> float:
+        return self.fit.level
+
+    @property
+    def bootstrap_params(self) -> np.ndarray:
+        return self.fit.dominant.bootstrap_params
+
+    @property
+    def n_replicates(self) -> int:
+        return self.fit.n_replicates
+
+    @property
+    def diagnostics(self) -> dict[str, Any]:
+        return self.fit.diagnostics
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.fit.warnings
+
+    @property
+    def frontier(self) -> pd.DataFrame:
+        return self.data.loc[self.frontier_mask]
+
+    @property
+    def n_points(self) -> int:
+        return len(self.data)
+
+    @property
+    def n_frontier(self) -> int:
+        return int(self.frontier_mask.sum())
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        return self.fit.x_range
+
+    @property
+    def exponent(self) -> float:
+        return self.fit.exponent
+
+    def exponent_replicates(self) -> np.ndarray:
+        return self.fit.exponent_replicates()
+
+    # -- predictions ----------------------------------------------------------------
+    def predict(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self.fit.predict(x, x2)
+
+    def predict_error(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self.fit.predict_error(x, x2)
+
+    def interval(self, x: Any, level: float | None = None, x2: Any | None = None,
+                 **kw: Any) -> tuple[np.ndarray, np.ndarray]:
+        return self.fit.interval(x, level, x2, **kw)
+
+    def error_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self.fit.error_replicates(x, x2)
+
+    def predict_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
+        return self.fit.predict_replicates(x, x2)
+
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.key.items()) or "all"
+
+    def predictions(self, at: Sequence[float] | None = None,
+                    at2: Sequence[float] | None = None) -> list[dict[str, float]]:
+        """Point predictions with prediction intervals at ``at`` (and ``at2`` for the
+        second input of two-input laws)."""
+        at = list(self.predictions_at if at is None else at)
+        if not at:
+            return []
+        xs = np.asarray(at, dtype=float)
+        x2s = None if at2 is None else np.asarray(at2, dtype=float)
+        if self.law.n_inputs == 2 and x2s is None:
+            xs, x2s = xs[0::2], xs[1::2]  # predictions_at holds (N, D) pairs flattened
+        yhat = self.predict(xs, x2s)
+        lo, hi = self.interval(xs, None, x2s)
+        rows = []
+        for i in range(len(xs)):
+            row = {"x": float(xs[i])}
+            if x2s is not None:
+                row["x2"] = float(x2s[i])
+            row.update({"y": float(yhat[i]), "lo": float(lo[i]), "hi": float(hi[i])})
+            rows.append(row)
+        return rows
+
+    def report(self) -> str:
+        """A plain-text summary: laws and weights, parameters, warnings."""
+        lines = [f"{self.label()}: {self.n_frontier} frontier points of {self.n_points}, "
+                 f"x in [{self.x_range[0]:.4g}, {self.x_range[1]:.4g}]"]
+        if self.mode == AUTO:
+            lines.append("law auto: " + ", ".join(
+                f"{c['name']} {c['weight']:.2f}" for c in self.fit.candidates if c["weight"] > 0
+            ))
+        lines.append(f"{self.law.name}: {self.law.format(self.params)}")
+        for k, (lo, hi) in self.params_ci.items():
+            lines.append(f"  {k} = {self.params[k]:.4g}  [{lo:.4g}, {hi:.4g}]")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """This group's entry of the fit JSON contract."""
+        out = {
+            "key": {k: jsonable(v) for k, v in self.key.items()},
+            "law": self.mode,
+            "law_reported": self.law.name,
+            "formula": self.law.formula,
+            "params": self.params,
+            "params_ci": {k: list(v) for k, v in self.params_ci.items()},
+            "n_points": self.n_points,
+            "n_frontier": self.n_frontier,
+            "x_range": list(self.x_range),
+            "diagnostics": self.diagnostics,
+            "warnings": list(self.warnings),
+            "predictions": self.predictions(),
+        }
+        if self.mode == AUTO:
+            out["members"] = [
+                {"law": m.law.name, "weight": w, "params": dict(m.params),
+                 "params_ci": (
+                     {k: list(v) for k, v in m.params_interval(self.level).items()}
+                     if m.n_replicates else None
+                 ),
+                 "extrapolation_error": m.extrapolation_error}
+                for m, w in zip(self.members, self.weights, strict=True)
+            ]
+        return out
+
+
+def jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Fits of every group, with the options that produced them; ``skipped`` lists groups
+    that could support no law (``{"key": ..., "reason": ...}``)."""
+
+    groups: tuple[GroupFit, ...]
+    x: str
+    y: str
+    maximize: bool
+    by: tuple[str, ...]
+    options: FitOptions
+    x2: str | None = None
+    skipped: tuple[dict, ...] = ()
+
+    # -- the options, as the JSON contract names them ---------------------------------
+    @property
+    def law(self) -> str:
+        return self.options.law_name
+
+    @property
+    def level(self) -> float:
+        return self.options.level
+
+    @property
+    def n_bootstrap(self) -> int:
+        return self.options.n_bootstrap
+
+    @property
+    def frontier(self) -> str:
+        """The frontier used: the option, or its default for the law's inputs."""
+        return self.options.frontier or ("none" if self.x2 is not None else DEFAULT_FRONTIER)
+
+    @property
+    def loss(self) -> str:
+        return self.options.loss
+
+    @property
+    def preset(self) -> str | None:
+        return self.options.preset
+
+    def __iter__(self):
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def __getitem__(self, item: int | dict[str, Any] | str) -> GroupFit:
+        if isinstance(item, int):
+            return self.groups[item]
+        if isinstance(item, str):
+            if len(self.by) != 1:
+                raise KeyError("index by a dict when grouping by several columns")
+            item = {self.by[0]: item}
+        for g in self.groups:
+            if all(str(g.key.get(k)) == str(v) for k, v in item.items()):
+                return g
+        raise KeyError(item)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit JSON contract."""
+        out = {
+            "x": self.x,
+            "y": self.y,
+            "maximize": self.maximize,
+            "law": self.law,
+            "level": self.level,
+            "n_bootstrap": self.n_bootstrap,
+            "frontier": self.frontier,
+            "loss": self.loss,
+            "groups": [g.to_dict() for g in self.groups],
+            "skipped": [dict(s) for s in self.skipped],
+        }
+        if self.preset:
+            out["preset"] = self.preset
+        if self.x2:
+            out["x2"] = self.x2
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy frame: one row per (group, parameter) of the reported law, with interval."""
+        rows = []
+        for g in self.groups:
+            ci = g.params_ci
+            for name, value in g.params.items():
+                rows.append(
+                    {
+                        **g.key,
+                        "law": g.law.name,
+                        "param": name,
+                        "estimate": value,
+                        "lo": ci[name][0],
+                        "hi": ci[name][1],
+                        "n_points": g.n_points,
+                        "n_frontier": g.n_frontier,
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def predictions_frame(self, at: Sequence[float],
+                          at2: Sequence[float] | None = None) -> pd.DataFrame:
+        """Tidy frame of predictions: one row per (group, x)."""
+        return pd.DataFrame(
+            [{**g.key, **row} for g in self.groups for row in g.predictions(at, at2)]
+        )
+
+
+def label_key(key: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in key.items()) or "all"
