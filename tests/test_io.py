@@ -2,9 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.io import (
-    ScalecmpWarning,
     apply_where,
     atomic_write_text,
     check_output_path,

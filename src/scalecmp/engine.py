@@ -50,11 +50,10 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.bootstrap import BOOTSTRAPS, pairs_weights, residual_targets
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.frontier import FRONTIERS, frontier_mask
 from scalecmp.io import (
     MAXIMIZE_HINT,
-    ScalecmpWarning,
     looks_higher_is_better,
     prepare_measurements,
 )

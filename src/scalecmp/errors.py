@@ -1,6 +1,11 @@
-"""Exceptions that the CLI turns into one-line messages and exit code 2."""
+"""Exceptions that the CLI turns into one-line messages and exit code 2, and the warning
+category of recoverable problems (:class:`ScalecmpWarning`)."""
 
 from __future__ import annotations
+
+
+class ScalecmpWarning(UserWarning):
+    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""
 
 
 class ScalecmpError(Exception):

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
 from scalecmp.frontier import naive_frontier
-from scalecmp.io import ScalecmpWarning, as_frame
+from scalecmp.io import as_frame
 
 __all__ = [
     "COVERAGE_MIN",

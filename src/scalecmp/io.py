@@ -24,10 +24,9 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 
 __all__ = [
-    "ScalecmpWarning",
     "Filter",
     "load_measurements",
     "parse_where",
@@ -43,10 +42,6 @@ __all__ = [
     "atomic_write_text",
     "write_json",
 ]
-
-
-class ScalecmpWarning(UserWarning):
-    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""
 
 
 _READERS = {

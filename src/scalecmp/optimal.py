@@ -38,11 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.frontier import frontier_mask
 from scalecmp.io import (
     MAXIMIZE_HINT,
-    ScalecmpWarning,
     looks_higher_is_better,
     prepare_measurements,
 )
