@@ -3,10 +3,9 @@ import pandas as pd
 import pytest
 
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
+from scalecmp.files import atomic_write_text, check_output_path
 from scalecmp.io import (
     apply_where,
-    atomic_write_text,
-    check_output_path,
     load_measurements,
     parse_where,
     prepare_measurements,

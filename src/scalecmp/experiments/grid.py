@@ -55,7 +55,7 @@ from scalecmp.experiments.spec import (
     load_spec,
     parse_spec,
 )
-from scalecmp.io import check_output_dir
+from scalecmp.files import check_output_dir
 
 __all__ = [
     "EVAL_TASKS",

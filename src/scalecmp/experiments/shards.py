@@ -38,7 +38,7 @@ from scalecmp.experiments.store import (
     read_table,
     table_lock,
 )
-from scalecmp.io import atomic_write
+from scalecmp.files import atomic_write
 
 __all__ = [
     "SHARDS_DIR",

@@ -41,7 +41,7 @@ from torch import nn
 
 from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.schedules import Schedule, apply_lr
-from scalecmp.io import atomic_write
+from scalecmp.files import atomic_write
 
 __all__ = [
     "BatchSource",
