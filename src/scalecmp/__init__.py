@@ -17,7 +17,7 @@ _EXPORTS = {
     "FitResult": "scalecmp.engine",
     "GroupFit": "scalecmp.engine",
     "ScalingLawRegressor": "scalecmp.engine",
-    "load_measurements": "scalecmp.io",
+    "load_measurements": "scalecmp.experiments.shards",
     "LAWS": "scalecmp.laws",
     "Law": "scalecmp.laws",
     "get_law": "scalecmp.laws",

@@ -120,8 +120,8 @@ def compare_cmd(
     from rich.table import Table
 
     from scalecmp.compare import compare, label_of
+    from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import write_json
-    from scalecmp.io import load_measurements
 
     # 1. every option, before anything is read or fitted
     if not by:
@@ -225,9 +225,9 @@ def optimal_cmd(
     from rich.table import Table
 
     from scalecmp.compare import label_of
+    from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import write_json
     from scalecmp.frontier import FRONTIERS
-    from scalecmp.io import load_measurements
     from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
     from scalecmp.validate import check_level, check_seed
 
@@ -326,8 +326,9 @@ def report_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Write a self-contained HTML report (figures embedded) plus Markdown and LaTeX tables."""
+    from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import check_output_dir, check_output_path
-    from scalecmp.io import load_measurements, prepare_measurements
+    from scalecmp.io import prepare_measurements
     from scalecmp.report import check_report_options, write_report
 
     # 1. every option, before anything is read or fitted

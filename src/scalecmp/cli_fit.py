@@ -55,9 +55,9 @@ from scalecmp.engine import (
     fit,
 )
 from scalecmp.errors import UsageError
+from scalecmp.experiments.shards import load_measurements
 from scalecmp.files import write_json
 from scalecmp.flags import to_flags
-from scalecmp.io import load_measurements
 from scalecmp.laws import LAWS, get_law
 from scalecmp.validate import (
     check_bootstrap_memory,

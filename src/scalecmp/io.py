@@ -7,7 +7,10 @@ samples seen), a metric column ``y`` and optional grouping columns.
 This module reads and checks: the file readers (with sniffing that names the likely cause
 of a misnamed or misseparated file), ``where`` filters, :func:`prepare_measurements`,
 :func:`as_frame` and the forgotten-``maximize`` hint. Writing files is
-:mod:`scalecmp.files`.
+:mod:`scalecmp.files`; reading a grid folder (``scalecmp grid run --out DIR``) is
+:func:`scalecmp.experiments.shards.load_measurements` (``scalecmp.load_measurements``), which
+hands files to :func:`load_measurement_file` here. Nothing here imports
+:mod:`scalecmp.experiments`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 
 __all__ = [
     "Filter",
-    "load_measurements",
+    "load_measurement_file",
     "parse_where",
     "apply_where",
     "prepare_measurements",
@@ -85,39 +88,20 @@ def _sniff(p: Path) -> None:
                     )
 
 
-def _load_grid_folder(p: Path) -> pd.DataFrame:
-    from scalecmp.experiments.shards import SHARDS_DIR, collect
-    from scalecmp.experiments.store import TABLE_NAME
-
-    if not ((p / TABLE_NAME).is_file() or (p / SHARDS_DIR).is_dir()):
-        raise DataError(f"expected a file or a grid folder (with {TABLE_NAME} or "
-                        f"{SHARDS_DIR}/), got a directory: {p}")
-    try:
-        table, _ = collect(p)
-    except PermissionError:  # a read-only grid folder: read what is there
-        from scalecmp.experiments.shards import collected_table
-
-        table = collected_table(p)
-    if len(table) == 0:
-        raise DataError(f"no rows in the grid folder {p}")
-    table.columns = [str(c) for c in table.columns]
-    return table
-
-
-def load_measurements(path: str | Path) -> pd.DataFrame:
-    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines, or from
-    a grid folder (``scalecmp grid run --out DIR``): its ``measurements.parquet`` compiled
-    from its result shards first (:func:`scalecmp.experiments.shards.collect`).
+def load_measurement_file(path: str | Path) -> pd.DataFrame:
+    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines.
 
     Raises :class:`DataError` with a one-line message when the file is missing, has an
     unknown extension, cannot be parsed or holds no rows; the message names the likely
-    cause (Parquet content in a ``.csv``, a ``;``-separated CSV, binary content).
+    cause (Parquet content in a ``.csv``, a ``;``-separated CSV, binary content). A folder
+    is not read here: ``scalecmp.load_measurements``
+    (:func:`scalecmp.experiments.shards.load_measurements`) reads files and grid folders.
     """
     p = Path(path)
     if not p.exists():
         raise DataError(f"file not found: {p}")
     if p.is_dir():
-        return _load_grid_folder(p)
+        raise DataError(f"expected a file, got a directory: {p}")
     reader = _READERS.get(p.suffix.lower())
     if reader is None:
         known = ", ".join(sorted(_READERS))
