@@ -69,7 +69,8 @@ Cluster (used by ``scalecmp grid run --executor slurm``; ignored by the local ex
       setup: ["module load cuda"]           # shell lines run before the unit
       sbatch: {constraint: a100, reservation: x}   # any other sbatch option
 
-Spec parsing needs only pyyaml (and the model registry); training imports torch.
+Spec parsing needs only pyyaml and the torch-free tables of
+:mod:`~scalecmp.experiments.registry`; training imports torch.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ from typing import Any
 import yaml
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.experiments.registry import PROCEDURES, SIZE_LADDER
 
 __all__ = [
     "EVAL_TASKS",
@@ -434,8 +436,6 @@ def load_spec(path: str | Path) -> GridSpec:
 
 def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> GridSpec:
     """Validate a spec mapping (as loaded from YAML) into a :class:`GridSpec`."""
-    from scalecmp.experiments.models import PROCEDURES, SIZE_LADDER
-
     if not isinstance(raw, Mapping):
         raise _fail(where, "a grid spec must be a YAML mapping (procedures:, sizes:, ...)")
     _check_keys(where, "", raw, _TOP_KEYS)
