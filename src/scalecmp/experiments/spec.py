@@ -70,7 +70,8 @@ Cluster (used by ``scalecmp grid run --executor slurm``; ignored by the local ex
       sbatch: {constraint: a100, reservation: x}   # any other sbatch option
 
 Spec parsing needs only pyyaml and the torch-free tables of
-:mod:`~scalecmp.experiments.registry`; training imports torch.
+:mod:`~scalecmp.experiments.registry` and :mod:`~scalecmp.experiments.datasets`; training
+imports torch.
 """
 
 from __future__ import annotations
@@ -390,10 +391,10 @@ def _check_world(where: str, section: str, world: Mapping[str, Any]) -> None:
 def _parse_real_eval(where: str, benchmarks: Any, seg: Any,
                      base_dir: str | Path) -> tuple[tuple[Any, ...], Any]:
     """``eval.benchmarks`` (clip_benchmark datasets by path) and ``eval.segmentation_data``
-    (an ADE20K-layout folder); imports the evaluation module (torch) only when present."""
+    (an ADE20K-layout folder), as the plain descriptors of :mod:`scalecmp.experiments.datasets`."""
     if not benchmarks and not seg:
         return (), None
-    from scalecmp.experiments.benchmark_eval import BenchmarkDataset, SegmentationDataset
+    from scalecmp.experiments.datasets import BenchmarkDataset, SegmentationDataset
 
     entries = []
     if benchmarks:
