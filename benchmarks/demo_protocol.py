@@ -99,8 +99,8 @@ def shipped_table(frames: dict[int, pd.DataFrame]) -> tuple[pd.DataFrame, pd.Dat
     """With the demo's settings: the check per (seed, series, procedure), and per (seed,
     series, procedure) the fall, the rise, the highest floor / lowest error, the cosine
     gap."""
-    from scalecmp.experiments import demo
     from scalecmp.engine.frontier import naive_frontier
+    from scalecmp.experiments import demo
     from scalecmp.holdout import cosine_gap
 
     checks, targets = [], []

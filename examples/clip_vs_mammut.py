@@ -17,6 +17,7 @@ import pandas as pd
 
 import scalecmp
 from scalecmp.compare import compare
+from scalecmp.errors import ScalecmpWarning
 from scalecmp.optimal import optimal_allocation
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared/data/laion2025/datacomp_cosine_best.csv"
@@ -28,7 +29,7 @@ def main() -> None:
     rows = frame.query(
         "downstream_dataset == 'imagenet1k' and model_type in ['clip', 'mammut']"
     )
-    warnings.simplefilter("ignore", scalecmp.io.ScalecmpWarning)
+    warnings.simplefilter("ignore", ScalecmpWarning)
     fits = scalecmp.fit(rows, x="gflops_total", y="value", by="model_type", maximize=True)
     print(fits.to_frame().round(4).to_string(index=False))
     print(fits.predictions_frame([1e12, 1e13]).round(4).to_string(index=False))

@@ -205,7 +205,7 @@ def test_outputs_get_the_umask_mode(im, tmp_path, umask, mode):
         code, _, err = run("report", im, "--out", tmp_path / "rep", "--by", "model_type",
                            "--maximize", "-q", *FAST)
         assert code == 0, err
-        from scalecmp.io import atomic_write
+        from scalecmp.files import atomic_write
 
         atomic_write(tmp_path / "m.parquet", lambda fh: _frame().to_parquet(fh))
         written = [p for pair in outs.values() for p in pair] + [

@@ -18,9 +18,9 @@ from scalecmp.compare import (
     first_reach,
     simultaneous_tail,
 )
-from scalecmp.errors import DataError, UsageError
 from scalecmp.engine.lawfit import df_factor
 from scalecmp.engine.laws import get_law
+from scalecmp.errors import DataError, UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import scalecmp
 from scalecmp import DataError, ScalingLawRegressor, UsageError, get_law
-from scalecmp.io import ScalecmpWarning
+from scalecmp.errors import ScalecmpWarning
 
 X = np.geomspace(1e6, 1e10, 28)
 BEYOND = np.array([3e10, 1e11])  # 3x and 10x beyond the fitted range

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from scalecmp.errors import UsageError
 from scalecmp.engine.frontier import binned_frontier, frontier_mask, naive_frontier
+from scalecmp.errors import UsageError
 
 
 def test_naive_frontier_keeps_points_better_than_every_cheaper_one():

@@ -449,7 +449,7 @@ def test_a_job_slurm_does_not_list_yet_counts_as_queued_for_a_grace_period(tmp_p
     from datetime import UTC, datetime, timedelta
 
     from scalecmp.experiments import slurm as S
-    from scalecmp.io import write_json
+    from scalecmp.files import write_json
 
     s = spec()
     (unit,) = G.plan_units(s, tmp_path, set())

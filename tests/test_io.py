@@ -2,13 +2,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
+from scalecmp.files import atomic_write_text, check_output_path
 from scalecmp.io import (
-    ScalecmpWarning,
     apply_where,
-    atomic_write_text,
-    check_output_path,
-    load_measurements,
+    load_measurement_file,
     parse_where,
     prepare_measurements,
 )
@@ -33,22 +31,22 @@ def test_formats_round_trip(tmp_path, suffix):
         FRAME.to_parquet(path)
     else:
         FRAME.to_json(path, orient="records", lines=True)
-    pd.testing.assert_frame_equal(load_measurements(path), FRAME, check_dtype=False)
+    pd.testing.assert_frame_equal(load_measurement_file(path), FRAME, check_dtype=False)
 
 
 def test_load_errors_are_one_line_data_errors(tmp_path):
     with pytest.raises(DataError, match="file not found"):
-        load_measurements(tmp_path / "missing.csv")
+        load_measurement_file(tmp_path / "missing.csv")
     (tmp_path / "m.xlsx").write_text("x")
     with pytest.raises(DataError, match="unknown file type"):
-        load_measurements(tmp_path / "m.xlsx")
+        load_measurement_file(tmp_path / "m.xlsx")
     (tmp_path / "bad.parquet").write_text("not parquet")
     with pytest.raises(DataError, match="cannot read") as info:
-        load_measurements(tmp_path / "bad.parquet")
+        load_measurement_file(tmp_path / "bad.parquet")
     assert "\n" not in str(info.value)
     (tmp_path / "empty.csv").write_text("a,b\n")
     with pytest.raises(DataError, match="no rows"):
-        load_measurements(tmp_path / "empty.csv")
+        load_measurement_file(tmp_path / "empty.csv")
 
 
 def test_where_operators():

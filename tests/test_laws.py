@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from scalecmp.errors import UsageError
 from scalecmp.engine.laws import LAWS, Law, get_law, law_table
+from scalecmp.errors import UsageError
 
 X1 = np.geomspace(1e6, 1e12, 17)
 X2 = np.stack([np.geomspace(1e6, 1e9, 17), np.geomspace(1e8, 1e11, 17)[::-1]], axis=1)

@@ -17,8 +17,8 @@ import yaml
 
 from scalecmp.errors import DataError
 from scalecmp.experiments import shards as SH
+from scalecmp.experiments.shards import load_measurements
 from scalecmp.experiments.store import KEY, read_measurements
-from scalecmp.io import load_measurements
 
 
 def _rows(unit: int, n: int, value: float = 0.5) -> list[dict]:
@@ -79,6 +79,23 @@ def test_analysis_commands_read_a_grid_folder(tmp_path):
     (tmp_path / "shards" / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataError, match="cannot read"):
         SH.collect(tmp_path)
+
+
+def test_the_public_reader_takes_files_and_grid_folders(tmp_path):
+    """``scalecmp.load_measurements`` is this reader: a file goes to io's file reader (its
+    messages), a folder is read as a grid folder."""
+    import scalecmp
+
+    assert scalecmp.load_measurements is load_measurements
+    pd.DataFrame({"c": [1.0, 2.0], "acc": [0.1, 0.2]}).to_csv(tmp_path / "m.csv", index=False)
+    assert load_measurements(tmp_path / "m.csv")["acc"].tolist() == [0.1, 0.2]
+    with pytest.raises(DataError, match=r"^file not found: .*missing\.csv$"):
+        load_measurements(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match=r"^expected a file or a grid folder \(with "
+                       r"measurements\.parquet or shards/\), got a directory: "):
+        load_measurements(tmp_path)
+    SH.write_shard_rows(tmp_path / "grid", "unit1", _rows(1, 2))
+    assert len(scalecmp.load_measurements(str(tmp_path / "grid"))) == 2
 
 
 pytest.importorskip("torch")

@@ -18,7 +18,7 @@ _EXPORTS = {
     "GroupFit": "scalecmp.engine",
     "ScalingLawRegressor": "scalecmp.engine",
     "FitOptions": "scalecmp.engine",
-    "load_measurements": "scalecmp.io",
+    "load_measurements": "scalecmp.experiments.shards",
     "LAWS": "scalecmp.engine.laws",
     "Law": "scalecmp.engine.laws",
     "get_law": "scalecmp.engine.laws",

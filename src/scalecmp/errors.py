@@ -1,7 +1,11 @@
 """Exceptions that the CLI turns into one-line messages and exit code 2, and the warning
-category it prints as ``scalecmp: warning: ...``."""
+category of recoverable problems (:class:`ScalecmpWarning`)."""
 
 from __future__ import annotations
+
+
+class ScalecmpWarning(UserWarning):
+    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""
 
 
 class ScalecmpError(Exception):
@@ -16,6 +20,3 @@ class DataError(ScalecmpError, ValueError):
 class UsageError(ScalecmpError, ValueError):
     """An option or argument is invalid (unknown law, bad filter expression, bad spec)."""
 
-
-class ScalecmpWarning(UserWarning):
-    """A recoverable problem with the data or the fit (rows dropped, degenerate fit, ...)."""

@@ -35,7 +35,7 @@ import numpy as np
 
 from scalecmp.compare import label_of
 from scalecmp.errors import UsageError
-from scalecmp.io import atomic_write_path
+from scalecmp.files import atomic_write_path
 from scalecmp.report_tables import mantissa_exponent
 
 __all__ = [

@@ -41,15 +41,10 @@ from typing import Any
 import pandas as pd
 
 from scalecmp.compare import label_of
-from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
+from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
 from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
-from scalecmp.io import (
-    ScalecmpWarning,
-    apply_where,
-    atomic_write_text,
-    check_output_dir,
-    check_output_path,
-)
+from scalecmp.io import apply_where
 from scalecmp.plotting import (
     compute_unit,
     context_text,

@@ -177,7 +177,7 @@ def check_bootstrap_memory(n_bootstrap: int, n_points: int, *, compare: bool = F
 def no_intervals_warning(n_bootstrap: int, name: str = "n_bootstrap") -> None:
     """The one warning line of ``n_bootstrap = 0``: no intervals anywhere."""
     if n_bootstrap == 0:
-        from scalecmp.io import ScalecmpWarning
+        from scalecmp.errors import ScalecmpWarning
 
         warnings.warn(
             f"{name} is 0: no bootstrap, so no intervals (every interval is null)",

@@ -186,8 +186,8 @@ def check_plot(plot: Path | None) -> None:
 
 def check_outputs(outputs: Mapping[str, Path | None], *, force: bool, data: Path
                   ) -> dict[str, Path]:
-    """Every output checked before any work (see :func:`scalecmp.io.check_outputs`)."""
-    from scalecmp.io import check_outputs as _check
+    """Every output checked before any work (see :func:`scalecmp.files.check_outputs`)."""
+    from scalecmp.files import check_outputs as _check
 
     return _check(outputs, force=force, inputs=[data])
 
@@ -208,7 +208,7 @@ def resolve_columns(values: list[str] | None, columns: Any) -> list[str]:
 def write_figure(path: Path, draw: Any) -> None:
     """Write a figure atomically: ``draw(tmp_path)`` writes a temporary file with the same
     suffix, which then replaces ``path`` (a regular file only; mode from the umask)."""
-    from scalecmp.io import atomic_write_path
+    from scalecmp.files import atomic_write_path
 
     atomic_write_path(path, draw)
 

@@ -101,7 +101,8 @@ def compare_cmd(
     from rich.table import Table
 
     from scalecmp.compare import check_compare_options, compare, label_of
-    from scalecmp.io import load_measurements, write_json
+    from scalecmp.experiments.shards import load_measurements
+    from scalecmp.files import write_json
 
     # 1. every option, before anything is read or fitted
     if not by:
@@ -197,7 +198,8 @@ def optimal_cmd(
     from rich.table import Table
 
     from scalecmp.compare import label_of
-    from scalecmp.io import load_measurements, write_json
+    from scalecmp.experiments.shards import load_measurements
+    from scalecmp.files import write_json
     from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
 
     # 1. every option, before anything is read or fitted
@@ -289,12 +291,9 @@ def report_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Write a self-contained HTML report (figures embedded) plus Markdown and LaTeX tables."""
-    from scalecmp.io import (
-        check_output_dir,
-        check_output_path,
-        load_measurements,
-        prepare_measurements,
-    )
+    from scalecmp.experiments.shards import load_measurements
+    from scalecmp.files import check_output_dir, check_output_path
+    from scalecmp.io import prepare_measurements
     from scalecmp.report import check_report_options, write_report
 
     # 1. every option, before anything is read or fitted

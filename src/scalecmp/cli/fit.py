@@ -45,7 +45,8 @@ from scalecmp.cli.flags import to_flags
 from scalecmp.engine import FitOptions, FitResult, fit_frame
 from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
-from scalecmp.io import load_measurements, write_json
+from scalecmp.experiments.shards import load_measurements
+from scalecmp.files import write_json
 from scalecmp.validate import (
     check_bootstrap_memory,
     no_intervals_warning,

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from scalecmp.errors import DataError, ScalecmpError, UsageError
-from scalecmp.io import check_output_dir
+from scalecmp.files import check_output_dir
 
 __all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "fit_options",
            "holdout", "run_demo"]

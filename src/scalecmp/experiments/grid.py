@@ -55,7 +55,7 @@ from scalecmp.experiments.spec import (
     load_spec,
     parse_spec,
 )
-from scalecmp.io import check_output_dir
+from scalecmp.files import check_output_dir
 
 __all__ = [
     "EVAL_TASKS",
@@ -294,7 +294,7 @@ def grid_status(spec: GridSpec, out_dir: str | Path):  # noqa: ANN201 - pandas f
     import pandas as pd
 
     from scalecmp.experiments import slurm as S
-    from scalecmp.experiments.trainer import list_checkpoints
+    from scalecmp.experiments.checkpoints import list_checkpoints
 
     out = check_output_dir(out_dir, create=False)
     table = collect(out, spec)[0] if out.is_dir() else None

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scalecmp.experiments.checkpoints import list_checkpoints
 from scalecmp.experiments.spec import GridSpec
 
 __all__ = [
@@ -168,8 +169,6 @@ def plan_jobs(spec: GridSpec, out_dir: str | Path, done: set[Cell] | None = None
     A cell is missing when it is not in ``done``; a missing cell whose checkpoint already
     exists still gets a job (its evaluation from disk), with nothing to train.
     """
-    from scalecmp.experiments.trainer import list_checkpoints
-
     out = Path(out_dir)
     done = done or set()
     jobs: list[Job] = []
@@ -219,8 +218,6 @@ def plan_jobs(spec: GridSpec, out_dir: str | Path, done: set[Cell] | None = None
 
 def steps_to_train(spec: GridSpec, job: Job) -> int:
     """Optimiser steps a job still has to take (0 when its checkpoints exist)."""
-    from scalecmp.experiments.trainer import list_checkpoints
-
     have = list_checkpoints(job.run_dir)
     needed = [p for p in job.save if p in job.measure or job.kind == "const"]
     missing = [p for p in needed if p not in have]

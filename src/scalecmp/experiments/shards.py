@@ -9,7 +9,8 @@ the same instant on different nodes of a network filesystem write different file
 lost. A unit killed at any moment leaves its shard as it was after its last measurement.
 
 ``DIR/measurements.parquet`` is compiled from the shards by :func:`collect` (``scalecmp grid
-collect``; also ``grid run``, ``grid status`` and the analysis commands given the grid folder):
+collect``; also ``grid run``, ``grid status`` and the analysis commands given the grid folder,
+through :func:`load_measurements`, which is ``scalecmp.load_measurements``):
 the rows already in the table (e.g. of a grid run before shards existed), then every shard in
 name order, deduplicated on the key (the last row wins), and, given the spec, the spec's rows in
 the order of :func:`~scalecmp.experiments.plan.expand_cells` after any other rows. The result
@@ -29,6 +30,7 @@ import pandas as pd
 
 from scalecmp.errors import DataError
 from scalecmp.experiments.store import (
+    TABLE_NAME,
     dedupe,
     empty_table,
     measurements_path,
@@ -38,12 +40,15 @@ from scalecmp.experiments.store import (
     read_table,
     table_lock,
 )
-from scalecmp.io import atomic_write
+from scalecmp.files import atomic_write
+from scalecmp.io import load_measurement_file
 
 __all__ = [
     "SHARDS_DIR",
     "collect",
     "collected_table",
+    "load_grid_folder",
+    "load_measurements",
     "read_shard",
     "shard_path",
     "shard_paths",
@@ -132,3 +137,38 @@ def collect(out_dir: str | Path, spec: object | None = None) -> tuple[pd.DataFra
             return table, False
         atomic_write(path, lambda fh: table.to_parquet(fh, index=False))
     return table, True
+
+
+def load_grid_folder(path: str | Path) -> pd.DataFrame:
+    """The measurement table of a grid folder (``scalecmp grid run --out DIR``): its
+    ``measurements.parquet`` compiled from its result shards first (:func:`collect`; a
+    read-only folder is read as it is). A one-line :class:`DataError` when the folder holds
+    neither the table nor shards, or no rows."""
+    p = Path(path)
+    if not ((p / TABLE_NAME).is_file() or (p / SHARDS_DIR).is_dir()):
+        raise DataError(f"expected a file or a grid folder (with {TABLE_NAME} or "
+                        f"{SHARDS_DIR}/), got a directory: {p}")
+    try:
+        table, _ = collect(p)
+    except PermissionError:  # a read-only grid folder: read what is there
+        table = collected_table(p)
+    if len(table) == 0:
+        raise DataError(f"no rows in the grid folder {p}")
+    table.columns = [str(c) for c in table.columns]
+    return table
+
+
+def load_measurements(path: str | Path) -> pd.DataFrame:
+    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines
+    (:func:`scalecmp.io.load_measurement_file`), or from a grid folder
+    (:func:`load_grid_folder`): ``scalecmp.load_measurements`` and what the analysis
+    commands read.
+
+    Raises :class:`DataError` with a one-line message when the file is missing, has an
+    unknown extension, cannot be parsed or holds no rows; the message names the likely
+    cause (Parquet content in a ``.csv``, a ``;``-separated CSV, binary content).
+    """
+    p = Path(path)
+    if p.is_dir():
+        return load_grid_folder(p)
+    return load_measurement_file(p)

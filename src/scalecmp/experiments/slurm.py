@@ -40,7 +40,7 @@ from typing import Any
 from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.plan import Unit
 from scalecmp.experiments.spec import GridSpec
-from scalecmp.io import file_lock, write_json
+from scalecmp.files import file_lock, write_json
 
 __all__ = [
     "ACTIVE_STATES",

@@ -69,7 +69,9 @@ Cluster (used by ``scalecmp grid run --executor slurm``; ignored by the local ex
       setup: ["module load cuda"]           # shell lines run before the unit
       sbatch: {constraint: a100, reservation: x}   # any other sbatch option
 
-Spec parsing needs only pyyaml (and the model registry); training imports torch.
+Spec parsing needs only pyyaml and the torch-free tables of
+:mod:`~scalecmp.experiments.registry` and :mod:`~scalecmp.experiments.datasets`; training
+imports torch.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ from typing import Any
 import yaml
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.experiments.registry import PROCEDURES, SIZE_LADDER
 
 __all__ = [
     "EVAL_TASKS",
@@ -388,10 +391,10 @@ def _check_world(where: str, section: str, world: Mapping[str, Any]) -> None:
 def _parse_real_eval(where: str, benchmarks: Any, seg: Any,
                      base_dir: str | Path) -> tuple[tuple[Any, ...], Any]:
     """``eval.benchmarks`` (clip_benchmark datasets by path) and ``eval.segmentation_data``
-    (an ADE20K-layout folder); imports the evaluation module (torch) only when present."""
+    (an ADE20K-layout folder), as the plain descriptors of :mod:`scalecmp.experiments.datasets`."""
     if not benchmarks and not seg:
         return (), None
-    from scalecmp.experiments.benchmark_eval import BenchmarkDataset, SegmentationDataset
+    from scalecmp.experiments.datasets import BenchmarkDataset, SegmentationDataset
 
     entries = []
     if benchmarks:
@@ -434,8 +437,6 @@ def load_spec(path: str | Path) -> GridSpec:
 
 def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> GridSpec:
     """Validate a spec mapping (as loaded from YAML) into a :class:`GridSpec`."""
-    from scalecmp.experiments.models import PROCEDURES, SIZE_LADDER
-
     if not isinstance(raw, Mapping):
         raise _fail(where, "a grid spec must be a YAML mapping (procedures:, sizes:, ...)")
     _check_keys(where, "", raw, _TOP_KEYS)

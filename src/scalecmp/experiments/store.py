@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from scalecmp.errors import DataError
-from scalecmp.io import atomic_write, file_lock
+from scalecmp.files import atomic_write, file_lock
 
 __all__ = [
     "COLUMNS",

@@ -25,7 +25,6 @@ import math
 import os
 import pickle
 import random
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -40,8 +39,9 @@ import torch.distributed as dist
 from torch import nn
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.experiments.checkpoints import checkpoint_path, list_checkpoints
 from scalecmp.experiments.schedules import Schedule, apply_lr
-from scalecmp.io import atomic_write
+from scalecmp.files import atomic_write
 
 __all__ = [
     "BatchSource",
@@ -60,9 +60,6 @@ __all__ = [
     "slim_checkpoint",
     "shard_range",
 ]
-
-CKPT_RE = re.compile(r"^ckpt-(\d+)\.pt$")
-
 
 # --------------------------------------------------------------------------- data sources
 class BatchSource(Protocol):
@@ -223,23 +220,6 @@ def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 
 # --------------------------------------------------------------------------- checkpoints
-def checkpoint_path(run_dir: str | Path, samples_seen: int) -> Path:
-    """``run_dir/ckpt-<samples, 12 digits>.pt``."""
-    return Path(run_dir) / f"ckpt-{int(samples_seen):012d}.pt"
-
-
-def list_checkpoints(run_dir: str | Path) -> dict[int, Path]:
-    """Finished checkpoints of a run: samples seen -> path (temporary files are ignored)."""
-    out: dict[int, Path] = {}
-    d = Path(run_dir)
-    if d.is_dir():
-        for p in d.iterdir():
-            m = CKPT_RE.match(p.name)
-            if m:
-                out[int(m.group(1))] = p
-    return dict(sorted(out.items()))
-
-
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Load a checkpoint written by :class:`Trainer` (our own files: full unpickling). A file
     that cannot be read (truncated or damaged after it was written: the writes are atomic)
