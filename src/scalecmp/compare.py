@@ -51,6 +51,8 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.intervals import finite_or_none as _f
+from scalecmp.intervals import quantile_interval
 from scalecmp.io import as_frame
 from scalecmp.validate import (
     MIN_REPLICATES,
@@ -123,14 +125,6 @@ def first_reach(log_grid: np.ndarray, curves: np.ndarray, targets: np.ndarray) -
 
 def _q(a: np.ndarray, q: float, axis: int = 0, method: str = "linear") -> np.ndarray:
     return np.quantile(a, q, axis=axis, method=method)
-
-
-def _f(v: Any) -> float | None:
-    """JSON-safe float: ``None`` for NaN / inf."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 def label_of(key: dict) -> str:
@@ -379,10 +373,12 @@ def compare_groups(
                 "p_a_better": pa_better,
                 "better": better,
                 "compute_multiplier": _f(m_pt[i]),
-                "multiplier_ci": _ci(m_rep[:, i], level),
+                "multiplier_ci": [_f(v) for v in quantile_interval(
+                    m_rep[:, i], level, method="order", keep_inf=True)],
                 "multiplier_note": note[i],
                 "reverse_multiplier": _f(m_rev_pt[i]),
-                "reverse_multiplier_ci": _ci(m_rev_rep[:, i], level),
+                "reverse_multiplier_ci": [_f(v) for v in quantile_interval(
+                    m_rev_rep[:, i], level, method="order", keep_inf=True)],
                 "reverse_multiplier_note": note_rev[i],
                 "extrapolated": bool(xv > meas_hi * (1 + 1e-9) or xv < meas_lo * (1 - 1e-9)),
             }
@@ -404,16 +400,6 @@ def compare_groups(
     comp.regions = _regions(comp)
     comp.verdict = _verdict(comp)
     return comp
-
-
-def _ci(v: np.ndarray, level: float) -> list[float | None]:
-    """Percentile interval with infinities kept (``lower``/``higher`` order statistics)."""
-    v = v[~np.isnan(v)]
-    if len(v) == 0:
-        return [None, None]
-    lo = np.quantile(v, (1 - level) / 2, method="lower")
-    hi = np.quantile(v, (1 + level) / 2, method="higher")
-    return [_f(lo), _f(hi)]
 
 
 def _crossovers(

@@ -40,6 +40,8 @@ import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
 from scalecmp.frontier import frontier_mask
+from scalecmp.intervals import finite_or_none as _f
+from scalecmp.intervals import quantile_interval
 from scalecmp.io import (
     MAXIMIZE_HINT,
     ScalecmpWarning,
@@ -63,20 +65,6 @@ __all__ = [
     "optimal_allocation",
     "chinchilla_allocation",
 ]
-
-
-def _f(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
-def _ci(v: np.ndarray, level: float) -> tuple[float, float]:
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    q = (1.0 - level) / 2.0
-    lo, hi = np.quantile(v, [q, 1.0 - q])
-    return float(lo), float(hi)
 
 
 def _power_interval(
@@ -107,12 +95,12 @@ class PowerFit:
 
     @property
     def k_ci(self) -> tuple[float, float]:
-        lo, hi = _ci(self.replicates[:, 0], self.level)
+        lo, hi = quantile_interval(self.replicates[:, 0], self.level, method="linear")
         return float(np.exp(lo)), float(np.exp(hi))
 
     @property
     def a_ci(self) -> tuple[float, float]:
-        return _ci(self.replicates[:, 1], self.level)
+        return quantile_interval(self.replicates[:, 1], self.level, method="linear")
 
     def predict(self, c: Sequence[float] | np.ndarray) -> np.ndarray:
         """``k C^a``."""
@@ -222,9 +210,9 @@ class ChinchillaAllocation:
             "compute_constant": _f(self.compute_constant),
             "constraint": "C = k_c * N * D",
             "a": _f(co["a"]),
-            "a_ci": [_f(v) for v in _ci(rc["a"], self.level)],
+            "a_ci": [_f(v) for v in quantile_interval(rc["a"], self.level, method="linear")],
             "b": _f(co["b"]),
-            "b_ci": [_f(v) for v in _ci(rc["b"], self.level)],
+            "b_ci": [_f(v) for v in quantile_interval(rc["b"], self.level, method="linear")],
             "n_opt": {"k": _f(np.exp(co["log_kn"])), "a": _f(co["a"])},
             "d_opt": {"k": _f(np.exp(co["log_kd"])), "a": _f(co["b"])},
         }
