@@ -9,17 +9,14 @@ import pandas as pd
 import pytest
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.format import fmt_ci, fmt_num, html_num, tex_num
 from scalecmp.report import write_report
 from scalecmp.report_tables import (
     Interval,
     Num,
     Pct,
     Table,
-    fmt_ci,
-    fmt_num,
-    html_num,
     latex_escape,
-    tex_num,
     tex_text,
 )
 

@@ -55,6 +55,9 @@ from scalecmp.engine import (
     check_fit_options,
 )
 from scalecmp.errors import UsageError
+from scalecmp.format import fmt_ci as _ci
+from scalecmp.format import fmt_num as _fmt
+from scalecmp.format import group_label
 from scalecmp.validate import (
     MIN_REPLICATES,
     check_bootstrap_memory,
@@ -73,18 +76,6 @@ def _one_input_law(law: str, what: str) -> None:
 
     if law != DEFAULT_LAW and get_law(law).n_inputs != 1:
         raise UsageError(f"law: {what} fits laws of compute alone; '{law}' has two inputs")
-
-
-def _fmt(v: float | None) -> str:
-    from scalecmp.report_tables import fmt_num
-
-    return fmt_num(v)
-
-
-def _ci(lo: float | None, hi: float | None) -> str:
-    from scalecmp.report_tables import fmt_ci
-
-    return fmt_ci(lo, hi)
 
 
 def compare_cmd(
@@ -119,7 +110,7 @@ def compare_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import compare, label_of
+    from scalecmp.compare import compare
     from scalecmp.io import load_measurements, write_json
 
     # 1. every option, before anything is read or fitted
@@ -157,7 +148,7 @@ def compare_cmd(
             t.add_row(
                 _fmt(e["x"]), _fmt(e["y_a"]), _fmt(e["y_b"]), _fmt(e["diff"]),
                 _ci(e["lo"], e["hi"]), f"{e['p_a_better']:.3f}",
-                label_of(e["better"]) if e["better"] else "inconclusive",
+                group_label(e["better"], names="several") if e["better"] else "inconclusive",
                 _fmt(e["compute_multiplier"]), _ci(*e["multiplier_ci"]),
                 "yes" if e["extrapolated"] else "no",
             )
@@ -223,7 +214,6 @@ def optimal_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import label_of
     from scalecmp.frontier import FRONTIERS
     from scalecmp.io import load_measurements, write_json
     from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
@@ -258,7 +248,7 @@ def optimal_cmd(
     for col in ("group", "route", "quantity", "k", "k interval", "exponent", "interval"):
         t.add_column(col, justify="right")
     for g in res.groups:
-        lab = label_of(g.key)
+        lab = group_label(g.key, names="several")
         for name, pf in (("D_opt", g.d_opt), ("N_opt", g.n_opt)):
             t.add_row(lab, "frontier", name, _fmt(pf.k), _ci(*pf.k_ci), _fmt(pf.a),
                       _ci(*pf.a_ci))
@@ -276,7 +266,7 @@ def optimal_cmd(
             p.add_column(col, justify="right")
         for g in res.groups:
             for r in g.predictions():
-                p.add_row(label_of(g.key), _fmt(r["x"]), _fmt(r["d_opt"]),
+                p.add_row(group_label(g.key, names="several"), _fmt(r["x"]), _fmt(r["d_opt"]),
                           _ci(r["d_lo"], r["d_hi"]), _fmt(r["n_opt"]), _ci(r["n_lo"], r["n_hi"]),
                           _fmt(r.get("chinchilla_d_opt")), _fmt(r.get("chinchilla_n_opt")))
         console.print(p)

@@ -56,6 +56,8 @@ from scalecmp.engine import (
 )
 from scalecmp.errors import UsageError
 from scalecmp.flags import to_flags
+from scalecmp.format import fmt_general as _fmt
+from scalecmp.format import group_label
 from scalecmp.io import load_measurements, write_json
 from scalecmp.laws import LAWS, get_law
 from scalecmp.validate import (
@@ -66,10 +68,6 @@ from scalecmp.validate import (
 )
 
 __all__ = ["register"]
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
 
 
 def print_fit(result: FitResult, console: Console) -> None:
@@ -102,8 +100,8 @@ def print_fit(result: FitResult, console: Console) -> None:
             console.print(f"[yellow]warning[/yellow] {g.label()}: {to_flags(w)}",
                           soft_wrap=True)
     for s in result.skipped:
-        label = ", ".join(f"{k}={v}" for k, v in s["key"].items())
-        console.print(f"[yellow]skipped[/yellow] {label}: {to_flags(s['reason'])}",
+        console.print(f"[yellow]skipped[/yellow] {group_label(s['key'])}: "
+                      f"{to_flags(s['reason'])}",
                       soft_wrap=True)
     rows = [(g, p) for g in result.groups for p in g.predictions()]
     if rows:

@@ -41,7 +41,6 @@ better; error = 1 - metric when ``maximize``) and reported in the metric's units
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -51,6 +50,8 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.format import fmt_compact as _fmt
+from scalecmp.format import group_label
 from scalecmp.intervals import finite_or_none as _f
 from scalecmp.intervals import quantile_interval
 from scalecmp.io import as_frame
@@ -128,18 +129,9 @@ def _q(a: np.ndarray, q: float, axis: int = 0, method: str = "linear") -> np.nda
 
 
 def label_of(key: dict) -> str:
-    """Human label of a group key: the value alone for one column, else ``col=value, ...``."""
-    if not key:
-        return "all"
-    if len(key) == 1:
-        return str(next(iter(key.values())))
-    return ", ".join(f"{k}={v}" for k, v in key.items())
-
-
-def _fmt(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "unbounded"
-    return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+    """Human label of a group key: the value alone for one column, else ``col=value, ...``
+    (:func:`scalecmp.format.group_label` with ``names="several"``)."""
+    return group_label(key, names="several")
 
 
 def _point_error(g: Any, x: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from scalecmp.compare import Comparison, label_of
+from scalecmp.compare import Comparison
+from scalecmp.format import group_label
 from scalecmp.plotting import (
     COLORS,
     EXTRAPOLATED_COLOR,
@@ -28,7 +29,7 @@ from scalecmp.plotting import (
     check_figure_path,
     compute_unit,
     context_text,
-    group_label,
+    legend_label,
     legends_below,
     log_axis,
     math_num,
@@ -80,8 +81,9 @@ def plot_groups(ax: Any, groups: list[Any], grid: np.ndarray, level: float = 0.9
             lo, hi = g.interval(grid, level, kind="curve")
             ax.fill_between(grid, lo, hi, color=col, alpha=0.16, linewidth=0, zorder=1)
         handles.append(Line2D([], [], color=col, lw=1.8, marker="o", ms=4, mec="black",
-                              mew=0.35, label=group_label(g, label_of(g.key), x=x_name,
-                                                          metric=metric, error_units=False)))
+                              mew=0.35, label=legend_label(g, group_label(g.key, names="several"),
+                                                           x=x_name, metric=metric,
+                                                           error_units=False)))
     ax.set_xscale("log")
     return handles
 

@@ -29,6 +29,9 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.format import fmt_compute as _fmt_x
+from scalecmp.format import law_weights
+from scalecmp.format import series_label as _label
 from scalecmp.frontier import naive_frontier
 from scalecmp.io import ScalecmpWarning, as_frame
 
@@ -62,23 +65,6 @@ def _as_list(v: str | Sequence[str] | None) -> list[str]:
     if v is None:
         return []
     return [v] if isinstance(v, str) else [str(c) for c in v]
-
-
-def _fmt_x(v: float) -> str:
-    """A compute value for prose: 3 significant digits, thousands separators, no exponent
-    below 1e7."""
-    if not math.isfinite(v):
-        return str(v)
-    if abs(v) >= 1e7 or (v != 0 and abs(v) < 1e-3):
-        mant, exp = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "")
-        return f"{mant}e{int(exp)}" if exp else mant
-    if abs(v) >= 100:
-        return f"{round(v, -int(math.floor(math.log10(abs(v)))) + 2):,.0f}"
-    return f"{v:.3g}"
-
-
-def _label(key: dict[str, Any]) -> str:
-    return " / ".join(str(v) for v in key.values()) or "all"
 
 
 def _run_columns(series: Sequence[str], by: Sequence[str]) -> list[str]:
@@ -449,9 +435,7 @@ def holdout_check(
                              "predicted": float(pred[i]), "lo": float(lo[i]),
                              "hi": float(hi[i]), "abs_error": float(ae[i]),
                              "inside": bool(inside[i])})
-        from scalecmp.plotting import law_weights  # candidate names: "recipe", not its law
-
-        weights = law_weights(g)
+        weights = law_weights(g)  # candidate names: "recipe", not its law
         law = (", ".join(f"{n} {w:.2f}" for n, w in weights) if len(weights) > 1
                else weights[0][0] if weights else g.law.name)
         group_rows.append({**base, "mae": float(ae.mean()), "max_error": float(ae.max()),

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, UsageError
+from scalecmp.format import group_label
 from scalecmp.frontier import frontier_mask
 from scalecmp.intervals import finite_or_none as _f
 from scalecmp.intervals import quantile_interval
@@ -444,7 +445,7 @@ def optimal_allocation(
         n = rows[size].to_numpy(float) if size else c / d
         err = 1.0 - rows[y].to_numpy(float) if maximize else rows[y].to_numpy(float)
         mask = frontier_mask(c, err, frontier)
-        label = ", ".join(f"{k}={v}" for k, v in key_d.items()) or "all"
+        label = group_label(key_d)
         if mask.sum() < 3:
             hint = (f" ({MAXIMIZE_HINT})" if not maximize and looks_higher_is_better(c, err)
                     else "")
@@ -532,7 +533,7 @@ def plot_optimal(result: OptimalResult, path: Any) -> Any:
     any_chin = False
     for i, g in enumerate(result.groups):
         col = COLORS[i % len(COLORS)]
-        lab = ", ".join(str(v) for v in g.key.values()) or "all"
+        lab = group_label(g.key, names="never")
         c = g.frontier[result.x].to_numpy(float)
         cg = np.geomspace(c.min(), c.max() * 100, 100)
         c_hi.append(float(c.max()))

@@ -33,10 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from scalecmp.compare import label_of
 from scalecmp.errors import UsageError
+from scalecmp.format import group_label, law_weights, math_num, mixture_text
 from scalecmp.io import atomic_write_path
-from scalecmp.report_tables import mantissa_exponent
 
 __all__ = [
     "COLORS",
@@ -46,8 +45,8 @@ __all__ = [
     "compute_unit",
     "context_text",
     "formula_text",
-    "group_label",
     "law_weights",
+    "legend_label",
     "log_axis",
     "math_num",
     "metric_name",
@@ -175,23 +174,6 @@ def y_label(metric: str, *, error: bool, maximize: bool) -> str:
 # ---------------------------------------------------------------------------------------
 # numbers and formulas (mathtext)
 # ---------------------------------------------------------------------------------------
-def math_num(v: float, digits: int = 3) -> str:
-    """Mathtext number (no ``$``): ``0.227``, ``1.14\\times10^{12}``, ``\\infty``."""
-    v = float(v)
-    if math.isnan(v):
-        return r"\mathrm{n/a}"
-    if math.isinf(v):
-        return r"\infty" if v > 0 else r"-\infty"
-    if v == 0:
-        return "0"
-    m, e = mantissa_exponent(v, digits)
-    if -3 <= e < 4:
-        return f"{v:.{max(digits, e + 1)}g}"
-    if m in ("1", "-1"):
-        return f"{'-' if m == '-1' else ''}10^{{{e}}}"
-    return rf"{m}\times10^{{{e}}}"
-
-
 def _exp(v: float) -> str:
     """An exponent: 3 decimals, or 2 significant digits when small."""
     return f"{v:.3f}" if abs(v) >= 0.01 else f"{v:.2g}"
@@ -249,27 +231,7 @@ def formula_text(law: Any, params: dict[str, float], *, x: str, metric: str,
     return f"{lhs} = ${term}$"
 
 
-def law_weights(g: Any, min_weight: float = 0.005) -> list[tuple[str, float]]:
-    """``[(law, weight), ...]`` heaviest first; a pinned law is ``[(name, 1.0)]``."""
-    if getattr(g, "mode", None) != "auto":
-        return [(g.law.name, 1.0)]
-    cands = getattr(getattr(g, "fit", None), "candidates", None)
-    if cands:
-        pairs = [(str(c["name"]), float(c["weight"])) for c in cands]
-    else:
-        pairs = [(m.law.name, float(w)) for m, w in zip(g.members, g.weights, strict=True)]
-    pairs = [(n, w) for n, w in pairs if w >= min_weight]
-    return sorted(pairs, key=lambda t: -t[1])
-
-
-def mixture_text(g: Any) -> str:
-    """``auto (w: saturating 0.60, broken_power 0.30)`` or the pinned law's name."""
-    if getattr(g, "mode", None) != "auto":
-        return f"{g.law.name} law"
-    return "auto (w: " + ", ".join(f"{n} {w:.2f}" for n, w in law_weights(g)) + ")"
-
-
-def group_label(g: Any, name: str, *, x: str, metric: str, error_units: bool) -> str:
+def legend_label(g: Any, name: str, *, x: str, metric: str, error_units: bool) -> str:
     """Two-line legend label: group and law (with weights), then the formula (of the
     heaviest law of a mixture)."""
     head = f"{_text_escape(name)}: {mixture_text(g)}"
@@ -475,11 +437,11 @@ def plot_fit(
             dodge = 10.0 ** (0.03 * (i - (len(groups) - 1) / 2.0))
             ax.errorbar([p["x"] * dodge], [e], yerr=yerr, fmt="*", ms=10, color=c, mec="black",
                         mew=0.5, ecolor=c, elinewidth=1.2, capsize=3, zorder=5)
-        name = label_of(g.key)
+        name = group_label(g.key, names="several")
         group_handles.append(Line2D([], [], color=c, lw=1.8, marker="o", ms=4, mec="black",
-                                    mew=0.4, label=group_label(g, name, x=result.x,
-                                                               metric=metric,
-                                                               error_units=True)))
+                                    mew=0.4, label=legend_label(g, name, x=result.x,
+                                                                metric=metric,
+                                                                error_units=True)))
     left_all, right_all = min(lefts), max(rights)
     extrap_from = min(highs)
     ax.set_xlim(left_all / 1.6, right_all * 1.6)

@@ -40,8 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from scalecmp.compare import label_of
 from scalecmp.errors import DataError, ScalecmpError, UsageError
+from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
 from scalecmp.io import (
     ScalecmpWarning,
@@ -54,11 +54,10 @@ from scalecmp.plotting import (
     compute_unit,
     context_text,
     metric_name,
-    mixture_text,
     series_context,
     x_label,
 )
-from scalecmp.report_tables import Interval, Num, Pct, Table, fmt_num, html_text
+from scalecmp.report_tables import Interval, Num, Pct, Table, html_text
 
 __all__ = ["write_report", "build_sections", "holdout_section", "cosine_section", "Section"]
 
@@ -117,16 +116,17 @@ def _params_table(fit: Any, title: str, ctx: str) -> Table:
     for g in fit.groups:
         ci = g.params_ci
         at_param, rest = _split_warnings(g)
-        lab = label_of(g.key)
+        lab = group_label(g.key, names="several")
         for name, val in g.params.items():
             lo, hi = ci.get(name, (None, None))
             rows.append([lab, g.law.name, name, Num(val), Interval(lo, hi), g.n_points,
                          g.n_frontier, "; ".join(at_param.get(name, [])) or ""])
         notes += [f"{lab}: warning: {w}" for w in rest]
     for s in getattr(fit, "skipped", ()) or ():
-        notes.append(f"{label_of(s.get('key', {}))}: not fitted: {s.get('reason', '')}")
-    mixtures = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups
-                         if g.mode == "auto")
+        notes.append(f"{group_label(s.get('key', {}), names='several')}: not fitted: "
+                     f"{s.get('reason', '')}")
+    mixtures = "; ".join(f"{group_label(g.key, names='several')}: {mixture_text(g)}"
+                         for g in fit.groups if g.mode == "auto")
     laws = (f"law auto, the parameters of each group's heaviest law ({mixtures})" if mixtures
             else f"law {fit.law}")
     return Table(
@@ -171,7 +171,7 @@ def holdout_section(check: Any) -> Section:
             "intervals.", png))
         rows = []
         for r in check.series_table().to_dict("records"):
-            rows.append([" / ".join(str(r[k]) for k in check.series) or "all", int(r["n"]),
+            rows.append([series_label({k: r[k] for k in check.series}), int(r["n"]),
                          Num(r["mae"] * scale, decimals=dec),
                          Num(r["max_error"] * scale, decimals=dec),
                          f"{int(r['n_inside'])}/{int(r['n'])}", Pct(r["coverage"]),
@@ -189,8 +189,8 @@ def holdout_section(check: Any) -> Section:
         checked = r["status"] == "checked"
         n_in = round(r["coverage"] * r["n_heldout"]) if checked else None
         rows.append([
-            " / ".join(str(r[k]) for k in check.series) or "all",
-            label_of({k: r[k] for k in check.by}) if check.by else "all",
+            series_label({k: r[k] for k in check.series}),
+            group_label({k: r[k] for k in check.by}, names="several"),
             Num(r["threshold"]), int(r["n_fit"]), int(r["n_heldout"]),
             Num(r["mae"] * scale, decimals=dec) if checked else "-",
             Num(r["max_error"] * scale, decimals=dec) if checked else "-",
@@ -249,7 +249,8 @@ def _context(key: dict[str, Any], frame: pd.DataFrame, *, x: str, y: str,
 
 
 def _fit_caption(ctx: str, fit: Any, metric: str, x: str, by: list[str]) -> str:
-    laws = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups)
+    laws = "; ".join(f"{group_label(g.key, names='several')}: {mixture_text(g)}"
+                     for g in fit.groups)
     err = f"error (1 - {metric})" if fit.maximize else metric
     return (
         f"{ctx}: {err} against {x_label(x)}, log-log, "
@@ -285,7 +286,7 @@ def _section(
     from scalecmp.compare_plot import comparison_figure
     from scalecmp.plotting import plot_fit
 
-    title = " / ".join(str(v) for v in key.values()) or y
+    title = series_label(key, empty=y)
     context = _context(key, frame, x=x, y=y, by=by)
     ctx = context_text(context) or title
     metric = metric_name(y, [frame])
@@ -305,7 +306,8 @@ def _section(
     if len(fit.groups) >= 2:
         res = compare(fit, at=at, level=fit.level)
         by_key = {tuple(map(str, g.key.values())): g for g in fit.groups}
-        warned = {label_of(g.key): len(g.warnings) for g in fit.groups if g.warnings}
+        warned = {group_label(g.key, names="several"): len(g.warnings) for g in fit.groups
+                  if g.warnings}
         for c in res:
             ga, gb = by_key[tuple(map(str, c.a.values()))], by_key[tuple(map(str, c.b.values()))]
             la, lb = c.label_a, c.label_b
@@ -330,7 +332,7 @@ def _section(
                     Num(e["x"]), Num(e["y_a"], decimals=dec), Num(e["y_b"], decimals=dec),
                     Num(e["diff"]),
                     Interval(e["lo"], e["hi"]), Num(e["p_a_better"], decimals=3),
-                    label_of(e["better"]) if e["better"] else "inconclusive",
+                    group_label(e["better"], names="several") if e["better"] else "inconclusive",
                     mult_cell, Interval(lo_m, hi_m, open_hi="unbounded"),
                     "yes" if e["extrapolated"] else "no",
                 ])
