@@ -90,7 +90,9 @@ def test_nothing_above_the_threshold_is_a_failure_in_words():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = res.figure()  # a figure that says so
+    from scalecmp.plots import holdout_figure
+
+    fig = holdout_figure(res)  # a figure that says so
     assert fig.axes
     json.dumps(res.to_dict(), allow_nan=False)
 
@@ -142,8 +144,10 @@ def test_figure_one_panel_per_series_with_labelled_axes():
     import matplotlib
 
     matplotlib.use("Agg")
+    from scalecmp.plots import holdout_figure
+
     res = holdout_check(grid(), holdout_factor=4, **FIT)
-    fig = res.figure()
+    fig = holdout_figure(res)
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert len(axes) == 2
     for ax in axes:

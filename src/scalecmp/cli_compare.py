@@ -165,7 +165,7 @@ def compare_cmd(
         write_json(outputs["json"], res.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
-        from scalecmp.compare_plot import plot_comparison
+        from scalecmp.plots import plot_comparison
 
         write_figure(outputs["plot"], lambda tmp: plot_comparison(res, tmp))
         say(quiet, f"wrote {plot}")
@@ -216,7 +216,7 @@ def optimal_cmd(
 
     from scalecmp.frontier import FRONTIERS
     from scalecmp.io import load_measurements, write_json
-    from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
+    from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation
     from scalecmp.validate import check_level, check_seed
 
     # 1. every option, before anything is read or fitted
@@ -274,6 +274,8 @@ def optimal_cmd(
         write_json(outputs["json"], res.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
+        from scalecmp.plots import plot_optimal
+
         write_figure(outputs["plot"], lambda tmp: plot_optimal(res, tmp))
         say(quiet, f"wrote {plot}")
 

@@ -199,7 +199,7 @@ def fit_command(
         write_json(outputs["json"], result.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
-        from scalecmp.plotting import plot_fit
+        from scalecmp.plots import plot_fit
 
         write_figure(outputs["plot"], lambda tmp: plot_fit(result, tmp))
         say(quiet, f"wrote {plot}")

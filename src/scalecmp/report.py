@@ -5,9 +5,9 @@ group of ``by`` (procedures, datasets), and shows:
 
 * figures (embedded as base64 PNG: no external assets), numbered and captioned with the
   series (its keys, e.g. task / metric / dataset), the groups and their laws (``auto``
-  mixtures with their weights): the fit figure (:func:`scalecmp.plotting.plot_fit`) and,
+  mixtures with their weights): the fit figure (:func:`scalecmp.plots.plot_fit`) and,
   with two or more groups, the comparison figure of each pair
-  (:func:`scalecmp.compare_plot.comparison_figure`);
+  (:func:`scalecmp.plots.compare.comparison_figure`);
 * the fitted parameters with their bootstrap intervals, each fit warning beside the number
   it concerns (a parameter at its bound in its row, the others under the table);
 * the report **opens with the validated prediction**: the held-out check of
@@ -50,7 +50,7 @@ from scalecmp.io import (
     check_output_dir,
     check_output_path,
 )
-from scalecmp.plotting import (
+from scalecmp.plots.style import (
     compute_unit,
     context_text,
     metric_name,
@@ -157,7 +157,9 @@ def holdout_section(check: Any) -> Section:
     err_head = f"mean abs. error{f' ({unit.strip()})' if unit else ''}"
     max_head = f"max abs. error{f' ({unit.strip()})' if unit else ''}"
     if check.n:
-        png = _png(check.figure())
+        from scalecmp.plots import holdout_figure
+
+        png = _png(holdout_figure(check))
         series = " / ".join(check.series) or "one series"
         sec.figures.append((
             f"Held-out check ({'passed' if check.passed else 'FAILED'}): laws {check.where()} "
@@ -283,8 +285,8 @@ def _section(
 ) -> Section:
     from scalecmp import fit as _fit
     from scalecmp.compare import compare
-    from scalecmp.compare_plot import comparison_figure
-    from scalecmp.plotting import plot_fit
+    from scalecmp.plots import plot_fit
+    from scalecmp.plots.compare import comparison_figure
 
     title = series_label(key, empty=y)
     context = _context(key, frame, x=x, y=y, by=by)

@@ -319,9 +319,10 @@ def _save_holdout_figure(check, out: Path) -> Path | None:  # noqa: ANN001
     was held out)."""
     if not check.n:
         return None
-    from scalecmp.plotting import _pyplot, save_figure
+    from scalecmp.plots import holdout_figure
+    from scalecmp.plots.style import _pyplot, save_figure
 
-    fig = check.figure()
+    fig = holdout_figure(check)
     try:
         return save_figure(fig, out / "holdout.png", dpi=110)
     finally:
