@@ -191,12 +191,14 @@ def group_label(key: Mapping[str, Any], *,
     empty key of an ungrouped fit.
 
     ``names``: ``"always"`` shows ``column=value``; ``"several"`` the value alone when the
-    key has one column (``clip``), else ``column=value``; ``"never"`` the values alone.
-    ``sep`` joins the columns."""
+    key has one column (``clip``), else ``column=value``; ``"never"`` the values alone
+    (``empty`` too when they join to nothing). ``sep`` joins the columns."""
     if not key:
         return empty
-    if names == "never" or (names == "several" and len(key) == 1):
-        return sep.join(str(v) for v in key.values())
+    if names == "never":
+        return sep.join(str(v) for v in key.values()) or empty
+    if names == "several" and len(key) == 1:
+        return str(next(iter(key.values())))
     return sep.join(f"{k}={v}" for k, v in key.items())
 
 
