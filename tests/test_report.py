@@ -11,7 +11,7 @@ import pytest
 from scalecmp.errors import DataError, UsageError
 from scalecmp.format import fmt_ci, fmt_num, html_num, tex_num
 from scalecmp.report import write_report
-from scalecmp.report_tables import (
+from scalecmp.report.tables import (
     Interval,
     Num,
     Pct,

@@ -22,7 +22,7 @@ group of ``by`` (procedures, datasets), and shows:
 ``report.md`` and ``report.tex`` (booktabs tables) hold the same tables; numbers are typeset
 in each format (``1.14×10<sup>12</sup>``, ``$1.14\\times10^{12}$``) and non-finite values are
 words (``unbounded``, ``never``, ``beyond the range``), ``∞`` / ``$\\infty$`` or a dash, never
-``inf`` (:mod:`scalecmp.report_tables`).
+``inf`` (:mod:`scalecmp.report.tables`, numbers by :mod:`scalecmp.format`).
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from scalecmp.plots.style import (
     series_context,
     x_label,
 )
-from scalecmp.report_tables import Interval, Num, Pct, Table, html_text
+from scalecmp.report.tables import Interval, Num, Pct, Table, html_text, latex_escape
 
 __all__ = ["write_report", "build_sections", "holdout_section", "cosine_section", "Section"]
 
@@ -533,8 +533,6 @@ def _render_md(title: str, sections: list[Section], meta: str) -> str:
 
 
 def _render_tex(title: str, sections: list[Section], meta: str) -> str:
-    from scalecmp.report_tables import latex_escape
-
     out = [
         f"% {title}",
         f"% {meta}",
