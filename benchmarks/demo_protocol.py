@@ -15,7 +15,7 @@ order, and
    >= 80% of the held-out runs inside their 95% intervals), then seeds on which
    classification and retrieval pass, then the mean worst series error, then the larger
    factor (the harder check);
-3. prints, with the demo's shipped settings (:func:`scalecmp.experiments.demo.fit_options`),
+3. prints, with the demo's shipped settings (:func:`scalecmp.experiments.demo.demo_options`),
    per seed: the check per (series, procedure), the frontier's fall (error at the cheapest
    run / lowest error) and mIoU's rise, the highest fitted floor relative to the lowest
    measured error, and the cosine gap.

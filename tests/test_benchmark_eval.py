@@ -30,6 +30,7 @@ from scalecmp.experiments.benchmark_eval import (  # noqa: E402
     clip_benchmark_filename,
     evaluate_benchmark,
     evaluate_benchmarks,
+    load_segmentation,
     load_segmentation_task,
     metric_rows,
 )
@@ -467,7 +468,8 @@ def test_segmentation_loader_aligns_masks_with_images(tmp_path: Path, tok) -> No
         agree = np.mean(dist.argmin(-1) == masks)
         assert agree > 0.85  # bicubic blur and jpeg only touch block edges
         assert set(np.unique(masks)) == {0, 1, 4}  # nearest neighbour: labels stay labels
-    capped = SegmentationDataset("ade20k", str(tmp_path), max_train=2, max_test=1).load(16)
+    capped = load_segmentation(SegmentationDataset("ade20k", str(tmp_path), max_train=2,
+                                                   max_test=1), 16)
     assert capped.train_images.shape == (2, 16, 16, 3) and len(capped.test_masks) == 1
     assert set(np.unique(capped.train_masks)) <= {0, 1, 4}
     np.testing.assert_array_equal(capped.train_masks[0], load_segmentation_task(
@@ -489,7 +491,7 @@ def test_ade20k_label_0_is_ignored_as_in_the_official_protocol(tmp_path: Path, t
     _write_ade(tmp_path)
     task = load_segmentation_task(tmp_path, 32)
     assert task.ignore_index == 0  # ADE20K's default
-    kept = SegmentationDataset("ade20k", str(tmp_path), ignore_label=None).load(32)
+    kept = load_segmentation(SegmentationDataset("ade20k", str(tmp_path), ignore_label=None), 32)
     assert kept.ignore_index is None
     model = _model(tok)
     a = segmentation_probe(model, task, epochs=3)["miou"]

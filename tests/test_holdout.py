@@ -90,7 +90,9 @@ def test_nothing_above_the_threshold_is_a_failure_in_words():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = res.figure()  # a figure that says so
+    from scalecmp.plots import holdout_figure
+
+    fig = holdout_figure(res)  # a figure that says so
     assert fig.axes
     json.dumps(res.to_dict(), allow_nan=False)
 
@@ -102,10 +104,11 @@ def test_too_few_points_below_is_noted_not_raised():
     assert (res.groups["status"].str.startswith("fit failed")).any()
 
 
-def test_a_check_that_cannot_be_made_is_a_failure_the_report_shows():
+def test_a_check_that_cannot_be_made_is_a_failure_the_report_shows(monkeypatch):
     """The report's first section shows a check that raised (here: a negative threshold)
     as a failed check, with the reason, and its result has the columns of a made one."""
-    from scalecmp.report import build_sections
+    from scalecmp.engine import FitOptions
+    from scalecmp.report import ReportOptions, build_sections
 
     made = holdout_check(grid(), **FIT)
     not_made = HoldoutResult.not_made("threshold must be > 0", x="gflops_total", y="value",
@@ -115,8 +118,19 @@ def test_a_check_that_cannot_be_made_is_a_failure_the_report_shows():
     assert list(not_made.groups.columns) == list(made.groups.columns)
     assert not_made.n == 0 and not not_made.passed
     json.dumps(not_made.to_dict(), allow_nan=False)
+    # a bad threshold is refused where the report's options are made, before any work
+    with pytest.raises(UsageError, match="holdout must be > 0"):
+        ReportOptions(holdout=-1.0)
+    # a check that raises while it runs becomes the report's failed first section
+
+    def raises(*args, **kwargs):
+        raise UsageError("threshold must be > 0 and finite, got -1")
+
+    import scalecmp.report.build as build
+
+    monkeypatch.setattr(build, "holdout_check", raises)
     sections = build_sections(grid(), by="procedure", series=("task", "metric"),
-                              maximize=True, holdout=-1.0, n_bootstrap=20)
+                              maximize=True, options=FitOptions(n_bootstrap=20))
     first = sections[0]
     assert first.alert and first.verdicts[0].startswith("Held-out check FAILED")
     assert "the check could not be made: threshold must be > 0" in " ".join(
@@ -142,8 +156,10 @@ def test_figure_one_panel_per_series_with_labelled_axes():
     import matplotlib
 
     matplotlib.use("Agg")
+    from scalecmp.plots import holdout_figure
+
     res = holdout_check(grid(), holdout_factor=4, **FIT)
-    fig = res.figure()
+    fig = holdout_figure(res)
     axes = [ax for ax in fig.axes if ax.get_visible()]
     assert len(axes) == 2
     for ax in axes:

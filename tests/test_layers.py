@@ -156,3 +156,20 @@ def test_importing_loads_no_torch(what):
             "sys.exit(3 if 'torch' in sys.modules else 0)")
     rc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert rc.returncode == 0, f"importing the {what} modules loaded torch:\n{rc.stderr}"
+
+
+def test_analysis_modules_load_no_figure_or_report_code():
+    """The analysis never loads the figures, the reports, or matplotlib."""
+    analysis = ("scalecmp.engine", "scalecmp.compare", "scalecmp.optimal", "scalecmp.holdout",
+                "scalecmp.format", "scalecmp.intervals")
+    code = (
+        "import sys\n"
+        f"for m in {analysis!r}:\n"
+        "    __import__(m)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[:2] in (['scalecmp', 'plots'],"
+        " ['scalecmp', 'report']) or m == 'matplotlib')\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == ""

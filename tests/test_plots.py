@@ -19,22 +19,20 @@ from matplotlib.text import Text  # noqa: E402
 
 import scalecmp  # noqa: E402
 from scalecmp.compare import compare  # noqa: E402
-from scalecmp.compare_plot import (  # noqa: E402
+from scalecmp.engine.laws import get_law  # noqa: E402
+from scalecmp.format import law_weights, math_num, mixture_text  # noqa: E402
+from scalecmp.plots import plot_fit  # noqa: E402
+from scalecmp.plots.compare import (  # noqa: E402
     _data_points,
     comparison_figure,
     crossover_text,
     plot_comparison,
 )
-from scalecmp.engine.laws import get_law  # noqa: E402
-from scalecmp.plotting import (  # noqa: E402
+from scalecmp.plots.style import (  # noqa: E402
     EXTRAPOLATED_COLOR,
     formula_text,
-    law_weights,
     log_axis,
-    math_num,
     metric_name,
-    mixture_text,
-    plot_fit,
     series_context,
     x_label,
 )
@@ -223,7 +221,8 @@ def test_stacked_and_pdf_comparisons(tmp_path):
 
 
 def test_optimal_figure(tmp_path):
-    from scalecmp.optimal import optimal_allocation, plot_optimal
+    from scalecmp.optimal import optimal_allocation
+    from scalecmp.plots import plot_optimal
 
     rng = np.random.default_rng(0)
     sizes, samples = np.geomspace(2, 400, 12), np.geomspace(1e6, 3e9, 12)

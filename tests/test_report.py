@@ -9,17 +9,14 @@ import pandas as pd
 import pytest
 
 from scalecmp.errors import DataError, UsageError
-from scalecmp.report import write_report
-from scalecmp.report_tables import (
+from scalecmp.format import fmt_ci, fmt_num, html_num, tex_num
+from scalecmp.report import Precomputed, ReportOptions, write_report
+from scalecmp.report.tables import (
     Interval,
     Num,
     Pct,
     Table,
-    fmt_ci,
-    fmt_num,
-    html_num,
     latex_escape,
-    tex_num,
     tex_text,
 )
 
@@ -98,7 +95,8 @@ def test_renderings_never_truncate():
 
 def test_write_report_sections_and_no_overwrite(tmp_path):
     out = tmp_path / "rep"
-    path = write_report(_frame(), out, n_bootstrap=40, title="Demo report", law="saturating",
+    path = write_report(_frame(), out, n_bootstrap=40, report=ReportOptions(title="Demo report"),
+                        law="saturating",
                         **_OPTS)
     assert path == out / "report.html"
     html = path.read_text()
@@ -190,7 +188,7 @@ def test_report_opens_with_the_held_out_check(tmp_path):
     predicted against measured with intervals, the MAE and coverage per series; then the
     comparison sections."""
     path = write_report(_frame(), tmp_path / "r", n_bootstrap=40, law="saturating",
-                        holdout_factor=4, **_OPTS)
+                        report=ReportOptions(holdout_factor=4), **_OPTS)
     html = path.read_text()
     assert _sections(html)[0] == "Validated prediction: held-out check"
     assert _sections(html)[1:] == ["cls / acc", "ret / acc"]
@@ -216,8 +214,8 @@ def test_a_failed_held_out_check_says_so_at_the_top(tmp_path):
     # the largest runs of one series improve suddenly: no law fitted below predicts them
     big = (f["gflops_total"] > 2e11) & (f["task"] == "ret")
     f.loc[big, "value"] = 1 - (1 - f.loc[big, "value"]) * 0.4
-    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating", holdout=2e11,
-                        **_OPTS)
+    path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating",
+                        report=ReportOptions(holdout=2e11), **_OPTS)
     html = path.read_text()
     assert _sections(html)[0] == "Validated prediction: held-out check"
     verdict = re.search(r'<p class="(verdict[^"]*)">(.*?)</p>', html, flags=re.S)
@@ -248,7 +246,7 @@ def test_report_shows_a_given_check_and_the_cosine_gap(tmp_path):
                          "value": v})
     gap = cosine_gap(pd.DataFrame(rows))
     path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating",
-                        holdout_result=check, cosine_gap=gap, **_OPTS)
+                        precomputed=Precomputed(holdout=check, cosine_gap=gap), **_OPTS)
     html = path.read_text()
     assert _sections(html)[:2] == ["Validated prediction: held-out check",
                                    "Cosine check: constant LR + cooldown against cosine"]
@@ -257,7 +255,8 @@ def test_report_shows_a_given_check_and_the_cosine_gap(tmp_path):
             "same samples seen: mean -2.0 pp") in html
     assert html.count("<td>cooldown</td>") == 2
     with pytest.raises(UsageError, match="holdout_factor"):
-        write_report(f, tmp_path / "bad", n_bootstrap=40, holdout_factor=1, **_OPTS)
+        write_report(f, tmp_path / "bad", n_bootstrap=40,
+                     report=ReportOptions(holdout_factor=1), **_OPTS)
 
 
 def test_report_shows_the_fits_it_is_given(tmp_path, monkeypatch):
@@ -273,11 +272,13 @@ def test_report_shows_the_fits_it_is_given(tmp_path, monkeypatch):
                              maximize=True, n_bootstrap=40, law="power_floor")
     assert any("have y = 1" in w for g in given.groups for w in g.warnings)
     fitted = []  # the tasks of every section fit the report makes itself
-    real_fit = scalecmp.fit
-    monkeypatch.setattr(scalecmp, "fit", lambda frame, **k: fitted.append(
+    import scalecmp.report.build as build
+
+    real_fit = build.fit_frame
+    monkeypatch.setattr(build, "fit_frame", lambda frame, **k: fitted.append(
         tuple(sorted(set(frame["task"])))) or real_fit(frame, **k))
     path = write_report(f, tmp_path / "r", n_bootstrap=40, law="saturating",
-                        fits={("cls", "acc"): given}, **_OPTS)
+                        precomputed=Precomputed(fits={("cls", "acc"): given}), **_OPTS)
     html = path.read_text()
     cls = html[html.index("<h2>cls / acc</h2>"):html.index("<h2>ret / acc</h2>")]
     assert "law power_floor" in cls and "saturating" not in cls.split("</table>")[0]

@@ -248,14 +248,15 @@ def test_the_checks_catch_broken_pages(chromium, tmp_path):
 
 
 def test_report_in_chromium(chromium, tmp_path):
-    from scalecmp.report import write_report
+    from scalecmp.report import ReportOptions, write_report
 
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = write_report(_frame(), tmp_path / "report", by="procedure",
                             series=("task", "metric"), maximize=True, n_bootstrap=40,
-                            title="scalecmp report: clip vs mammut (simulated)")
+                            report=ReportOptions(
+                                title="scalecmp report: clip vs mammut (simulated)"))
     t_report = time.perf_counter() - t0
     html = path.read_text()
     n_figures = html.count("<figure>")

@@ -41,7 +41,6 @@ better; error = 1 - metric when ``maximize``) and reported in the metric's units
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -52,6 +51,10 @@ import pandas as pd
 
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
 from scalecmp.errors import DataError, UsageError
+from scalecmp.format import fmt_compact as _fmt
+from scalecmp.format import group_label
+from scalecmp.intervals import finite_or_none as _f
+from scalecmp.intervals import quantile_interval
 from scalecmp.io import as_frame
 from scalecmp.validate import (
     MIN_REPLICATES,
@@ -126,27 +129,10 @@ def _q(a: np.ndarray, q: float, axis: int = 0, method: str = "linear") -> np.nda
     return np.quantile(a, q, axis=axis, method=method)
 
 
-def _f(v: Any) -> float | None:
-    """JSON-safe float: ``None`` for NaN / inf."""
-    if v is None:
-        return None
-    v = float(v)
-    return v if math.isfinite(v) else None
-
-
 def label_of(key: dict) -> str:
-    """Human label of a group key: the value alone for one column, else ``col=value, ...``."""
-    if not key:
-        return "all"
-    if len(key) == 1:
-        return str(next(iter(key.values())))
-    return ", ".join(f"{k}={v}" for k, v in key.items())
-
-
-def _fmt(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "unbounded"
-    return f"{x:.3g}".replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
+    """Human label of a group key: the value alone for one column, else ``col=value, ...``
+    (:func:`scalecmp.format.group_label` with ``names="several"``)."""
+    return group_label(key, names="several")
 
 
 def _point_error(g: GroupFit, x: np.ndarray) -> np.ndarray:
@@ -380,10 +366,12 @@ def compare_groups(
                 "p_a_better": pa_better,
                 "better": better,
                 "compute_multiplier": _f(m_pt[i]),
-                "multiplier_ci": _ci(m_rep[:, i], level),
+                "multiplier_ci": [_f(v) for v in quantile_interval(
+                    m_rep[:, i], level, method="order", keep_inf=True)],
                 "multiplier_note": note[i],
                 "reverse_multiplier": _f(m_rev_pt[i]),
-                "reverse_multiplier_ci": _ci(m_rev_rep[:, i], level),
+                "reverse_multiplier_ci": [_f(v) for v in quantile_interval(
+                    m_rev_rep[:, i], level, method="order", keep_inf=True)],
                 "reverse_multiplier_note": note_rev[i],
                 "extrapolated": bool(xv > meas_hi * (1 + 1e-9) or xv < meas_lo * (1 - 1e-9)),
             }
@@ -405,16 +393,6 @@ def compare_groups(
     comp.regions = _regions(comp)
     comp.verdict = _verdict(comp)
     return comp
-
-
-def _ci(v: np.ndarray, level: float) -> list[float | None]:
-    """Percentile interval with infinities kept (``lower``/``higher`` order statistics)."""
-    v = v[~np.isnan(v)]
-    if len(v) == 0:
-        return [None, None]
-    lo = np.quantile(v, (1 - level) / 2, method="lower")
-    hi = np.quantile(v, (1 + level) / 2, method="higher")
-    return [_f(lo), _f(hi)]
 
 
 def _crossovers(

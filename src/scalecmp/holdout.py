@@ -14,7 +14,8 @@ trace the same frontier as cosine runs: at the samples-seen value of every cosin
 cosine run's metric against the best constant-LR or cooldown point of the same (procedure,
 size), and their difference.
 
-This module needs only numpy, pandas and (for :meth:`HoldoutResult.figure`) matplotlib.
+This module needs only numpy and pandas; the figure of a check is
+:func:`scalecmp.plots.holdout_figure`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ import pandas as pd
 from scalecmp.engine import FitOptions, fit_frame, fit_options
 from scalecmp.engine.frontier import naive_frontier
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
+from scalecmp.format import fmt_compute as _fmt_x
+from scalecmp.format import law_weights
+from scalecmp.format import series_label as _label
 from scalecmp.io import as_frame
 
 __all__ = [
@@ -63,23 +67,6 @@ def _as_list(v: str | Sequence[str] | None) -> list[str]:
     if v is None:
         return []
     return [v] if isinstance(v, str) else [str(c) for c in v]
-
-
-def _fmt_x(v: float) -> str:
-    """A compute value for prose: 3 significant digits, thousands separators, no exponent
-    below 1e7."""
-    if not math.isfinite(v):
-        return str(v)
-    if abs(v) >= 1e7 or (v != 0 and abs(v) < 1e-3):
-        mant, exp = f"{v:.3g}".split("e") if "e" in f"{v:.3g}" else (f"{v:.3g}", "")
-        return f"{mant}e{int(exp)}" if exp else mant
-    if abs(v) >= 100:
-        return f"{round(v, -int(math.floor(math.log10(abs(v)))) + 2):,.0f}"
-    return f"{v:.3g}"
-
-
-def _label(key: dict[str, Any]) -> str:
-    return " / ".join(str(v) for v in key.values()) or "all"
 
 
 def _run_columns(series: Sequence[str], by: Sequence[str]) -> list[str]:
@@ -269,87 +256,6 @@ class HoldoutResult:
             "notes": list(self.notes),
         }
 
-    # -- figure ---------------------------------------------------------------------
-    def figure(self, *, ncols: int | None = None):  # noqa: ANN201 - matplotlib Figure
-        """Predicted against measured, one panel per series: each held-out run with its
-        prediction interval as an error bar, coloured by group (hollow: outside its
-        interval), and the identity line (a perfect prediction)."""
-        from scalecmp.plotting import _pyplot
-
-        plt = _pyplot()
-        keys = list(self.series)
-        if not self.n:
-            fig, ax = plt.subplots(figsize=(5.5, 2.2))
-            ax.axis("off")
-            ax.text(0.5, 0.5, f"Held-out check FAILED: nothing was checked\n({self.where()})",
-                    ha="center", va="center", wrap=True, fontsize=9)
-            return fig
-        if keys:
-            panels = [(k if isinstance(k, tuple) else (k,), p)
-                      for k, p in self.runs.groupby(keys, sort=False)]
-        else:
-            panels = [((), self.runs)]
-        n = len(panels)
-        ncols = ncols or min(n, 2)
-        nrows = math.ceil(n / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 4.3 * nrows),
-                                 squeeze=False)
-        groups = (list(dict.fromkeys(map(tuple, self.runs[list(self.by)].astype(str).values)))
-                  if self.n and self.by else [()])
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-        colour = {g: colours[i % len(colours)] for i, g in enumerate(groups)}
-        table = self.series_table()
-        for i, (key, part) in enumerate(panels):
-            ax = axes[i // ncols][i % ncols]
-            metric = (str(key[keys.index("metric")]) if "metric" in keys
-                      else (str(part["metric"].iloc[0]) if "metric" in part and len(part)
-                            else self.y))
-            for g in groups:
-                sel = (part[list(self.by)].astype(str).apply(tuple, axis=1) == g
-                       if self.by and len(part) else pd.Series(True, index=part.index))
-                rows = part.loc[sel]
-                if rows.empty:
-                    continue
-                m, p = rows["measured"].to_numpy(float), rows["predicted"].to_numpy(float)
-                lo, hi = rows["lo"].to_numpy(float), rows["hi"].to_numpy(float)
-                yerr = np.vstack([np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)])
-                c = colour[g]
-                ax.errorbar(m, p, yerr=yerr, fmt="none", ecolor=c, elinewidth=1.2, capsize=3,
-                            alpha=0.8)
-                inside = rows["inside"].to_numpy(bool)
-                ax.scatter(m[inside], p[inside], color=c, s=30, zorder=3,
-                           label=" / ".join(g) or None)
-                ax.scatter(m[~inside], p[~inside], facecolors="white", edgecolors=c, s=30,
-                           linewidths=1.5, zorder=3)
-            vals = np.concatenate([part[c].to_numpy(float) for c in ("measured", "lo", "hi")])
-            vals = vals[np.isfinite(vals)]
-            if len(vals):
-                lo_v, hi_v = float(vals.min()), float(vals.max())
-                pad = 0.08 * max(hi_v - lo_v, 1e-3)
-                lim = (lo_v - pad, hi_v + pad)
-                ax.plot(lim, lim, color="0.5", lw=1, ls="--", zorder=1, label="identity")
-                ax.set_xlim(lim)
-                ax.set_ylim(lim)
-            ax.set_xlabel(f"measured {metric}")
-            ax.set_ylabel(f"predicted {metric} ({self.level:.0%} interval)")
-            title = _label(dict(zip(keys, key, strict=True))) if keys else self.y
-            if len(table) and keys:
-                row = table.loc[(table[keys].astype(str) == [str(k) for k in key]).all(axis=1)]
-                if len(row):
-                    r = row.iloc[0]
-                    title += (f"\nmean error {self._err(r['mae'])}, {int(r['n_inside'])} of "
-                              f"{int(r['n'])} inside")
-            ax.set_title(title, fontsize=10)
-            ax.grid(True, alpha=0.3)
-            ax.legend(fontsize=8, loc="upper left")
-        for j in range(n, nrows * ncols):
-            axes[j // ncols][j % ncols].set_visible(False)
-        fig.suptitle(f"Held-out check ({'passed' if self.passed else 'FAILED'}): laws "
-                     f"{self.where()},\npredicting the frontier runs above (hollow: outside "
-                     "the interval)", fontsize=10)
-        fig.tight_layout()
-        return fig
-
 
 def holdout_check(
     frame: pd.DataFrame,
@@ -450,9 +356,7 @@ def holdout_check(
                              "predicted": float(pred[i]), "lo": float(lo[i]),
                              "hi": float(hi[i]), "abs_error": float(ae[i]),
                              "inside": bool(inside[i])})
-        from scalecmp.plotting import law_weights  # candidate names: "recipe", not its law
-
-        weights = law_weights(g)
+        weights = law_weights(g)  # candidate names: "recipe", not its law
         law = (", ".join(f"{n} {w:.2f}" for n, w in weights) if len(weights) > 1
                else weights[0][0] if weights else g.law.name)
         group_rows.append({**base, "mae": float(ae.mean()), "max_error": float(ae.max()),

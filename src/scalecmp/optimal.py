@@ -41,6 +41,9 @@ import pandas as pd
 from scalecmp.engine import FitOptions, fit_frame, fit_options
 from scalecmp.engine.frontier import frontier_mask
 from scalecmp.errors import DataError, ScalecmpWarning
+from scalecmp.format import group_label
+from scalecmp.intervals import finite_or_none as _f
+from scalecmp.intervals import quantile_interval
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
 from scalecmp.validate import check_bootstrap_memory, check_positive, check_positive_values
 
@@ -52,20 +55,6 @@ __all__ = [
     "optimal_allocation",
     "chinchilla_allocation",
 ]
-
-
-def _f(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
-def _ci(v: np.ndarray, level: float) -> tuple[float, float]:
-    v = v[np.isfinite(v)]
-    if len(v) == 0:
-        return float("nan"), float("nan")
-    q = (1.0 - level) / 2.0
-    lo, hi = np.quantile(v, [q, 1.0 - q])
-    return float(lo), float(hi)
 
 
 def _power_interval(
@@ -96,12 +85,12 @@ class PowerFit:
 
     @property
     def k_ci(self) -> tuple[float, float]:
-        lo, hi = _ci(self.replicates[:, 0], self.level)
+        lo, hi = quantile_interval(self.replicates[:, 0], self.level, method="linear")
         return float(np.exp(lo)), float(np.exp(hi))
 
     @property
     def a_ci(self) -> tuple[float, float]:
-        return _ci(self.replicates[:, 1], self.level)
+        return quantile_interval(self.replicates[:, 1], self.level, method="linear")
 
     def predict(self, c: Sequence[float] | np.ndarray) -> np.ndarray:
         """``k C^a``."""
@@ -211,9 +200,9 @@ class ChinchillaAllocation:
             "compute_constant": _f(self.compute_constant),
             "constraint": "C = k_c * N * D",
             "a": _f(co["a"]),
-            "a_ci": [_f(v) for v in _ci(rc["a"], self.level)],
+            "a_ci": [_f(v) for v in quantile_interval(rc["a"], self.level, method="linear")],
             "b": _f(co["b"]),
-            "b_ci": [_f(v) for v in _ci(rc["b"], self.level)],
+            "b_ci": [_f(v) for v in quantile_interval(rc["b"], self.level, method="linear")],
             "n_opt": {"k": _f(np.exp(co["log_kn"])), "a": _f(co["a"])},
             "d_opt": {"k": _f(np.exp(co["log_kd"])), "a": _f(co["b"])},
         }
@@ -426,7 +415,7 @@ def optimal_allocation(
         n = rows[size].to_numpy(float) if size else c / d
         err = 1.0 - rows[y].to_numpy(float) if maximize else rows[y].to_numpy(float)
         mask = frontier_mask(c, err, frontier)
-        label = ", ".join(f"{k}={v}" for k, v in key_d.items()) or "all"
+        label = group_label(key_d)
         if mask.sum() < 3:
             hint = (f" ({MAXIMIZE_HINT})" if not maximize and looks_higher_is_better(c, err)
                     else "")
@@ -480,94 +469,3 @@ def optimal_allocation(
         level=level,
         n_bootstrap=n_bootstrap,
     )
-
-
-def plot_optimal(result: OptimalResult, path: Any) -> Any:
-    """Log-log figure: samples seen (left) and model size (right) of the compute-frontier
-    runs against compute, with the fitted ``k C^a`` lines (formula in the legend), their
-    bootstrap bands, the Chinchilla route (dotted) and the compute beyond the frontier runs
-    shaded as extrapolated. Axes follow :mod:`scalecmp.plotting`'s conventions."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from scalecmp.plotting import (
-        COLORS,
-        EXTRAPOLATED_COLOR,
-        compute_unit,
-        legends_below,
-        log_axis,
-        math_num,
-        save_figure,
-        x_label,
-    )
-
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.4), layout="constrained")
-    var = "C" if compute_unit(result.x) else "x"
-    handles: list[Any] = []
-    c_hi, c_right = [], []
-    any_chin = False
-    for i, g in enumerate(result.groups):
-        col = COLORS[i % len(COLORS)]
-        lab = ", ".join(str(v) for v in g.key.values()) or "all"
-        c = g.frontier[result.x].to_numpy(float)
-        cg = np.geomspace(c.min(), c.max() * 100, 100)
-        c_hi.append(float(c.max()))
-        c_right.append(float(cg[-1]))
-        for ax, pf, vals, which in (
-            (axes[0], g.d_opt, g.frontier[result.samples].to_numpy(float), "d_opt"),
-            (axes[1], g.n_opt, g.frontier["_N"].to_numpy(float), "n_opt"),
-        ):
-            ax.scatter(c, vals, color=col, s=20, edgecolors="black", linewidths=0.35, zorder=4)
-            inside = cg <= c.max()
-            ax.plot(cg[inside], pf.predict(cg[inside]), color=col, lw=1.8, zorder=3)
-            ax.plot(cg[~inside], pf.predict(cg[~inside]), color=col, lw=1.5, ls="--", zorder=3)
-            lo, hi = pf.interval(cg)
-            ax.fill_between(cg, lo, hi, color=col, alpha=0.16, linewidth=0, zorder=1)
-            if g.chinchilla is not None:
-                any_chin = True
-                ax.plot(cg, g.chinchilla.predict(cg)[which], color=col, ls=":", lw=1.3,
-                        zorder=3)
-        d_txt = rf"$D_{{\mathrm{{opt}}}} = {math_num(g.d_opt.k)}\,{var}^{{{g.d_opt.a:.3f}}}$"
-        n_txt = rf"$N_{{\mathrm{{opt}}}} = {math_num(g.n_opt.k)}\,{var}^{{{g.n_opt.a:.3f}}}$"
-        chin_txt = " (dotted: Chinchilla route)" if g.chinchilla is not None else ""
-        handles.append(Line2D([], [], color=col, lw=1.8, marker="o", ms=4, mec="black",
-                              mew=0.35, label=f"{lab}: {d_txt}, {n_txt}{chin_txt}"))
-    extrap_from = min(c_hi) if c_hi else None
-    axes[0].set_ylabel(f"compute-optimal samples seen: {result.samples}")
-    axes[1].set_ylabel(f"compute-optimal model size: {result.size}")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        if extrap_from is not None:
-            lo_x, _ = ax.get_xlim()
-            ax.set_xlim(lo_x, max(c_right) * 1.3)
-            ax.axvspan(extrap_from, max(c_right) * 1.3, color=EXTRAPOLATED_COLOR, lw=0,
-                       zorder=0)
-        log_axis(ax, "x")
-        log_axis(ax, "y")
-        ax.set_xlabel(x_label(result.x))
-        ax.grid(True, which="major", alpha=0.3, lw=0.5)
-    level = f"{result.level:.0%}"
-    styles: list[Any] = [
-        Line2D([], [], ls="", marker="o", ms=5, color="0.35", mec="black", mew=0.5,
-               label=f"compute-frontier runs ({result.frontier} frontier)"),
-        Line2D([], [], color="0.3", lw=1.6, label="fit $k\\,C^{a}$ over the frontier runs"),
-        Line2D([], [], color="0.3", lw=1.4, ls="--", label="extrapolated"),
-        Patch(color="0.45", alpha=0.25, lw=0, label=f"{level} bootstrap band (group colour)"),
-        Patch(facecolor=EXTRAPOLATED_COLOR, edgecolor="0.75", lw=0.5,
-              label="beyond the largest frontier compute"),
-    ]
-    if any_chin:
-        styles.append(Line2D([], [], color="0.3", lw=1.3, ls=":",
-                             label="Chinchilla route (L(N, D) fit)"))
-    legends_below(fig, axes[0], [
-        (handles, {"fontsize": 7.5}),
-        (styles, {"fontsize": 7, "ncol": 3}),
-    ])
-    save_figure(fig, path, dpi=150)
-    plt.close(fig)
-    return path

@@ -45,6 +45,9 @@ from scalecmp.cli.common import (
 )
 from scalecmp.engine import FitOptions
 from scalecmp.errors import UsageError
+from scalecmp.format import fmt_ci as _ci
+from scalecmp.format import fmt_num as _fmt
+from scalecmp.format import group_label
 from scalecmp.validate import (
     check_bootstrap_memory,
     check_factor,
@@ -56,16 +59,6 @@ from scalecmp.validate import (
 __all__ = ["register"]
 
 
-def _fmt(v: float | None) -> str:
-    from scalecmp.report_tables import fmt_num
-
-    return fmt_num(v)
-
-
-def _ci(lo: float | None, hi: float | None) -> str:
-    from scalecmp.report_tables import fmt_ci
-
-    return fmt_ci(lo, hi)
 
 
 def compare_cmd(
@@ -100,7 +93,7 @@ def compare_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import check_compare_options, compare, label_of
+    from scalecmp.compare import check_compare_options, compare
     from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import write_json
 
@@ -131,7 +124,7 @@ def compare_cmd(
             t.add_row(
                 _fmt(e["x"]), _fmt(e["y_a"]), _fmt(e["y_b"]), _fmt(e["diff"]),
                 _ci(e["lo"], e["hi"]), f"{e['p_a_better']:.3f}",
-                label_of(e["better"]) if e["better"] else "inconclusive",
+                group_label(e["better"], names="several") if e["better"] else "inconclusive",
                 _fmt(e["compute_multiplier"]), _ci(*e["multiplier_ci"]),
                 "yes" if e["extrapolated"] else "no",
             )
@@ -148,7 +141,7 @@ def compare_cmd(
         write_json(outputs["json"], res.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
-        from scalecmp.compare_plot import plot_comparison
+        from scalecmp.plots import plot_comparison
 
         write_figure(outputs["plot"], lambda tmp: plot_comparison(res, tmp))
         say(quiet, f"wrote {plot}")
@@ -197,10 +190,9 @@ def optimal_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import label_of
     from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import write_json
-    from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation, plot_optimal
+    from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation
 
     # 1. every option, before anything is read or fitted
     options = build_options(locals())
@@ -225,7 +217,7 @@ def optimal_cmd(
     for col in ("group", "route", "quantity", "k", "k interval", "exponent", "interval"):
         t.add_column(col, justify="right")
     for g in res.groups:
-        lab = label_of(g.key)
+        lab = group_label(g.key, names="several")
         for name, pf in (("D_opt", g.d_opt), ("N_opt", g.n_opt)):
             t.add_row(lab, "frontier", name, _fmt(pf.k), _ci(*pf.k_ci), _fmt(pf.a),
                       _ci(*pf.a_ci))
@@ -243,7 +235,7 @@ def optimal_cmd(
             p.add_column(col, justify="right")
         for g in res.groups:
             for r in g.predictions():
-                p.add_row(label_of(g.key), _fmt(r["x"]), _fmt(r["d_opt"]),
+                p.add_row(group_label(g.key, names="several"), _fmt(r["x"]), _fmt(r["d_opt"]),
                           _ci(r["d_lo"], r["d_hi"]), _fmt(r["n_opt"]), _ci(r["n_lo"], r["n_hi"]),
                           _fmt(r.get("chinchilla_d_opt")), _fmt(r.get("chinchilla_n_opt")))
         console.print(p)
@@ -251,6 +243,8 @@ def optimal_cmd(
         write_json(outputs["json"], res.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
+        from scalecmp.plots import plot_optimal
+
         write_figure(outputs["plot"], lambda tmp: plot_optimal(res, tmp))
         say(quiet, f"wrote {plot}")
 
@@ -294,15 +288,12 @@ def report_cmd(
     from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import check_output_dir, check_output_path
     from scalecmp.io import prepare_measurements
-    from scalecmp.report import check_report_options, write_report
+    from scalecmp.report import ReportOptions, check_report_options, write_report
 
     # 1. every option, before anything is read or fitted
-    fit_options = {"loss": loss, "delta": huber_delta, "min_slope_ratio": min_slope_ratio,
-                   "weighting": weighting, "bootstrap": bootstrap, "preset": preset}
-    at_values = parse_numbers(at, "at") or None
-    check_report_options(n_bootstrap=n_bootstrap, level=level, at=at_values, holdout=holdout,
-                         law=law, frontier=frontier, random_state=seed, **fit_options)
-    _one_input_law(law, "a report")
+    options = build_options(locals())
+    check_report_options(options)
+    report = ReportOptions(title=title, at=parse_numbers(at, "at") or None, holdout=holdout)
     # 2. every output
     check_output_dir(out)
     for name in ("report.html", "report.md", "report.tex"):
@@ -323,10 +314,8 @@ def report_cmd(
                              maximize=maximize)
     check_bootstrap_memory(n_bootstrap, len(frame), compare=True)
     path = write_report(
-        frame, out, x=x, y=y, by=by_cols, series=series_cols, maximize=maximize,
-        title=title, n_bootstrap=n_bootstrap, level=level, random_state=seed, force=force,
-        law=law, frontier=frontier, at=at_values, holdout=holdout, where=where, inputs=[data],
-        **fit_options,
+        frame, out, x=x, y=y, by=by_cols, series=series_cols, maximize=maximize, where=where,
+        options=options, report=report, force=force, inputs=[data],
     )
     say(quiet, f"wrote {path} (+ {path.with_suffix('.md').name}, "
         f"{path.with_suffix('.tex').name})")

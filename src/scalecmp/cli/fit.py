@@ -47,6 +47,8 @@ from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
 from scalecmp.experiments.shards import load_measurements
 from scalecmp.files import write_json
+from scalecmp.format import fmt_general as _fmt
+from scalecmp.format import group_label
 from scalecmp.validate import (
     check_bootstrap_memory,
     no_intervals_warning,
@@ -55,10 +57,6 @@ from scalecmp.validate import (
 )
 
 __all__ = ["register"]
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.4g}"
 
 
 def print_fit(result: FitResult, console: Console) -> None:
@@ -91,8 +89,8 @@ def print_fit(result: FitResult, console: Console) -> None:
             console.print(f"[yellow]warning[/yellow] {g.label()}: {to_flags(w)}",
                           soft_wrap=True)
     for s in result.skipped:
-        label = ", ".join(f"{k}={v}" for k, v in s["key"].items())
-        console.print(f"[yellow]skipped[/yellow] {label}: {to_flags(s['reason'])}",
+        console.print(f"[yellow]skipped[/yellow] {group_label(s['key'])}: "
+                      f"{to_flags(s['reason'])}",
                       soft_wrap=True)
     rows = [(g, p) for g in result.groups for p in g.predictions()]
     if rows:
@@ -167,7 +165,7 @@ def fit_command(
         write_json(outputs["json"], result.to_dict())
         say(quiet, f"wrote {json_path}")
     if plot is not None:
-        from scalecmp.plotting import plot_fit
+        from scalecmp.plots import plot_fit
 
         write_figure(outputs["plot"], lambda tmp: plot_fit(result, tmp))
         say(quiet, f"wrote {plot}")

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.engine.options import FitOptions, fit_options
-from scalecmp.engine.results import FitResult, GroupFit, jsonable, label_key
+from scalecmp.engine.results import FitResult, GroupFit, jsonable
 from scalecmp.engine.series import fit_series
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
+from scalecmp.format import group_label
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
 from scalecmp.validate import check_bootstrap_memory, check_positive_values
 
@@ -78,7 +79,7 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     for key, rows in grouped:
         key = key if isinstance(key, tuple) else (key,)
         key_dict = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
-        where_txt = f"group {label_key(key_dict)}: " if by else ""
+        where_txt = f"group {group_label(key_dict)}: " if by else ""
         try:
             try:
                 series = fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
@@ -109,7 +110,7 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
             )
         )
     if not groups:
-        reasons = "; ".join(f"{label_key(s['key'])}: {s['reason']}" for s in skipped)
+        reasons = "; ".join(f"{group_label(s['key'])}: {s['reason']}" for s in skipped)
         raise DataError(f"no group could be fitted ({reasons})")
     return FitResult(groups=tuple(groups), x=x, y=y, maximize=maximize, by=tuple(by),
                      options=options, x2=x2, skipped=tuple(skipped))

@@ -20,9 +20,10 @@ from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
 from scalecmp.errors import DataError, UsageError
+from scalecmp.format import group_label
 from scalecmp.validate import check_level
 
-__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "label_key"]
+__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "jsonable"]
 
 
 def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
@@ -295,7 +296,8 @@ class GroupFit:
         return self.fit.predict_replicates(x, x2)
 
     def label(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in self.key.items()) or "all"
+        """The group key in words (``model_type=clip``; ``all`` when ungrouped)."""
+        return group_label(self.key)
 
     def predictions(self, at: Sequence[float] | None = None,
                     at2: Sequence[float] | None = None) -> list[dict[str, float]]:
@@ -472,7 +474,3 @@ class FitResult:
         return pd.DataFrame(
             [{**g.key, **row} for g in self.groups for row in g.predictions(at, at2)]
         )
-
-
-def label_key(key: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in key.items()) or "all"

@@ -494,6 +494,14 @@ def _class_names(root: Path) -> tuple[str, ...]:
     return ()
 
 
+def load_segmentation(entry: SegmentationDataset, image_size: int) -> SegmentationTask:
+    """:func:`load_segmentation_task` with a spec entry's settings."""
+    return load_segmentation_task(
+        entry.path, image_size, train_split=entry.train_split, test_split=entry.test_split,
+        max_train=entry.max_train, max_test=entry.max_test, n_classes=entry.n_classes,
+        ignore_label=entry.ignore_label)
+
+
 def load_segmentation_task(
     root: str | os.PathLike,
     image_size: int,

@@ -15,13 +15,10 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scalecmp.errors import DataError, UsageError
 from scalecmp.experiments.data import IMAGE_EXTENSIONS
-
-if TYPE_CHECKING:
-    from scalecmp.experiments.synthetic import SegmentationTask
 
 __all__ = [
     "BENCHMARK_TASKS",
@@ -190,16 +187,6 @@ class SegmentationDataset:
             raise DataError(f"segmentation data: folder not found: {base}")
         for split, cap in ((self.train_split, self.max_train), (self.test_split, self.max_test)):
             _seg_pairs(base, split, cap)
-
-    def load(self, image_size: int) -> SegmentationTask:
-        """:func:`scalecmp.experiments.benchmark_eval.load_segmentation_task` with this
-        entry's settings (imports the evaluation module, torch, when called)."""
-        from scalecmp.experiments.benchmark_eval import load_segmentation_task
-
-        return load_segmentation_task(
-            self.path, image_size, train_split=self.train_split, test_split=self.test_split,
-            max_train=self.max_train, max_test=self.max_test, n_classes=self.n_classes,
-            ignore_label=self.ignore_label)
 
 
 # ----------------------------------------------------------------------------- layout

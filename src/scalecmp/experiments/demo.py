@@ -29,10 +29,11 @@ from typing import Any
 
 import yaml
 
+from scalecmp.engine import FitOptions, fit_frame
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.files import check_output_dir
 
-__all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "fit_options",
+__all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "demo_options",
            "holdout", "run_demo"]
 
 #: the built-in demo grid (identical to examples/demo_grid.yaml; a test checks it)
@@ -124,9 +125,11 @@ MIN_SLOPE_RATIO = 0.5
 HOLDOUT_FACTOR = 3.0
 
 
-def fit_options() -> dict[str, Any]:
-    """The engine options of every demo fit (held-out check, law lines, report)."""
-    return {"law": LAW, "frontier": FRONTIER, "min_slope_ratio": MIN_SLOPE_RATIO}
+def demo_options(n_bootstrap: int = 200, **values: Any) -> FitOptions:
+    """The options of every demo fit (held-out check, law lines, report): the demo's law,
+    frontier and slope prior, seed 0; ``values`` replace them (the protocol's candidates)."""
+    return FitOptions(**{"law": LAW, "frontier": FRONTIER, "min_slope_ratio": MIN_SLOPE_RATIO,
+                         "n_bootstrap": n_bootstrap, "random_state": 0, **values})
 
 
 def _examples_spec() -> Path | None:
@@ -161,20 +164,21 @@ def report_frame(table):  # noqa: ANN001, ANN201 - pandas in and out
     return table.loc[keep].reset_index(drop=True)
 
 
-def fit_series(frame, n_bootstrap: int = 200) -> tuple[dict, dict]:  # noqa: ANN001
+def fit_series(frame, n_bootstrap: int = 200, *,  # noqa: ANN001
+               options: FitOptions | None = None) -> tuple[dict, dict]:
     """The demo's laws, fitted once per (task, metric) series of ``frame`` by procedure
-    with :func:`fit_options` (the report shows these same fits): returns (series key ->
-    :class:`scalecmp.engine.FitResult`, series key -> why a series could not be fitted)."""
-    import scalecmp
-
+    with ``options`` (default :func:`demo_options`; the report shows these same fits):
+    returns (series key -> :class:`scalecmp.engine.FitResult`, series key -> why a series
+    could not be fitted)."""
+    options = demo_options(n_bootstrap) if options is None else options
     fits, failed = {}, {}
     for key, rows in frame.groupby(["task", "metric"], sort=False):
         try:
             with warnings.catch_warnings():  # the report shows each beside its number
                 warnings.simplefilter("ignore")
-                fits[key] = scalecmp.fit(rows, x="gflops_total", y="value", by=["procedure"],
-                                         maximize=True, n_bootstrap=n_bootstrap,
-                                         random_state=0, **fit_options())
+                fits[key] = fit_frame(rows, x="gflops_total", y="value", by=["procedure"],
+                                      x2=None, where=None, maximize=True, predict_at=None,
+                                      predict_at2=None, options=options)
         except ScalecmpError as exc:  # a summary line and a report note, never a stop
             failed[key] = str(exc)
     return fits, failed
@@ -214,18 +218,19 @@ def measurement_frame(frame):  # noqa: ANN001, ANN201 - pandas in and out
 
 
 def holdout(frame, n_bootstrap: int = 200, *,  # noqa: ANN001, ANN201 - HoldoutResult
-            holdout_factor: float = HOLDOUT_FACTOR, **options: Any):
+            holdout_factor: float = HOLDOUT_FACTOR, options: FitOptions | None = None,
+            **values: Any):
     """The demo's validated prediction: per (task, metric) and procedure, the laws fitted
     below 1/``holdout_factor`` of the procedure's largest compute predict its frontier runs
-    above (:func:`scalecmp.holdout.holdout_check`), with the demo's :func:`fit_options`
-    (``options`` replace them: the protocol's candidates)."""
+    above (:func:`scalecmp.holdout.holdout_check`), with ``options`` (default
+    :func:`demo_options`, ``values`` replacing some: the protocol's candidates)."""
     from scalecmp.holdout import holdout_check
 
+    options = demo_options(n_bootstrap, **values) if options is None else options
     return holdout_check(
         measurement_frame(frame), x="gflops_total", y="value", by="procedure",
         series=("task", "metric"), maximize=True, threshold=None,
-        holdout_factor=holdout_factor, n_bootstrap=n_bootstrap, random_state=0,
-        **{**fit_options(), **options},
+        holdout_factor=holdout_factor, options=options,
     )
 
 
@@ -261,8 +266,8 @@ def run_demo(
 
     t0 = time.perf_counter()
     out = check_output_dir(out_dir)
-    check_report_options(n_bootstrap=n_bootstrap, level=0.95, at=None, holdout=None,
-                         random_state=0, holdout_factor=HOLDOUT_FACTOR, **fit_options())
+    options = demo_options(n_bootstrap)
+    check_report_options(options)
     if spec is not None:
         parsed = load_spec(spec)
     else:
@@ -276,7 +281,7 @@ def run_demo(
                 "laws": [], "holdout": None, "holdout_figure": None, "cosine_gap": None,
                 "grid_s": t_grid, "wall_s": t_grid}
     frame = report_frame(spec_rows(parsed, read_measurements(out)))
-    result = analyse(frame, out, n_bootstrap=n_bootstrap,
+    result = analyse(frame, out, options=options,
                      title=f"scalecmp demo: {' vs '.join(parsed.procedures)} on the synthetic "
                      "world")
     return {"table": out / "measurements.parquet", "grid": summary, "grid_s": t_grid,
@@ -284,31 +289,33 @@ def run_demo(
 
 
 def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 - pandas
-            title: str = "scalecmp demo") -> dict[str, Any]:
+            options: FitOptions | None = None, title: str = "scalecmp demo") -> dict[str, Any]:
     """Everything after the grid, on a demo table (:func:`report_frame` rows): the held-out
     check (printed first, ``out/holdout.png``), the cosine gap, one line per fitted law,
-    and ``out/report.html``, which opens with the same check and gap. Returns ``report``,
-    ``laws``, ``holdout``, ``holdout_figure``, ``cosine_gap``."""
+    and ``out/report.html``, which opens with the same check and gap, all with ``options``
+    (default :func:`demo_options` with ``n_bootstrap``). Returns ``report``, ``laws``,
+    ``holdout``, ``holdout_figure``, ``cosine_gap``."""
     from scalecmp.holdout import cosine_gap, cosine_gap_lines
-    from scalecmp.report import write_report
+    from scalecmp.report import Precomputed, ReportOptions, write_report
 
+    options = demo_options(n_bootstrap) if options is None else options
     out = Path(out)
     if frame.empty:
         raise DataError(f"no evaluation rows in {out / 'measurements.parquet'} to report on")
     measured = measurement_frame(frame)
     # the validated prediction first: fit below a compute threshold, predict the largest runs
-    check = holdout(frame, n_bootstrap=n_bootstrap)
+    check = holdout(frame, options=options)
     gap = cosine_gap(frame)
-    fits, failed = fit_series(measured, n_bootstrap)
+    fits, failed = fit_series(measured, options=options)
     lines = summarise_laws(fits, failed)
     for line in check.summary_lines() + cosine_gap_lines(gap) + lines:
         print(line, flush=True)
     figure = _save_holdout_figure(check, out)
     report = write_report(
         measured, out, x="gflops_total", y="value", by="procedure", series=("task", "metric"),
-        maximize=True, n_bootstrap=n_bootstrap, random_state=0, force=True,
-        holdout_factor=HOLDOUT_FACTOR, holdout_result=check, cosine_gap=gap, title=title,
-        fits=fits, **fit_options(),
+        maximize=True, options=options, force=True,
+        report=ReportOptions(title=title, holdout_factor=HOLDOUT_FACTOR),
+        precomputed=Precomputed(holdout=check, cosine_gap=gap, fits=fits),
     )
     return {"report": report, "laws": lines, "holdout": check, "holdout_figure": figure,
             "cosine_gap": gap}
@@ -319,9 +326,10 @@ def _save_holdout_figure(check, out: Path) -> Path | None:  # noqa: ANN001
     was held out)."""
     if not check.n:
         return None
-    from scalecmp.plotting import _pyplot, save_figure
+    from scalecmp.plots import holdout_figure
+    from scalecmp.plots.style import _pyplot, save_figure
 
-    fig = check.figure()
+    fig = holdout_figure(check)
     try:
         return save_figure(fig, out / "holdout.png", dpi=110)
     finally:

@@ -241,7 +241,7 @@ class GridRunner:
         seg = ev.segmentation_data
         if seg is not None:
             if self._seg_data is None:
-                self._seg_data = seg.load(self.spec.image_size)
+                self._seg_data = B.load_segmentation(seg, self.spec.image_size)
             metrics = E.segmentation_probe(model, self._seg_data, seed=self.spec.seed,
                                            epochs=ev.seg_epochs)
             E.write_clip_benchmark_json(eval_dir / f"{seg.table_task.replace('/', '_')}.json",

@@ -20,18 +20,19 @@ from typing import Any
 
 import numpy as np
 
-from scalecmp.compare import Comparison, label_of
-from scalecmp.plotting import (
+from scalecmp.compare import Comparison
+from scalecmp.format import group_label, math_num
+from scalecmp.plots.style import (
     COLORS,
     EXTRAPOLATED_COLOR,
     MINUS,
+    _pyplot,
     check_figure_path,
     compute_unit,
     context_text,
-    group_label,
+    legend_label,
     legends_below,
     log_axis,
-    math_num,
     metric_name,
     series_context,
     style_handles,
@@ -39,18 +40,6 @@ from scalecmp.plotting import (
 )
 
 __all__ = ["plot_comparison", "comparison_figure", "plot_groups", "crossover_text"]
-
-_COLORS = COLORS  # kept for callers of the old name
-
-
-def _mpl():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
 
 def plot_groups(ax: Any, groups: list[Any], grid: np.ndarray, level: float = 0.95, *,
                 x_name: str | None = None, metric: str | None = None) -> list[Any]:
@@ -80,8 +69,9 @@ def plot_groups(ax: Any, groups: list[Any], grid: np.ndarray, level: float = 0.9
             lo, hi = g.interval(grid, level, kind="curve")
             ax.fill_between(grid, lo, hi, color=col, alpha=0.16, linewidth=0, zorder=1)
         handles.append(Line2D([], [], color=col, lw=1.8, marker="o", ms=4, mec="black",
-                              mew=0.35, label=group_label(g, label_of(g.key), x=x_name,
-                                                          metric=metric, error_units=False)))
+                              mew=0.35, label=legend_label(g, group_label(g.key, names="several"),
+                                                           x=x_name, metric=metric,
+                                                           error_units=False)))
     ax.set_xscale("log")
     return handles
 
@@ -124,7 +114,7 @@ def place_labels(ax: Any, items: list[tuple[str, tuple[float, float]]], **text_k
     """Annotate each ``(text, (x, y))`` with a boxed label that covers as few data points,
     curves and earlier labels as possible (tried: near the bottom, top and middle of the
     axes, left or right of ``x``), with an arrow to ``(x, y)``. Call after the layout is
-    final (:func:`scalecmp.plotting.legends_below` freezes it)."""
+    final (:func:`scalecmp.plots.style.legends_below` freezes it)."""
     from matplotlib.text import Text
 
     fig = ax.figure
@@ -187,7 +177,7 @@ def comparison_figure(comp: Comparison, ga: Any, gb: Any, *, y_label: str | None
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    plt = _mpl()
+    plt = _pyplot()
     frames = [ga.data, gb.data]
     metric = metric or metric_name(ga.y, frames)
     if context is None:
@@ -291,7 +281,7 @@ def plot_comparison(result: Any, path: str | Path, *, y_label: str | None = None
     """Write the figure of every comparison in ``result`` (a ``ComparisonResult``) to
     ``path`` (png/pdf/svg); several pairs become one page each in a pdf, or figures stacked
     vertically in one png/svg."""
-    plt = _mpl()
+    plt = _pyplot()
     path = check_figure_path(path)
     fit = result.fit
     by_key = {tuple(sorted((k, str(v)) for k, v in g.key.items())): g for g in fit.groups}
@@ -331,7 +321,7 @@ def _stack(figs: list[Any], path: Path, dpi: int = 110) -> None:
 
     import matplotlib.image as mpimg
 
-    plt = _mpl()
+    plt = _pyplot()
     images = []
     for f in figs:
         buf = io.BytesIO()

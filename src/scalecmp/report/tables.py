@@ -10,7 +10,7 @@ or one of :class:`Num`, :class:`Interval`, :class:`Pct`, which know how to rende
 themselves in every format. No renderer ever shortens a value: a cell is as wide as its
 content. Non-finite numbers never print as ``inf``: ``unbounded`` (or the word a cell
 chooses, such as ``never``), ``∞`` in HTML, ``$\\infty$`` in LaTeX; missing values are a
-dash.
+dash. The numbers and intervals themselves are formatted by :mod:`scalecmp.format`.
 """
 
 from __future__ import annotations
@@ -22,104 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from scalecmp.format import DASH, fmt_ci, fmt_num, html_num, num_or_none, tex_num
+
 __all__ = [
     "Table",
     "Num",
     "Interval",
     "Pct",
-    "fmt_num",
-    "fmt_ci",
-    "html_num",
-    "tex_num",
     "latex_escape",
     "html_text",
-    "mantissa_exponent",
     "tex_text",
     "cell_text",
     "cell_html",
     "cell_tex",
 ]
-
-DASH = "-"
-
-
-def _finite(v: Any) -> float | None:
-    """``float(v)``; ``None`` for missing or NaN."""
-    if v is None:
-        return None
-    v = float(v)
-    return None if math.isnan(v) else v
-
-
-def mantissa_exponent(v: float, digits: int) -> tuple[str, int]:
-    """Mantissa text and decimal exponent of ``v`` (non-zero, finite) rounded to ``digits``
-    significant digits: ``("4.2", 10)`` for 4.2e10."""
-    e = math.floor(math.log10(abs(v)))
-    m = round(v / 10.0**e, digits - 1)
-    if abs(m) >= 10:
-        m /= 10.0
-        e += 1
-    return f"{m:.{digits}g}", e
-
-
-def _sci(v: float, digits: int) -> bool:
-    return v != 0 and (abs(v) >= 1e4 or abs(v) < 1e-3)
-
-
-def fmt_num(v: float | None, digits: int = 3, *, inf: str = "unbounded") -> str:
-    """Compact number: ``4.2e10``, ``0.227``; ``-`` for missing or NaN; ``unbounded``
-    (``inf``) / ``unbounded below`` for infinities. Never truncated."""
-    f = _finite(v)
-    if f is None:
-        return DASH
-    if math.isinf(f):
-        return inf if f > 0 else f"{inf} below"
-    if _sci(f, digits):
-        m, e = mantissa_exponent(f, digits)
-        return f"{m}e{e}"
-    return f"{f:.{digits}g}"
-
-
-def fmt_ci(lo: float | None, hi: float | None, digits: int = 3, *,
-           open_lo: str = "unbounded", open_hi: str = "unbounded") -> str:
-    """``[lo, hi]``; an open end (``None`` or infinite) is the word ``open_lo`` /
-    ``open_hi`` (e.g. ``below the range``), never ``inf``."""
-    return f"[{_end(lo, digits, open_lo, fmt_num)}, {_end(hi, digits, open_hi, fmt_num)}]"
-
-
-def _end(v: float | None, digits: int, word: str, fmt: Any) -> str:
-    f = None if v is None else float(v)
-    if f is None or math.isinf(f):
-        return word
-    return fmt(f, digits)
-
-
-def html_num(v: float | None, digits: int = 3, *, inf: str = "\u221e") -> str:
-    """HTML number: ``1.14×10<sup>12</sup>``, ``0.227``, ``∞``, ``-`` (already escaped)."""
-    f = _finite(v)
-    if f is None:
-        return DASH
-    if math.isinf(f):
-        return html.escape(inf) if f > 0 else f"\u2212{html.escape(inf)}"
-    if _sci(f, digits):
-        m, e = mantissa_exponent(f, digits)
-        return f"{m.replace('-', chr(0x2212))}\u00d710<sup>{e}</sup>"
-    return f"{f:.{digits}g}".replace("-", "\u2212")
-
-
-def tex_num(v: float | None, digits: int = 3, *, inf: str = r"$\infty$") -> str:
-    """LaTeX number: ``$1.14\\times10^{12}$``, ``0.227``, ``$-0.044$``; ``$\\infty$``;
-    ``--`` for missing."""
-    f = _finite(v)
-    if f is None:
-        return "--"
-    if math.isinf(f):
-        return inf if f > 0 else rf"$-{inf.strip('$')}$"
-    if _sci(f, digits):
-        m, e = mantissa_exponent(f, digits)
-        return rf"${m}\times10^{{{e}}}$"
-    s = f"{f:.{digits}g}"
-    return f"${s}$" if f < 0 else s
 
 
 @dataclass(frozen=True)
@@ -137,13 +53,13 @@ class Num:
         return f"{f:.{self.decimals}f}"
 
     def text(self) -> str:
-        f = _finite(self.value)
+        f = num_or_none(self.value)
         if self.decimals is not None and f is not None and math.isfinite(f):
             return self._fixed(f)
         return fmt_num(self.value, self.digits, inf=self.inf)
 
     def html(self) -> str:
-        f = _finite(self.value)
+        f = num_or_none(self.value)
         if self.decimals is not None and f is not None and math.isfinite(f):
             return self._fixed(f).replace("-", "\u2212")
         if f is not None and math.isinf(f) and self.inf != "unbounded":
@@ -151,7 +67,7 @@ class Num:
         return html_num(self.value, self.digits)
 
     def tex(self) -> str:
-        f = _finite(self.value)
+        f = num_or_none(self.value)
         if self.decimals is not None and f is not None and math.isfinite(f):
             s = self._fixed(f)
             return f"${s}$" if f < 0 else s
@@ -176,14 +92,12 @@ class Interval:
                       open_hi=self.open_hi)
 
     def html(self) -> str:
-        lo = _end(self.lo, self.digits, html.escape(self.open_lo), html_num)
-        hi = _end(self.hi, self.digits, html.escape(self.open_hi), html_num)
-        return f"[{lo}, {hi}]"
+        return fmt_ci(self.lo, self.hi, self.digits, open_lo=html.escape(self.open_lo),
+                      open_hi=html.escape(self.open_hi), num=html_num)
 
     def tex(self) -> str:
-        lo = _end(self.lo, self.digits, latex_escape(self.open_lo), tex_num)
-        hi = _end(self.hi, self.digits, latex_escape(self.open_hi), tex_num)
-        return f"[{lo}, {hi}]"
+        return fmt_ci(self.lo, self.hi, self.digits, open_lo=latex_escape(self.open_lo),
+                      open_hi=latex_escape(self.open_hi), num=tex_num)
 
 
 @dataclass(frozen=True)
@@ -194,14 +108,14 @@ class Pct:
     decimals: int = 0
 
     def text(self) -> str:
-        f = _finite(self.value)
+        f = num_or_none(self.value)
         return DASH if f is None or math.isinf(f) else f"{100 * f:.{self.decimals}f}%"
 
     def html(self) -> str:
         return html.escape(self.text())
 
     def tex(self) -> str:
-        f = _finite(self.value)
+        f = num_or_none(self.value)
         return "--" if f is None or math.isinf(f) else f"{100 * f:.{self.decimals}f}\\%"
 
 

@@ -5,9 +5,9 @@ group of ``by`` (procedures, datasets), and shows:
 
 * figures (embedded as base64 PNG: no external assets), numbered and captioned with the
   series (its keys, e.g. task / metric / dataset), the groups and their laws (``auto``
-  mixtures with their weights): the fit figure (:func:`scalecmp.plotting.plot_fit`) and,
+  mixtures with their weights): the fit figure (:func:`scalecmp.plots.plot_fit`) and,
   with two or more groups, the comparison figure of each pair
-  (:func:`scalecmp.compare_plot.comparison_figure`);
+  (:func:`scalecmp.plots.compare.comparison_figure`);
 * the fitted parameters with their bootstrap intervals, each fit warning beside the number
   it concerns (a parameter at its bound in its row, the others under the table);
 * the report **opens with the validated prediction**: the held-out check of
@@ -22,7 +22,7 @@ group of ``by`` (procedures, datasets), and shows:
 ``report.md`` and ``report.tex`` (booktabs tables) hold the same tables; numbers are typeset
 in each format (``1.14×10<sup>12</sup>``, ``$1.14\\times10^{12}$``) and non-finite values are
 words (``unbounded``, ``never``, ``beyond the range``), ``∞`` / ``$\\infty$`` or a dash, never
-``inf`` (:mod:`scalecmp.report_tables`).
+``inf`` (:mod:`scalecmp.report.tables`, numbers by :mod:`scalecmp.format`).
 """
 
 from __future__ import annotations
@@ -40,22 +40,32 @@ from typing import Any
 
 import pandas as pd
 
-from scalecmp.compare import label_of
+from scalecmp.compare import compare
+from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
 from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
-from scalecmp.holdout import HOLDOUT_FACTOR, check_holdout_factor
+from scalecmp.format import fmt_num, group_label, mixture_text, series_label
+from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
 from scalecmp.io import apply_where
-from scalecmp.plotting import (
+from scalecmp.plots import plot_fit
+from scalecmp.plots.compare import comparison_figure
+from scalecmp.plots.style import (
     compute_unit,
     context_text,
     metric_name,
-    mixture_text,
     series_context,
     x_label,
 )
-from scalecmp.report_tables import Interval, Num, Pct, Table, fmt_num, html_text
+from scalecmp.report.tables import Interval, Num, Pct, Table, html_text, latex_escape
+from scalecmp.validate import (
+    MIN_REPLICATES,
+    check_n_bootstrap,
+    check_positive,
+    check_positive_values,
+)
 
-__all__ = ["write_report", "build_sections", "holdout_section", "cosine_section", "Section"]
+__all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
+           "cosine_section", "holdout_section", "write_report"]
 
 
 @dataclass
@@ -112,16 +122,17 @@ def _params_table(fit: Any, title: str, ctx: str) -> Table:
     for g in fit.groups:
         ci = g.params_ci
         at_param, rest = _split_warnings(g)
-        lab = label_of(g.key)
+        lab = group_label(g.key, names="several")
         for name, val in g.params.items():
             lo, hi = ci.get(name, (None, None))
             rows.append([lab, g.law.name, name, Num(val), Interval(lo, hi), g.n_points,
                          g.n_frontier, "; ".join(at_param.get(name, [])) or ""])
         notes += [f"{lab}: warning: {w}" for w in rest]
     for s in getattr(fit, "skipped", ()) or ():
-        notes.append(f"{label_of(s.get('key', {}))}: not fitted: {s.get('reason', '')}")
-    mixtures = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups
-                         if g.mode == "auto")
+        notes.append(f"{group_label(s.get('key', {}), names='several')}: not fitted: "
+                     f"{s.get('reason', '')}")
+    mixtures = "; ".join(f"{group_label(g.key, names='several')}: {mixture_text(g)}"
+                         for g in fit.groups if g.mode == "auto")
     laws = (f"law auto, the parameters of each group's heaviest law ({mixtures})" if mixtures
             else f"law {fit.law}")
     return Table(
@@ -152,7 +163,9 @@ def holdout_section(check: Any) -> Section:
     err_head = f"mean abs. error{f' ({unit.strip()})' if unit else ''}"
     max_head = f"max abs. error{f' ({unit.strip()})' if unit else ''}"
     if check.n:
-        png = _png(check.figure())
+        from scalecmp.plots import holdout_figure
+
+        png = _png(holdout_figure(check))
         series = " / ".join(check.series) or "one series"
         sec.figures.append((
             f"Held-out check ({'passed' if check.passed else 'FAILED'}): laws {check.where()} "
@@ -166,7 +179,7 @@ def holdout_section(check: Any) -> Section:
             "intervals.", png))
         rows = []
         for r in check.series_table().to_dict("records"):
-            rows.append([" / ".join(str(r[k]) for k in check.series) or "all", int(r["n"]),
+            rows.append([series_label({k: r[k] for k in check.series}), int(r["n"]),
                          Num(r["mae"] * scale, decimals=dec),
                          Num(r["max_error"] * scale, decimals=dec),
                          f"{int(r['n_inside'])}/{int(r['n'])}", Pct(r["coverage"]),
@@ -184,8 +197,8 @@ def holdout_section(check: Any) -> Section:
         checked = r["status"] == "checked"
         n_in = round(r["coverage"] * r["n_heldout"]) if checked else None
         rows.append([
-            " / ".join(str(r[k]) for k in check.series) or "all",
-            label_of({k: r[k] for k in check.by}) if check.by else "all",
+            series_label({k: r[k] for k in check.series}),
+            group_label({k: r[k] for k in check.by}, names="several"),
             Num(r["threshold"]), int(r["n_fit"]), int(r["n_heldout"]),
             Num(r["mae"] * scale, decimals=dec) if checked else "-",
             Num(r["max_error"] * scale, decimals=dec) if checked else "-",
@@ -244,7 +257,8 @@ def _context(key: dict[str, Any], frame: pd.DataFrame, *, x: str, y: str,
 
 
 def _fit_caption(ctx: str, fit: Any, metric: str, x: str, by: list[str]) -> str:
-    laws = "; ".join(f"{label_of(g.key)}: {mixture_text(g)}" for g in fit.groups)
+    laws = "; ".join(f"{group_label(g.key, names='several')}: {mixture_text(g)}"
+                     for g in fit.groups)
     err = f"error (1 - {metric})" if fit.maximize else metric
     return (
         f"{ctx}: {err} against {x_label(x)}, log-log, "
@@ -273,14 +287,11 @@ def _compare_caption(ctx: str, c: Any, metric: str, x: str, ga: Any, gb: Any) ->
 
 def _section(
     frame: pd.DataFrame, key: dict[str, Any], *, x: str, y: str, by: list[str],
-    maximize: bool, fit_kwargs: dict, at: Sequence[float] | None, fit: Any = None,
+    maximize: bool, options: FitOptions, at: Sequence[float] | None,
+    fit: FitResult | None = None,
 ) -> Section:
-    from scalecmp import fit as _fit
-    from scalecmp.compare import compare
-    from scalecmp.compare_plot import comparison_figure
-    from scalecmp.plotting import plot_fit
 
-    title = " / ".join(str(v) for v in key.values()) or y
+    title = series_label(key, empty=y)
     context = _context(key, frame, x=x, y=y, by=by)
     ctx = context_text(context) or title
     metric = metric_name(y, [frame])
@@ -288,7 +299,9 @@ def _section(
     if fit is None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = _fit(frame, x=x, y=y, by=by or None, maximize=maximize, **fit_kwargs)
+            fit = fit_frame(frame, x=x, y=y, by=by or None, x2=None, where=None,
+                            maximize=maximize, predict_at=None, predict_at2=None,
+                            options=options)
         # the fit's own warnings are shown beside the numbers they concern (tables)
         known = {w for g in fit.groups for w in g.warnings}
         sec.notes += sorted({str(w.message) for w in caught
@@ -300,7 +313,8 @@ def _section(
     if len(fit.groups) >= 2:
         res = compare(fit, at=at, level=fit.level)
         by_key = {tuple(map(str, g.key.values())): g for g in fit.groups}
-        warned = {label_of(g.key): len(g.warnings) for g in fit.groups if g.warnings}
+        warned = {group_label(g.key, names="several"): len(g.warnings) for g in fit.groups
+                  if g.warnings}
         for c in res:
             ga, gb = by_key[tuple(map(str, c.a.values()))], by_key[tuple(map(str, c.b.values()))]
             la, lb = c.label_a, c.label_b
@@ -325,7 +339,7 @@ def _section(
                     Num(e["x"]), Num(e["y_a"], decimals=dec), Num(e["y_b"], decimals=dec),
                     Num(e["diff"]),
                     Interval(e["lo"], e["hi"]), Num(e["p_a_better"], decimals=3),
-                    label_of(e["better"]) if e["better"] else "inconclusive",
+                    group_label(e["better"], names="several") if e["better"] else "inconclusive",
                     mult_cell, Interval(lo_m, hi_m, open_hi="unbounded"),
                     "yes" if e["extrapolated"] else "no",
                 ])
@@ -361,23 +375,52 @@ def _section(
     return sec
 
 
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report shows beyond the fits: its ``title``, the compute values ``at`` of the
+    comparison tables (default: each pair's largest measured compute and 10x it), and the
+    held-out check's threshold: ``holdout`` (a compute value) or, by default, each group's
+    largest compute / ``holdout_factor``. Checked once, when made."""
+
+    title: str = "scalecmp report"
+    at: tuple[float, ...] | None = None
+    holdout: float | None = None
+    holdout_factor: float = HOLDOUT_FACTOR
+
+    def __post_init__(self) -> None:
+        if self.holdout is not None:
+            check_positive(self.holdout, "holdout", " (compute threshold)")
+        check_holdout_factor(self.holdout_factor)
+        if self.at is not None:
+            object.__setattr__(self, "at", tuple(check_positive_values(self.at, "at")))
+
+
+@dataclass(frozen=True)
+class Precomputed:
+    """Results the caller already computed on the same rows with the same options, shown
+    instead of computing them again (the demo's: one fit from its printed lines to its
+    report): ``holdout`` (a :class:`HoldoutResult`), ``cosine_gap``
+    (:func:`scalecmp.holdout.cosine_gap`), ``fits`` (series key, a tuple of the ``series``
+    columns' values -> the :class:`FitResult` of that section's rows)."""
+
+    holdout: HoldoutResult | None = None
+    cosine_gap: pd.DataFrame | None = None
+    fits: Mapping[tuple, FitResult] = field(default_factory=dict)
+
+
 def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
-             maximize: bool, holdout: float | None, holdout_factor: float,
-             fit_kwargs: dict[str, Any]) -> Any:
+             maximize: bool, report: ReportOptions, options: FitOptions) -> HoldoutResult:
     """:func:`scalecmp.holdout.holdout_check` with the report's options; a check that
     cannot be made is a failed check with the reason as its note."""
-    from scalecmp.holdout import HoldoutResult, holdout_check
-
-    kw = {k: v for k, v in fit_kwargs.items() if k != "level"}
-    level = fit_kwargs.get("level", 0.95)
     try:
         return holdout_check(frame, x=x, y=y, by=by, series=series, maximize=maximize,
-                             threshold=holdout, holdout_factor=holdout_factor, level=level,
-                             **kw)
+                             threshold=report.holdout, holdout_factor=report.holdout_factor,
+                             options=options)
     except ScalecmpError as exc:
         return HoldoutResult.not_made(str(exc), x=x, y=y, by=by, series=series,
-                                      maximize=maximize, level=level, threshold=holdout,
-                                      holdout_factor=holdout_factor)
+                                      maximize=maximize, level=options.level,
+                                      threshold=report.holdout,
+                                      holdout_factor=report.holdout_factor)
 
 
 def build_sections(
@@ -388,33 +431,23 @@ def build_sections(
     by: str | Sequence[str] | None = None,
     series: str | Sequence[str] | None = None,
     maximize: bool = False,
-    n_bootstrap: int = 1000,
-    level: float = 0.95,
-    random_state: int | None = 0,
-    law: str | None = None,
-    frontier: str | None = None,
-    at: Sequence[float] | None = None,
-    holdout: float | None = None,
-    holdout_factor: float = HOLDOUT_FACTOR,
     where: Sequence[str] | None = None,
-    holdout_result: Any = None,
-    cosine_gap: pd.DataFrame | None = None,
-    fits: Mapping[tuple, Any] | None = None,
-    **fit_options: Any,
+    options: FitOptions | None = None,
+    report: ReportOptions | None = None,
+    precomputed: Precomputed | None = None,
 ) -> list[Section]:
-    """The held-out check first, then the cosine check (when ``cosine_gap`` is given), then
-    one section per series: fit, compare. A series that cannot be fitted becomes a section
-    with its error as a note. ``fit_options`` (``loss``, ``delta``, ``weighting``,
-    ``min_slope_ratio``, ``preset``, ...) go to :func:`scalecmp.fit` as they are.
+    """The held-out check first, then the cosine check (when ``precomputed.cosine_gap`` is
+    given), then one section per series: fit, compare. A series that cannot be fitted
+    becomes a section with its error as a note. Every fit uses ``options`` (a
+    :class:`FitOptions`; default ``FitOptions()``).
 
-    The held-out check (:func:`scalecmp.holdout.holdout_check`, with the same fit options)
-    fits each (series, group) on its runs with compute ``<= holdout`` (default: the group's
-    largest compute / ``holdout_factor``) and predicts its frontier runs above;
-    ``holdout_result`` (a :class:`scalecmp.holdout.HoldoutResult` made by the caller on the
-    same rows) is shown instead of a new check, and ``fits`` (series key, a tuple of the
-    ``series`` columns' values -> the :class:`scalecmp.engine.FitResult` of
-    :func:`scalecmp.fit` on that section's rows with these options, made by the caller)
-    are shown instead of new fits: one fit from the caller's lines to the report."""
+    The held-out check (:func:`scalecmp.holdout.holdout_check`, with the same options) fits
+    each (series, group) on its runs with compute ``<= report.holdout`` (default: the
+    group's largest compute / ``report.holdout_factor``) and predicts its frontier runs
+    above; what ``precomputed`` holds is shown instead of being computed again."""
+    options = FitOptions() if options is None else options
+    report = ReportOptions() if report is None else report
+    ready = Precomputed() if precomputed is None else precomputed
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
     frame = apply_where(frame, where)
@@ -431,17 +464,11 @@ def build_sections(
                           f"value in {', '.join(c for c in series_l if frame[c].isna().any())}",
                           ScalecmpWarning, stacklevel=2)
             frame = frame.loc[~blank]
-    fit_kwargs: dict[str, Any] = {"n_bootstrap": n_bootstrap, "level": level,
-                                  "random_state": random_state, **fit_options}
-    if law is not None:
-        fit_kwargs["law"] = law
-    if frontier is not None:
-        fit_kwargs["frontier"] = frontier
-    sections = [holdout_section(holdout_result if holdout_result is not None else _holdout(
-        frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, holdout=holdout,
-        holdout_factor=holdout_factor, fit_kwargs=fit_kwargs))]
-    if cosine_gap is not None:
-        sections.append(cosine_section(cosine_gap, maximize=maximize))
+    sections = [holdout_section(ready.holdout if ready.holdout is not None else _holdout(
+        frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, report=report,
+        options=options))]
+    if ready.cosine_gap is not None:
+        sections.append(cosine_section(ready.cosine_gap, maximize=maximize))
     parts = frame.groupby(series_l, sort=True) if series_l else [((), frame)]
     for key, sub in parts:
         key = key if isinstance(key, tuple) else (key,)
@@ -449,8 +476,7 @@ def build_sections(
         title = " / ".join(str(k) for k in key) or y
         try:
             sections.append(_section(sub, key_d, x=x, y=y, by=by_l, maximize=maximize,
-                                     fit_kwargs=fit_kwargs, at=at,
-                                     fit=(fits or {}).get(key)))
+                                     options=options, at=report.at, fit=ready.fits.get(key)))
         except ScalecmpError as exc:
             sections.append(Section(title=title, context={k: str(v) for k, v in key_d.items()},
                                     notes=[f"not fitted: {exc}"]))
@@ -524,8 +550,6 @@ def _render_md(title: str, sections: list[Section], meta: str) -> str:
 
 
 def _render_tex(title: str, sections: list[Section], meta: str) -> str:
-    from scalecmp.report_tables import latex_escape
-
     out = [
         f"% {title}",
         f"% {meta}",
@@ -541,29 +565,16 @@ def _render_tex(title: str, sections: list[Section], meta: str) -> str:
     return "\n".join(out)
 
 
-def check_report_options(
-    *, n_bootstrap: int, level: float, at: Sequence[float] | None, holdout: float | None,
-    law: str | None, frontier: str | None, random_state: int | None,
-    holdout_factor: float = HOLDOUT_FACTOR, **fit_options: Any,
-) -> list[float] | None:
-    """Every option of a report checked before any work (the sections would otherwise
-    turn a bad option into a note per section). Returns ``at`` as floats."""
-    from scalecmp.engine import check_fit_options
-    from scalecmp.validate import check_n_bootstrap, check_positive, check_positive_values
-
-    check_n_bootstrap(n_bootstrap, minimum=20, purpose="a report is made of intervals")
-    if holdout is not None:
-        check_positive(holdout, "holdout", " (compute threshold)")
-    check_holdout_factor(holdout_factor)
-    opts = {k: v for k, v in (("law", law), ("frontier", frontier)) if v is not None}
-    check_fit_options(n_bootstrap=n_bootstrap, level=level, random_state=random_state,
-                      **opts, **fit_options)
-    if law is not None and law != "auto":
-        from scalecmp.engine.laws import get_law
-
-        if get_law(law).n_inputs != 1:
-            raise UsageError(f"law: a report fits laws of compute alone; '{law}' has two inputs")
-    return None if at is None else check_positive_values(at, "at")
+def check_report_options(options: FitOptions) -> None:
+    """What a report asks of the fit's options beyond their own checks (before any work:
+    the sections would otherwise turn a bad option into a note per section): bootstrap
+    intervals and laws of compute alone."""
+    if options.n_bootstrap < MIN_REPLICATES:
+        check_n_bootstrap(options.n_bootstrap, minimum=MIN_REPLICATES,
+                          purpose="a report is made of intervals")
+    if options.n_inputs == 2:
+        raise UsageError(f"law: a report fits laws of compute alone; '{options.law_name}' "
+                         "has two inputs")
 
 
 def write_report(
@@ -575,57 +586,44 @@ def write_report(
     by: str | Sequence[str] | None = None,
     series: str | Sequence[str] | None = None,
     maximize: bool = False,
-    title: str = "scalecmp report",
-    n_bootstrap: int = 1000,
-    level: float = 0.95,
-    random_state: int | None = 0,
-    force: bool = False,
-    law: str | None = None,
-    frontier: str | None = None,
-    at: Sequence[float] | None = None,
-    holdout: float | None = None,
-    holdout_factor: float = HOLDOUT_FACTOR,
     where: Sequence[str] | None = None,
+    options: FitOptions | None = None,
+    report: ReportOptions | None = None,
+    precomputed: Precomputed | None = None,
+    force: bool = False,
     inputs: Sequence[str | Path] = (),
-    holdout_result: Any = None,
-    cosine_gap: pd.DataFrame | None = None,
-    fits: Mapping[tuple, Any] | None = None,
-    **fit_options: Any,
+    **option_values: Any,
 ) -> Path:
     """Write ``report.html`` (self-contained), ``report.md`` and ``report.tex`` into
     ``out_dir`` and return the path of ``report.html``.
 
     Existing files are never replaced unless ``force``; the check happens before any work.
     ``series`` columns split the frame into one section per value combination; ``by``
-    columns define the groups that are fitted and compared within a section. The report
-    opens with the held-out check (see :func:`build_sections`: ``holdout``,
-    ``holdout_factor``, or a ready ``holdout_result``), then the cosine check when
-    ``cosine_gap`` (:func:`scalecmp.holdout.cosine_gap`) is given; ready ``fits`` per
-    section replace new ones (:func:`build_sections`). Every option is checked before any
-    work (:func:`check_report_options`).
+    columns define the groups that are fitted and compared within a section. How to fit:
+    ``options`` (a :class:`FitOptions`) or its fields as keywords; what to show:
+    ``report`` (:class:`ReportOptions`); ready results: ``precomputed``
+    (:class:`Precomputed`; see :func:`build_sections`). Every option is checked before any
+    work.
     """
-    at = check_report_options(n_bootstrap=n_bootstrap, level=level, at=at, holdout=holdout,
-                              law=law, frontier=frontier, random_state=random_state,
-                              holdout_factor=holdout_factor, **fit_options)
+    options = fit_options(options, **option_values)
+    report = ReportOptions() if report is None else report
+    check_report_options(options)
     out = check_output_dir(out_dir)
     paths = {ext: out / f"report.{ext}" for ext in ("html", "md", "tex")}
     for p in paths.values():
         check_output_path(p, force=force, inputs=inputs)
-    sections = build_sections(
-        frame, x=x, y=y, by=by, series=series, maximize=maximize, n_bootstrap=n_bootstrap,
-        level=level, random_state=random_state, law=law, frontier=frontier, at=at,
-        holdout=holdout, holdout_factor=holdout_factor, where=where,
-        holdout_result=holdout_result, cosine_gap=cosine_gap, fits=fits, **fit_options,
-    )
+    sections = build_sections(frame, x=x, y=y, by=by, series=series, maximize=maximize,
+                              where=where, options=options, report=report,
+                              precomputed=precomputed)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     by_txt = ", ".join([by] if isinstance(by, str) else list(by or [])) or "-"
     meta = (
         f"Compute {x}{f' ({compute_unit(x)})' if compute_unit(x) else ''}, metric {y} "
         f"({'higher' if maximize else 'lower'} is better), groups by "
-        f"{by_txt}; {n_bootstrap} bootstrap replicates, {level:.0%} intervals, seed "
-        f"{random_state}; generated {stamp} by scalecmp."
+        f"{by_txt}; {options.n_bootstrap} bootstrap replicates, {options.level:.0%} "
+        f"intervals, seed {options.random_state}; generated {stamp} by scalecmp."
     )
-    atomic_write_text(paths["html"], _render_html(title, sections, meta))
-    atomic_write_text(paths["md"], _render_md(title, sections, meta))
-    atomic_write_text(paths["tex"], _render_tex(title, sections, meta))
+    atomic_write_text(paths["html"], _render_html(report.title, sections, meta))
+    atomic_write_text(paths["md"], _render_md(report.title, sections, meta))
+    atomic_write_text(paths["tex"], _render_tex(report.title, sections, meta))
     return paths["html"]

@@ -1,16 +1,10 @@
-"""The fit figure a paper would show, and the figure conventions every scalecmp plot shares.
+"""The conventions every scalecmp figure shares, and the helpers that draw them.
 
-Fit figure (:func:`plot_fit`): log-log axes of the error (``1 - metric`` with ``maximize``;
-the metric itself when lower is better) against compute. Every measured run faint, the
-compute-frontier runs (the points the law is fitted to) solid, each group's law solid over
-its measured range and dashed beyond it, its 95% prediction band shaded in the group's
-colour, the region beyond the measured compute shaded grey, predictions as stars with their
-intervals. The legend sits below the axes, never on the data: per group the law (``auto``
-mixtures with their weights) and its formula typeset with mathtext in the units of the axis,
-then one entry per marker, line style and shading.
-
-Conventions (shared by :mod:`scalecmp.compare_plot`, :func:`scalecmp.optimal.plot_optimal`
-and :mod:`scalecmp.report`):
+Figures: :func:`scalecmp.plots.plot_fit` (:mod:`scalecmp.plots.fit`),
+:func:`scalecmp.plots.plot_comparison` (:mod:`scalecmp.plots.compare`),
+:func:`scalecmp.plots.plot_optimal` (:mod:`scalecmp.plots.optimal`),
+:func:`scalecmp.plots.holdout_figure` (:mod:`scalecmp.plots.holdout`); the report
+(:mod:`scalecmp.report`) embeds them.
 
 * axis labels name the metric (``acc1``, or ``error (1 − acc1)``) and the compute with its
   unit (``compute (GFLOPs)`` for a GFLOPs-like column, else the column's name);
@@ -21,7 +15,12 @@ and :mod:`scalecmp.report`):
   spans less than ~2.5 decades also labels 2x and 5x (``0.2``, ``0.5``);
 * a formula is shown in the units of its axis: error units over an error axis
   (``err = A (C + B)^alpha + E``), the metric's own direction over a metric axis
-  (``acc1 = (1 - E) - A (C + B)^alpha``).
+  (``acc1 = (1 - E) - A (C + B)^alpha``);
+* the legend sits below the axes, never on the data (:func:`legends_below`): per group the
+  law (``auto`` mixtures with their weights) and its formula (:func:`legend_label`), then
+  one entry per marker, line style and shading (:func:`style_handles`).
+
+Numbers and group labels are :mod:`scalecmp.format`'s (``math_num``, ``group_label``).
 """
 
 from __future__ import annotations
@@ -31,31 +30,28 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from scalecmp.compare import label_of
 from scalecmp.errors import UsageError
 from scalecmp.files import atomic_write_path
-from scalecmp.report_tables import mantissa_exponent
+from scalecmp.format import law_weights, math_num, mixture_text
 
 __all__ = [
     "COLORS",
     "EXTRAPOLATED_COLOR",
     "FIGURE_SUFFIXES",
+    "MINUS",
     "check_figure_path",
     "compute_unit",
     "context_text",
     "formula_text",
-    "group_label",
-    "law_weights",
+    "legend_label",
+    "legends_below",
     "log_axis",
-    "math_num",
     "metric_name",
-    "mixture_text",
-    "plot_fit",
     "save_figure",
     "series_context",
+    "style_handles",
     "x_label",
+    "y_label",
 ]
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
@@ -175,23 +171,6 @@ def y_label(metric: str, *, error: bool, maximize: bool) -> str:
 # ---------------------------------------------------------------------------------------
 # numbers and formulas (mathtext)
 # ---------------------------------------------------------------------------------------
-def math_num(v: float, digits: int = 3) -> str:
-    """Mathtext number (no ``$``): ``0.227``, ``1.14\\times10^{12}``, ``\\infty``."""
-    v = float(v)
-    if math.isnan(v):
-        return r"\mathrm{n/a}"
-    if math.isinf(v):
-        return r"\infty" if v > 0 else r"-\infty"
-    if v == 0:
-        return "0"
-    m, e = mantissa_exponent(v, digits)
-    if -3 <= e < 4:
-        return f"{v:.{max(digits, e + 1)}g}"
-    if m in ("1", "-1"):
-        return f"{'-' if m == '-1' else ''}10^{{{e}}}"
-    return rf"{m}\times10^{{{e}}}"
-
-
 def _exp(v: float) -> str:
     """An exponent: 3 decimals, or 2 significant digits when small."""
     return f"{v:.3f}" if abs(v) >= 0.01 else f"{v:.2g}"
@@ -249,27 +228,7 @@ def formula_text(law: Any, params: dict[str, float], *, x: str, metric: str,
     return f"{lhs} = ${term}$"
 
 
-def law_weights(g: Any, min_weight: float = 0.005) -> list[tuple[str, float]]:
-    """``[(law, weight), ...]`` heaviest first; a pinned law is ``[(name, 1.0)]``."""
-    if getattr(g, "mode", None) != "auto":
-        return [(g.law.name, 1.0)]
-    cands = getattr(getattr(g, "fit", None), "candidates", None)
-    if cands:
-        pairs = [(str(c["name"]), float(c["weight"])) for c in cands]
-    else:
-        pairs = [(m.law.name, float(w)) for m, w in zip(g.members, g.weights, strict=True)]
-    pairs = [(n, w) for n, w in pairs if w >= min_weight]
-    return sorted(pairs, key=lambda t: -t[1])
-
-
-def mixture_text(g: Any) -> str:
-    """``auto (w: saturating 0.60, broken_power 0.30)`` or the pinned law's name."""
-    if getattr(g, "mode", None) != "auto":
-        return f"{g.law.name} law"
-    return "auto (w: " + ", ".join(f"{n} {w:.2f}" for n, w in law_weights(g)) + ")"
-
-
-def group_label(g: Any, name: str, *, x: str, metric: str, error_units: bool) -> str:
+def legend_label(g: Any, name: str, *, x: str, metric: str, error_units: bool) -> str:
     """Two-line legend label: group and law (with weights), then the formula (of the
     heaviest law of a mixture)."""
     head = f"{_text_escape(name)}: {mixture_text(g)}"
@@ -331,7 +290,7 @@ def log_axis(ax: Any, which: str = "x", *, plain: bool = False) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# the fit figure
+# legends
 # ---------------------------------------------------------------------------------------
 def style_handles(*, band: str | None, extrapolated: str | None, predictions: bool = False,
                   below: bool = False) -> list[Any]:
@@ -395,124 +354,3 @@ def legends_below(fig: Any, ax: Any, specs: Sequence[tuple[list[Any], dict]]) ->
     for leg, y in placed:
         leg.set_bbox_to_anchor((left, lift(y)), transform=fig.transFigure)
     fig.set_size_inches(w, h2)
-
-
-def plot_fit(
-    result,
-    path: str | Path | None = None,
-    *,
-    x_max: float | None = None,
-    title: str | None = None,
-    ax=None,
-    metric: str | None = None,
-    context: dict[str, Any] | None = None,
-):
-    """Draw every group of a :class:`~scalecmp.engine.FitResult`; save to ``path`` if given.
-
-    ``x_max``: right end of the curves (default: 10x the largest measured compute, or the
-    largest ``predict_at`` value). ``metric``: the metric's name on the axis (default: the
-    ``metric`` column's value when ``y`` is a generic ``value`` column, else ``y``).
-    ``context``: what the series is (``{"downstream_dataset": "imagenet1k", ...}``) for the
-    title (default: the descriptive columns constant over the rows). Returns the figure.
-    """
-    plt = _pyplot()
-    groups = list(result.groups)
-    if not groups:
-        raise UsageError("nothing to plot: no group was fitted")
-    if any(g.law.n_inputs != 1 for g in groups):
-        raise UsageError("plots are drawn for one-input laws (compute on the x axis)")
-    frames = [g.data for g in groups]
-    metric = metric or metric_name(result.y, frames)
-    by = tuple(getattr(result, "by", ()) or ())
-    if context is None:
-        context = series_context(frames, exclude=(*by, result.x, result.y))
-    own = ax is None
-    if own:
-        fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
-    else:
-        fig = ax.figure
-    level = int(round(result.level * 100))
-    lefts, rights, highs = [], [], []
-    any_pred = False
-    group_handles = []
-    from matplotlib.lines import Line2D
-
-    for i, g in enumerate(groups):
-        c = COLORS[i % len(COLORS)]
-        xs = g.data[g.x].to_numpy(float)
-        err = np.asarray(g.err, dtype=float)
-        mask = np.asarray(g.frontier_mask, dtype=bool)
-        lo_fit, hi_fit = g.x_range
-        preds = g.predictions()
-        right = x_max or max([hi_fit * 10.0, *[p["x"] for p in preds]])
-        left = float(xs.min())
-        lefts.append(left)
-        rights.append(right)
-        highs.append(hi_fit)
-        ax.scatter(xs[~mask], err[~mask], s=10, color=c, alpha=0.22, linewidths=0, zorder=2)
-        ax.scatter(xs[mask], err[mask], s=22, color=c, edgecolors="black", linewidths=0.4,
-                   zorder=4)
-        grid_in = np.geomspace(left, hi_fit, 200)
-        ax.plot(grid_in, g.predict_error(grid_in), color=c, lw=1.8, zorder=3)
-        if right > hi_fit:
-            grid_out = np.geomspace(hi_fit, right, 100)
-            ax.plot(grid_out, g.predict_error(grid_out), color=c, lw=1.6, ls="--", zorder=3)
-        if g.n_replicates:
-            grid = np.geomspace(left, right, 300)
-            lo, hi = g.interval(grid)
-            if g.maximize:
-                lo, hi = 1.0 - hi, 1.0 - lo
-            ax.fill_between(grid, lo, hi, color=c, alpha=0.16, linewidth=0, zorder=1)
-        for p in preds:
-            any_pred = True
-            e, elo, ehi = p["y"], p["lo"], p["hi"]
-            if g.maximize:
-                e, elo, ehi = 1.0 - e, 1.0 - p["hi"], 1.0 - p["lo"]
-            yerr = None
-            if np.isfinite(elo) and np.isfinite(ehi):
-                yerr = [[max(e - elo, 0.0)], [max(ehi - e, 0.0)]]
-            # groups' predictions at one compute are dodged by 0.03 decades to stay visible
-            dodge = 10.0 ** (0.03 * (i - (len(groups) - 1) / 2.0))
-            ax.errorbar([p["x"] * dodge], [e], yerr=yerr, fmt="*", ms=10, color=c, mec="black",
-                        mew=0.5, ecolor=c, elinewidth=1.2, capsize=3, zorder=5)
-        name = label_of(g.key)
-        group_handles.append(Line2D([], [], color=c, lw=1.8, marker="o", ms=4, mec="black",
-                                    mew=0.4, label=group_label(g, name, x=result.x,
-                                                               metric=metric,
-                                                               error_units=True)))
-    left_all, right_all = min(lefts), max(rights)
-    extrap_from = min(highs)
-    ax.set_xlim(left_all / 1.6, right_all * 1.6)
-    ax.axvspan(extrap_from, right_all * 1.6, color=EXTRAPOLATED_COLOR, lw=0, zorder=0)
-    log_axis(ax, "x")
-    ax.set_yscale("log")
-    log_axis(ax, "y", plain=True)
-    ax.set_xlabel(x_label(result.x))
-    ax.set_ylabel(y_label(metric, error=True, maximize=result.maximize))
-    ax.grid(True, which="major", alpha=0.3, lw=0.5)
-    ax.grid(True, which="minor", alpha=0.12, lw=0.4)
-    unit = compute_unit(result.x)
-    extrap = (f"extrapolated: beyond the measured {'compute' if unit else result.x} "
-              f"(> ${math_num(extrap_from)}${' ' + unit if unit else ''})")
-    any_band = any(g.n_replicates for g in groups)
-    styles = style_handles(band=f"{level}% prediction band (group colour)" if any_band else None,
-                           extrapolated=extrap, predictions=any_pred)
-    if title is None:
-        ctx = context_text(context)
-        title = (f"{ctx}\n" if ctx else "") + (
-            f"{metric} scaling by {', '.join(by)}" if by else f"{metric} scaling")
-    if title:
-        ax.set_title(title, fontsize=9.5)
-    if own:
-        legends_below(fig, ax, [
-            (group_handles, {"title": ", ".join(by) if by else None, "fontsize": 7.5}),
-            (styles, {"fontsize": 7, "ncol": 2}),
-        ])
-    else:
-        ax.legend(handles=group_handles + styles, fontsize=6.5, loc="best", frameon=True,
-                  framealpha=0.85)
-    if path is not None:
-        save_figure(fig, path)
-    if own and path is not None:
-        plt.close(fig)
-    return fig
