@@ -639,15 +639,16 @@ def _check_two_groups(frame: pd.DataFrame, by: list[str], where: Sequence[str] |
                         "`where`")
 
 
-def check_compare_options(options: FitOptions) -> None:
-    """What a comparison asks of the fit's options beyond their own checks: bootstrap
-    intervals (``n_bootstrap >= 20``) and a law of compute alone."""
+def check_compare_options(options: FitOptions, *,
+                          purpose: str = "compare is made of bootstrap intervals",
+                          needs: str = "compare fits laws of compute alone") -> None:
+    """What a comparison (and a report, with its own words) asks of the fit's options
+    beyond their own checks: bootstrap intervals (``n_bootstrap >= 20``) and a law of
+    compute alone."""
     if options.n_bootstrap < MIN_REPLICATES:
-        check_n_bootstrap(options.n_bootstrap, minimum=MIN_REPLICATES,
-                          purpose="compare is made of bootstrap intervals")
+        check_n_bootstrap(options.n_bootstrap, minimum=MIN_REPLICATES, purpose=purpose)
     if options.n_inputs == 2:
-        raise UsageError(f"law: compare needs a law of compute alone; '{options.law_name}' "
-                         "has two inputs")
+        raise UsageError(f"law: {needs}; '{options.law_name}' has two inputs")
 
 
 def compare(

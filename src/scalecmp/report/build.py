@@ -40,9 +40,9 @@ from typing import Any
 
 import pandas as pd
 
-from scalecmp.compare import compare
+from scalecmp.compare import check_compare_options, compare
 from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
-from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
+from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
 from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
@@ -58,8 +58,6 @@ from scalecmp.plots.style import (
 )
 from scalecmp.report.tables import Interval, Num, Pct, Table, html_text, latex_escape
 from scalecmp.validate import (
-    MIN_REPLICATES,
-    check_n_bootstrap,
     check_positive,
     check_positive_values,
 )
@@ -569,12 +567,8 @@ def check_report_options(options: FitOptions) -> None:
     """What a report asks of the fit's options beyond their own checks (before any work:
     the sections would otherwise turn a bad option into a note per section): bootstrap
     intervals and laws of compute alone."""
-    if options.n_bootstrap < MIN_REPLICATES:
-        check_n_bootstrap(options.n_bootstrap, minimum=MIN_REPLICATES,
-                          purpose="a report is made of intervals")
-    if options.n_inputs == 2:
-        raise UsageError(f"law: a report fits laws of compute alone; '{options.law_name}' "
-                         "has two inputs")
+    check_compare_options(options, purpose="a report is made of intervals",
+                          needs="a report fits laws of compute alone")
 
 
 def write_report(
