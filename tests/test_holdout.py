@@ -186,10 +186,11 @@ def test_one_vocabulary_with_the_report():
     """``holdout_factor`` has the report's name and default (largest compute / 10)."""
     import inspect
 
-    from scalecmp.report import HOLDOUT_FACTOR, build_sections, write_report
+    from scalecmp.report import HOLDOUT_FACTOR, ReportOptions
 
-    for fn in (holdout_check, write_report, build_sections):
-        assert inspect.signature(fn).parameters["holdout_factor"].default == HOLDOUT_FACTOR
+    assert inspect.signature(holdout_check).parameters["holdout_factor"].default == (
+        HOLDOUT_FACTOR)
+    assert ReportOptions().holdout_factor == HOLDOUT_FACTOR  # write_report, build_sections
     res = holdout_check(grid(), **FIT)
     assert res.holdout_factor == HOLDOUT_FACTOR
     assert res.summary_lines()[0].split(", the laws")[0].endswith(

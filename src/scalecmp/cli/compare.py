@@ -49,8 +49,10 @@ from scalecmp.format import fmt_ci as _ci
 from scalecmp.format import fmt_num as _fmt
 from scalecmp.format import group_label
 from scalecmp.validate import (
+    MIN_REPLICATES,
     check_bootstrap_memory,
     check_factor,
+    check_n_bootstrap,
     check_positive,
     no_intervals_warning,
     parse_numbers,
@@ -288,9 +290,16 @@ def report_cmd(
     from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import check_output_dir, check_output_path
     from scalecmp.io import prepare_measurements
-    from scalecmp.report import ReportOptions, check_report_options, write_report
+    from scalecmp.report import (
+        REPORT_NEEDS_INTERVALS,
+        ReportOptions,
+        check_report_options,
+        write_report,
+    )
 
     # 1. every option, before anything is read or fitted
+    # a report is made of intervals: say so before the generic check of the options
+    check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES, purpose=REPORT_NEEDS_INTERVALS)
     options = build_options(locals())
     check_report_options(options)
     report = ReportOptions(title=title, at=parse_numbers(at, "at") or None, holdout=holdout)

@@ -262,10 +262,13 @@ def run_demo(
     """Run the demo grid into ``out_dir``, fit, compare and write ``out_dir/report.html``."""
     from scalecmp.experiments.grid import load_spec, parse_spec, run_grid, spec_rows
     from scalecmp.experiments.store import read_measurements
-    from scalecmp.report import check_report_options
+    from scalecmp.report import REPORT_NEEDS_INTERVALS, check_report_options
+    from scalecmp.validate import MIN_REPLICATES, check_n_bootstrap
 
     t0 = time.perf_counter()
     out = check_output_dir(out_dir)
+    # a report is made of intervals: say so before the generic check of the options
+    check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES, purpose=REPORT_NEEDS_INTERVALS)
     options = demo_options(n_bootstrap)
     check_report_options(options)
     if spec is not None:

@@ -373,6 +373,9 @@ def _section(
     return sec
 
 
+REPORT_NEEDS_INTERVALS = "a report is made of intervals"
+
+
 @dataclass(frozen=True)
 class ReportOptions:
     """What a report shows beyond the fits: its ``title``, the compute values ``at`` of the
@@ -567,7 +570,7 @@ def check_report_options(options: FitOptions) -> None:
     """What a report asks of the fit's options beyond their own checks (before any work:
     the sections would otherwise turn a bad option into a note per section): bootstrap
     intervals and laws of compute alone."""
-    check_compare_options(options, purpose="a report is made of intervals",
+    check_compare_options(options, purpose=REPORT_NEEDS_INTERVALS,
                           needs="a report fits laws of compute alone")
 
 
