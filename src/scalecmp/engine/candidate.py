@@ -140,7 +140,8 @@ class CandidateFit:
     compute (the product of both inputs for two-input laws); ``theta`` the best internal
     parameters, ``minima`` the (up to two) distinct best minima the bootstrap starts from;
     ``tau`` the backtested extrapolation error; ``status`` ``"ok"`` or why the law is kept
-    out of the mixture."""
+    out of the mixture. ``ef``, ``fitted``, ``theta`` and the backtests are in units of
+    ``y_scale`` (errors of order 1); ``params`` in the original unit."""
 
     spec: Candidate
     solver: Solver
@@ -158,6 +159,7 @@ class CandidateFit:
     diagnostics: dict[str, Any]
     warnings: tuple[str, ...]
     status: str
+    y_scale: float = 1.0
 
     @property
     def law(self) -> Law:
@@ -169,9 +171,11 @@ class CandidateFit:
 
 
 def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarray, *,
-                  options: FitOptions, maximize: bool) -> CandidateFit:
+                  options: FitOptions, maximize: bool, y_scale: float = 1.0) -> CandidateFit:
     """Point fit and backtests of one candidate on the frontier ``(xf, ef)`` (no bootstrap
-    yet)."""
+    yet). ``ef`` are errors divided by ``y_scale`` (of order 1: every bound, start grid and
+    tolerance is stated for such errors), so the fit is the same whatever the metric's
+    unit; parameters are reported in the original unit."""
     law = get_law(spec.law)
     use_priors = spec.priors
     solver = Solver(
@@ -196,7 +200,8 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
     uniq = np.unique(np.round(res.loss, 10), return_index=True)[1]
     uniq = uniq[np.argsort(res.loss[uniq])][:2]
     fitted = law.f(xn, theta[None, :])[0]
-    params = dict(zip(law.param_names, map(float, law.from_internal(theta, scale)),
+    params = dict(zip(law.param_names,
+                      map(float, law.scale_params(law.from_internal(theta, scale), y_scale)),
                       strict=True))
     at_bound = [n for n, b in zip(law.param_names, res.at_bound[best], strict=True) if b]
     backtests, tau = backtest(solver, xn, ef, xcf, scale, fitted)
@@ -208,9 +213,9 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
     diagnostics = {
         "loss": solver.loss,
         "weighting": solver.weighting,
-        "objective": best_loss,
+        "objective": best_loss,  # the minimised loss, of the errors / y_scale
         "rmse_log": float(np.sqrt(np.mean(np.log(fitted / ef) ** 2))),
-        "rmse": float(np.sqrt(np.mean((fitted - ef) ** 2))),
+        "rmse": float(np.sqrt(np.mean((fitted - ef) ** 2))) * y_scale,
         "n_starts": int(len(res.loss)),
         "n_grid": n_grid,
         "n_reached_best": reached,
@@ -223,7 +228,7 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
         spec=spec, solver=solver, scale=scale, xn=xn, ef=ef, xcf=xcf, theta=theta,
         params=params, minima=res.theta[uniq], fitted=fitted, problem=prob,
         backtests=backtests, tau=tau, diagnostics=diagnostics, warnings=tuple(msgs),
-        status="rejected: " + fatal[0] if fatal else "ok",
+        status="rejected: " + fatal[0] if fatal else "ok", y_scale=y_scale,
     )
 
 
@@ -336,7 +341,8 @@ def bootstrap(st: CandidateFit, R: int, rng: np.random.Generator, *,
         x_max_n=float(np.max(st.xn if law.n_inputs == 1 else 1.0)),
         params=st.params,
         bootstrap_theta=boot_theta,
-        bootstrap_params=law.from_internal(boot_theta, st.scale) if R else boot_theta,
+        bootstrap_params=(law.scale_params(law.from_internal(boot_theta, st.scale), st.y_scale)
+                          if R else boot_theta),
         tilt=tilt,
         extrapolation_error=st.tau,
         residuals=residuals(st.fitted, st.ef, solver.loss),
@@ -345,7 +351,9 @@ def bootstrap(st: CandidateFit, R: int, rng: np.random.Generator, *,
         diagnostics=st.diagnostics,
         warnings=st.warnings,
         backtest=tuple(
-            {"cut": b.cut, "index": b.index.tolist(), "err_pred": b.err_pred.tolist()}
+            {"cut": b.cut, "index": b.index.tolist(),
+             "err_pred": (b.err_pred * st.y_scale).tolist()}
             for b in st.backtests
         ),
+        y_scale=st.y_scale,
     )

@@ -71,6 +71,10 @@ class LawFit:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     backtest: tuple[dict, ...] = ()
+    #: the error unit the law was fitted in: ``theta`` and the residuals describe
+    #: ``err / y_scale`` (the engine fits errors of order 1 whatever their unit); every
+    #: prediction and parameter here is in the original unit
+    y_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("theta", "scale", "bootstrap_theta", "bootstrap_params", "tilt",
@@ -83,7 +87,7 @@ class LawFit:
 
     def predict_error(self, X: np.ndarray) -> np.ndarray:
         """Point-fit error at ``X`` (compute, or (N, D) pairs for two-input laws)."""
-        return self.law.f(self._xn(X), self.theta[None, :])[0]
+        return self.y_scale * self.law.f(self._xn(X), self.theta[None, :])[0]
 
     @property
     def n_replicates(self) -> int:
@@ -111,7 +115,7 @@ class LawFit:
             rng = np.random.default_rng(self.noise_seed)
             eps = noise_draws(self.residuals, self.law.n_params, curves.shape, rng)
             curves = curves + eps if self.loss == "ls" else curves * np.exp(eps)
-        return curves
+        return curves * self.y_scale if self.y_scale != 1.0 else curves
 
     def params_interval(self, level: float) -> dict[str, tuple[float, float]]:
         """Percentile bootstrap interval of every parameter (original units)."""

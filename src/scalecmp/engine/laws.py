@@ -61,6 +61,10 @@ class Law:
     name: ClassVar[str]
     formula: ClassVar[str]
     param_names: ClassVar[tuple[str, ...]]
+    #: the parameters in the error's own unit (amplitudes, floors): multiplied by ``k`` when
+    #: the error is (``y -> k y``); the others (exponents, break positions) are unitless
+    #: or in compute units
+    y_params: ClassVar[tuple[str, ...]] = ()
     n_inputs: ClassVar[int] = 1
     description: ClassVar[str] = ""
 
@@ -79,6 +83,15 @@ class Law:
     @property
     def n_params(self) -> int:
         return len(self.param_names)
+
+    def scale_params(self, params: np.ndarray, k: float) -> np.ndarray:
+        """Parameters (..., p) of the same law for the error in units ``k`` times larger:
+        ``err(x; scale_params(p, k)) = k err(x; p)``."""
+        params = np.array(params, dtype=float)
+        if k != 1.0:
+            for name in self.y_params:
+                params[..., self.param_names.index(name)] *= k
+        return params
 
     def default_scale(self, x: np.ndarray) -> np.ndarray:
         """Scale(s) used to normalise ``x``: geometric mean of each input column."""
@@ -170,6 +183,7 @@ class PowerLaw(Law):
     name = "power"
     formula = "y = A * x^alpha"
     param_names = ("A", "alpha")
+    y_params = ("A",)
     description = "Pure power law; no floor. Straight line on log-log axes."
 
     def f(self, xn, theta):
@@ -210,6 +224,7 @@ class PowerFloorLaw(Law):
     name = "power_floor"
     formula = "y = A * x^alpha + E"
     param_names = ("A", "alpha", "E")
+    y_params = ("A", "E")
     description = "Power law with an irreducible error E (the error floor)."
 
     def f(self, xn, theta):
@@ -251,6 +266,7 @@ class SaturatingLaw(Law):
     name = "saturating"
     formula = "y = A * (x + B)^alpha + E"
     param_names = ("A", "B", "alpha", "E")
+    y_params = ("A", "E")
     description = (
         "The study's law: a power law in x + B (B bends the curve at small compute, where "
         "error saturates near chance) with a floor E."
@@ -312,6 +328,7 @@ class BrokenPowerLaw(Law):
     name = "broken_power"
     formula = "y = E + A * x^(-c0) * (1 + (x / d)^(1/f))^(-c1 * f)"
     param_names = ("A", "c0", "c1", "d", "f", "E")
+    y_params = ("A", "E")
     description = (
         "Smoothly broken power law with one break (Caballero et al. 2022): log-log slope "
         "-c0 below the break at x = d, -(c0 + c1) above it, f the break's sharpness. "
@@ -407,6 +424,7 @@ class ChinchillaLaw(Law):
     name = "chinchilla"
     formula = "y = E + A / N^alpha + B / D^beta"
     param_names = ("A", "alpha", "B", "beta", "E")
+    y_params = ("A", "B", "E")
     n_inputs = 2
     description = (
         "Hoffmann et al. 2022: error as a function of model size N (--x) and samples seen "

@@ -69,8 +69,12 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     if not specs or (not is_auto and n_front < get_law(options.law).n_params + 1):
         raise DataError(_too_few(options, n_front, len(err), n_inputs))
     xf, ef, xcf = X[mask], err[mask], xc[mask]
+    # the laws are fitted to errors of order 1 (a metric in [0, 1] as it is): the fit does
+    # not depend on the metric's unit
+    y_scale = 1.0 if maximize else float(np.exp(np.mean(np.log(ef))))
 
-    fits = [fit_candidate(c, xf, ef, xcf, options=options, maximize=maximize) for c in specs]
+    fits = [fit_candidate(c, xf, ef / y_scale, xcf, options=options, maximize=maximize,
+                          y_scale=y_scale) for c in specs]
     weights, scores, matrix = _weigh(fits, options.mixture)
     counts = allocate(weights, int(options.n_bootstrap))
     rng = np.random.default_rng(options.random_state)
@@ -79,8 +83,8 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         for st, n in zip(fits, counts, strict=True)
     ]
     candidates = [
-        {"name": st.spec.name, "law": st.law.name, "weight": float(w), "backtest_rmse": sc,
-         "status": st.status}
+        {"name": st.spec.name, "law": st.law.name, "weight": float(w),
+         "backtest_rmse": None if sc is None else sc * y_scale, "status": st.status}
         for st, w, sc in zip(fits, weights, scores, strict=True)
     ]
     candidates += [
