@@ -314,7 +314,7 @@ def test_fewer_than_two_groups_is_refused_before_fitting(im):
     one_error(err, "--by: compare needs at least 2 groups, got 1")
 
 
-def _interrupt_after(delay: float) -> subprocess.CompletedProcess:
+def _interrupt_after(delay: float, sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
     data = Path(tempfile.mkdtemp(prefix="scalecmp-int-")) / "im.csv"
     _frame().to_csv(data, index=False)
     # the study's exact recipe takes ~30 s per group: the signal always comes mid-run
@@ -324,7 +324,7 @@ def _interrupt_after(delay: float) -> subprocess.CompletedProcess:
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=data.parent)
     time.sleep(delay)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     left = sorted(x.name for x in data.parent.iterdir())
     shutil.rmtree(data.parent)
@@ -522,3 +522,41 @@ def test_help_lists_the_shared_options(command):
     for flag in ("--by", "--where", "--maximize", "--frontier", "--n-bootstrap", "--level",
                  "--seed", "--force", "--quiet"):
         assert flag in out, (command, flag)
+
+
+# ------------------------------------------------------------- issue 18: nothing lost, ever
+@pytest.mark.parametrize("delay", [1.0, 3.0])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_like_ctrl_c(sig, delay):
+    r, left = _interrupt_after(delay, sig)
+    assert r.returncode == 128 + sig, r.stderr
+    assert r.stderr == f"scalecmp: interrupted ({signal.Signals(sig).name})\n"
+    assert left == ["im.csv"]  # no output, no temporary file left behind
+
+
+def test_a_closed_pipe_drops_the_table_quietly_and_writes_the_files(im, tmp_path):
+    """``scalecmp fit ... | head -1``: the reader goes away after one line."""
+    js, png = tmp_path / "f.json", tmp_path / "f.png"
+    p = subprocess.Popen([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                          "--by", "model_type", *FAST, "--json", str(js), "--plot", str(png)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(timeout=120)
+    assert first.strip()
+    assert p.returncode == 0, err
+    assert all(ln.startswith("scalecmp: warning: ") for ln in err.splitlines()), err
+    assert json.loads(js.read_text())["maximize"] is True
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_standard_output_on_a_full_disk_is_one_line_and_writes_nothing(im, tmp_path):
+    js = tmp_path / "f.json"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                            "--by", "model_type", *FAST, "--json", str(js)],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    one_error(r.stderr, "cannot write to standard output", "No space left on device")
+    assert not js.exists()
