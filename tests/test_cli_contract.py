@@ -9,6 +9,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -842,3 +843,77 @@ def test_json_to_dev_stdout_is_refused_up_front(im):
     assert r.returncode == 2, r.stderr
     one_error(r.stderr, "--json", "/dev/stdout", "standard output", "regular files only")
     assert r.stdout == ""
+
+
+# a grid that trains in seconds on a CPU (as in tests/test_cli_grid.py)
+TINY_GRID = """
+name: lock
+procedures: [clip]
+sizes: [xxs]
+samples_seen: [32, 64]
+lr: 0.003
+schedules: [cosine]
+batch_size: 16
+warmup: 1
+data: {type: synthetic, n_shapes: 2, n_colours: 2}
+eval: {tasks: [classification], n_per_class: 2}
+train: {context_length: 16}
+"""
+
+
+def test_a_grid_folder_in_use_is_refused_naming_its_holder(tmp_path):
+    import fcntl
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    out.mkdir()
+    with open(out / ".grid.lock", "w") as held:  # another `grid run` holds the folder
+        held.write(json.dumps({"pid": 4242, "host": "node7",
+                               "started": "2025-06-01T09:30:00+00:00"}))
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = run("grid", "run", spec, "--out", out, "-q", "--threads", "1")
+    assert code == 2, err
+    one_error(err, f"grid folder {out} is in use by another process",
+              "pid 4242 on node7, since 2025-06-01T09:30:00")
+    assert sorted(p.name for p in out.iterdir()) == [".grid.lock"]  # nothing trained
+
+
+def test_two_grid_runs_on_one_folder_train_each_cell_once(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    procs = [subprocess.Popen([sys.executable, "-m", "scalecmp.cli", "grid", "run", str(spec),
+                               "--out", str(out), "-q", "--threads", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    results = [(p.returncode, o, e) for p, (o, e) in zip(procs, outs, strict=True)]
+    new = 0
+    for code, stdout, stderr in results:
+        assert code in (0, 2), stderr
+        if code == 2:  # refused while the other one ran
+            one_error(stderr, "is in use by another process (pid ")
+        else:
+            new += int(re.search(r"\((\d+) new", stdout).group(1))
+    assert new == 2  # every cell trained once, by one of the two
+
+
+def test_the_lock_of_a_dead_grid_run_is_taken_over(tmp_path):
+    import socket
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (out / ".grid.lock").write_text(json.dumps({"pid": gone.pid,
+                                                "host": socket.gethostname(),
+                                                "started": "2025-06-01T09:30:00+00:00"}))
+    code, stdout, err = run("grid", "run", spec, "--out", out, "-q", "--threads", "1")
+    assert code == 0, err
+    assert "2/2 cells done" in stdout
+    assert f"taking over the lock of pid {gone.pid}" in err
+    assert (out / ".grid.lock").read_text() == ""  # released as it ended

@@ -24,7 +24,8 @@ renames can leave a mixed set (the replaced files then lie beside their paths as
 Temporary files are named ``.NAME.<host>-<pid>.<random>.tmp[.SUFFIX]``: a run that died
 leaves them, and the next write of that output removes those of a dead writer on this host
 (or older than a day): :func:`remove_stale_temps`. :func:`file_lock` is an exclusive
-``fcntl`` lock; :func:`write_json` writes strict JSON (NaN as null). Reading
+``fcntl`` lock; :func:`holder_lock` one that names its holder (pid, host, start time) to
+whoever it refuses; :func:`write_json` writes strict JSON (NaN as null). Reading
 measurements is :mod:`scalecmp.io`. Needs numpy and the standard library only.
 """
 
@@ -47,6 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -63,6 +65,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_path",
     "file_lock",
+    "holder_lock",
     "atomic_write_text",
     "output_transaction",
     "remove_stale_temps",
@@ -710,3 +713,62 @@ def file_lock(path: str | Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    with contextlib.suppress(OSError, ValueError):
+        raw = os.pread(fd, 4096, 0)
+        holder = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+        if isinstance(holder, dict):
+            return holder
+    return {}
+
+
+def _describe_holder(holder: Mapping[str, Any]) -> str:
+    if not holder:
+        return "a process that has not yet recorded itself"
+    return (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since "
+            f"{holder.get('started', '?')}")
+
+
+@contextlib.contextmanager
+def holder_lock(path: str | Path, what: str) -> Iterator[dict[str, Any]]:
+    """An exclusive lock on the file ``path`` (created when missing; its folder must
+    exist) held by this process for the block, which records its holder in it (pid, host,
+    start time). Another process asking for it meanwhile gets a one-line
+    :class:`UsageError`: ``{what} is in use by pid ... on ... since ...``. The lock is the
+    OS's (``flock``): a holder that dies releases it, and the next one takes it over; the
+    block gets the record such a dead holder left (``{}`` when the last one ended
+    cleanly)."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise UsageError(f"cannot lock {what}: {path}: {_reason(exc)}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder: dict[str, Any] = {}
+            for _ in range(20):  # a holder that has just taken it writes its record next
+                holder = _read_holder(fd)
+                if holder:
+                    break
+                time.sleep(0.05)
+            raise UsageError(f"{what} is in use by another process "
+                             f"({_describe_holder(holder)})") from None
+        previous = _read_holder(fd)
+        record = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": datetime.now().astimezone().isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+        try:
+            yield previous
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # ended cleanly: nothing to take over
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
