@@ -470,7 +470,7 @@ def test_the_contract_check_catches_a_broken_contract(monkeypatch):
 
     frame = _base(0, 2, 10, loss_like=False)
 
-    real_fit = cli_fit.fit
+    real_fit = cli_fit.fit_frame
     options = ["--maximize", "-q", "--law", "power", "--n-bootstrap", "0"]
 
     def leaves_a_stray(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
@@ -478,14 +478,14 @@ def test_the_contract_check_catches_a_broken_contract(monkeypatch):
         return real_fit(*args, **kwargs)
 
     check_contract("fit", frame, ".csv", "none", b"", options)  # the real one passes
-    monkeypatch.setattr(cli_fit, "fit", leaves_a_stray)
+    monkeypatch.setattr(cli_fit, "fit_frame", leaves_a_stray)
     with pytest.raises(AssertionError, match="stray files"):
         check_contract("fit", frame, ".csv", "none", b"", options)
 
     def crashes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyError("boom")
 
-    monkeypatch.setattr(cli_fit, "fit", crashes)
+    monkeypatch.setattr(cli_fit, "fit_frame", crashes)
     with pytest.raises(AssertionError, match="exit 1"):
         check_contract("fit", frame, ".csv", "none", b"", options)
 
