@@ -682,6 +682,24 @@ def test_two_runs_writing_one_new_path_one_wins_the_other_exits_2(im, tmp_path):
                                                           "same.json"]
 
 
+def test_a_file_a_library_left_open_is_no_warning_line(im, monkeypatch):
+    """A ResourceWarning (a file object collected unclosed, as when an interrupt unwinds an
+    import that was reading a .pyc) says nothing a user can act on: the interrupted line
+    stays the only line."""
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+
+    def leaves_a_file_open(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        open(im).close  # noqa: B018, SIM115 - opened, never closed, collected at once
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", leaves_a_file_open)
+    code, _, err = run("fit", im, "--maximize", "-q", "--law", "power", "--n-bootstrap", "0")
+    assert code == 0, err
+    assert "unclosed file" not in err, err
+
+
 @pytest.mark.parametrize("delay", [1.0, 3.0])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_sighup_end_like_ctrl_c(sig, delay):

@@ -262,6 +262,9 @@ def _main(argv: list[str] | None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
+            # a file left open by a library, noticed when an interrupt unwinds an import
+            # (the .pyc being read): nothing a user can act on, and not their second line
+            warnings.simplefilter("ignore", ResourceWarning)
         warnings.showwarning = _show_warning
         from scalecmp.errors import ScalecmpError
 
