@@ -935,3 +935,23 @@ def test_the_lock_of_a_dead_grid_run_is_taken_over(tmp_path):
     assert "2/2 cells done" in stdout
     assert f"taking over the lock of pid {gone.pid}" in err
     assert (out / ".grid.lock").read_text() == ""  # released as it ended
+
+
+def test_a_grid_folder_that_cannot_be_locked_is_one_line(tmp_path, monkeypatch):
+    """A filesystem without locks (ENOLCK): refused in one line, not run unguarded."""
+    import fcntl
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    real_flock = fcntl.flock
+
+    def no_locks(fd, op):  # noqa: ANN001, ANN202
+        if op & fcntl.LOCK_NB:  # the grid folder's lock
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    code, _, err = run("grid", "run", spec, "--out", tmp_path / "grid", "-q", "--threads", "1")
+    assert code == 2, err
+    one_error(err, "cannot lock grid folder", "No locks available")
+    assert not (tmp_path / "grid" / "shards").exists()

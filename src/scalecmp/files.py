@@ -757,6 +757,8 @@ def holder_lock(path: str | Path, what: str) -> Iterator[dict[str, Any]]:
                 time.sleep(0.05)
             raise UsageError(f"{what} is in use by another process "
                              f"({_describe_holder(holder)})") from None
+        except OSError as exc:  # a filesystem without locks (ENOLCK)
+            raise UsageError(f"cannot lock {what}: {path}: {_reason(exc)}") from None
         previous = _read_holder(fd)
         record = {"pid": os.getpid(), "host": socket.gethostname(),
                   "started": datetime.now().astimezone().isoformat(timespec="seconds")}
