@@ -682,6 +682,41 @@ def test_two_runs_writing_one_new_path_one_wins_the_other_exits_2(im, tmp_path):
                                                           "same.json"]
 
 
+def test_an_interrupt_raised_where_python_ignores_exceptions_still_ends_the_command(
+        im, tmp_path, monkeypatch):
+    """The signal's handler runs wherever the main thread is: inside a weakref callback (the
+    import system's module-lock cleanup is one) Python ignores the exception it raises,
+    and the command ran on to the end. It is delivered again, outside."""
+    import weakref
+
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+
+    class Thing:
+        pass
+
+    def signalled(ref) -> None:  # noqa: ANN001
+        os.kill(os.getpid(), signal.SIGINT)
+        ref.__class__  # noqa: B018 - a bytecode boundary: the handler runs here, ignored
+
+    def fit_with_a_callback(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        thing = Thing()
+        keep = weakref.ref(thing, signalled)  # noqa: F841 - the callback needs it alive
+        del thing  # the callback runs now, and the interrupt raised in it is lost
+        end = time.perf_counter() + 5
+        while time.perf_counter() < end:
+            time.sleep(0.01)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", fit_with_a_callback)
+    js = tmp_path / "f.json"
+    code, _, err = run("fit", im, "--maximize", "-q", *FAST, "--json", js)
+    assert code == 130, err
+    assert err == "scalecmp: interrupted\n"
+    assert not js.exists()
+
+
 def test_a_file_a_library_left_open_is_no_warning_line(im, monkeypatch):
     """A ResourceWarning (a file object collected unclosed, as when an interrupt unwinds an
     import that was reading a .pyc) says nothing a user can act on: the interrupted line

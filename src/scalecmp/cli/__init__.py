@@ -46,6 +46,8 @@ def _on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001
 
 #: whether main() runs, and whether it has caught its interrupt
 _state = {"running": False, "caught": False}
+#: the ``sys.unraisablehook`` that main() found (and restores)
+_previous_hook: list[Any] = [sys.unraisablehook]
 
 
 def _unraisable(info: Any) -> None:
@@ -62,9 +64,6 @@ def _unraisable(info: Any) -> None:
     threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
 
 
-_previous_hook: list[Any] = [sys.unraisablehook]
-
-
 def _redeliver(signum: int) -> None:
     import _thread
     import time
@@ -72,6 +71,7 @@ def _redeliver(signum: int) -> None:
     time.sleep(0.05)
     if _state["running"] and not _state["caught"]:
         _thread.interrupt_main(signum)
+
 
 #: the signals that end a command in ``scalecmp: interrupted`` and 128 + their number
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
