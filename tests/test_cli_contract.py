@@ -5,8 +5,11 @@ and the four analysis commands speak one vocabulary."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -314,7 +317,7 @@ def test_fewer_than_two_groups_is_refused_before_fitting(im):
     one_error(err, "--by: compare needs at least 2 groups, got 1")
 
 
-def _interrupt_after(delay: float) -> subprocess.CompletedProcess:
+def _interrupt_after(delay: float, sig: int = signal.SIGINT) -> subprocess.CompletedProcess:
     data = Path(tempfile.mkdtemp(prefix="scalecmp-int-")) / "im.csv"
     _frame().to_csv(data, index=False)
     # the study's exact recipe takes ~30 s per group: the signal always comes mid-run
@@ -324,7 +327,7 @@ def _interrupt_after(delay: float) -> subprocess.CompletedProcess:
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          cwd=data.parent)
     time.sleep(delay)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     out, err = p.communicate(timeout=60)
     left = sorted(x.name for x in data.parent.iterdir())
     shutil.rmtree(data.parent)
@@ -522,3 +525,468 @@ def test_help_lists_the_shared_options(command):
     for flag in ("--by", "--where", "--maximize", "--frontier", "--n-bootstrap", "--level",
                  "--seed", "--force", "--quiet"):
         assert flag in out, (command, flag)
+
+
+# ------------------------------------------------------------- issue 18: nothing lost, ever
+def _real(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _every_output(command: str, im: Path, tmp_path: Path) -> tuple[list, list[Path]]:
+    """A run of ``command`` writing every output it has (replacing them: ``--force``), and
+    those outputs."""
+    if command == "report":
+        out = tmp_path / "rep"
+        return (["report", im, "--out", out, "--by", "model_type", "--maximize", "-q",
+                 "--force", *FAST], [out / f"report.{ext}" for ext in ("html", "md", "tex")])
+    js, png = tmp_path / f"{command}.json", tmp_path / f"{command}.png"
+    law = [] if command == "optimal" else ["--law", "power_floor"]
+    return ([command, im, "--by", "model_type", "--maximize", "-q", "--force",
+             "--n-bootstrap", "20", *law, "--json", js, "--plot", png], [js, png])
+
+
+def _previous_set(paths: list[Path]) -> None:
+    for p in paths:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"the previous run's " + p.name.encode())
+
+
+@contextlib.contextmanager
+def _signal_fails_the_test(sig: int):  # noqa: ANN202
+    """A signal that scalecmp leaves unhandled fails the test (instead of ending pytest)."""
+    def unhandled(signum, frame):  # noqa: ANN001, ANN202, ARG001
+        raise AssertionError(f"{signal.Signals(signum).name} was not handled by scalecmp")
+
+    previous = signal.signal(sig, unhandled)
+    try:
+        yield
+    finally:
+        signal.signal(sig, previous)
+
+
+def _on_renames(monkeypatch, outputs: list[Path], act) -> list[str]:  # noqa: ANN001
+    """``act(n, rename)`` decides about the n-th rename (``os.replace``, ``os.link``) onto one
+    of ``outputs``: it may do it, then return (or signal); or raise instead."""
+    targets = {_real(p) for p in outputs}
+    seen: list[str] = []
+
+    def wrap(real):  # noqa: ANN001, ANN202
+        def renamed(src, dst, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if _real(dst) not in targets:
+                return real(src, dst, *args, **kwargs)
+            seen.append(str(dst))
+            return act(len(seen), lambda: real(src, dst, *args, **kwargs))
+        return renamed
+
+    monkeypatch.setattr(os, "replace", wrap(os.replace))
+    monkeypatch.setattr(os, "link", wrap(os.link))
+    return seen
+
+
+@pytest.mark.parametrize("command, sig", [("fit", signal.SIGINT), ("compare", signal.SIGINT),
+                                          ("optimal", signal.SIGINT), ("report", signal.SIGINT),
+                                          ("report", signal.SIGTERM)])
+def test_a_signal_between_the_renames_keeps_the_previous_set_whole(im, tmp_path, monkeypatch,
+                                                                    command, sig):
+    """Ctrl-C (or SIGTERM) after the first output is in place and before the others: the
+    previous outputs are all still there, whole, and no temporary file is left."""
+    args, outputs = _every_output(command, im, tmp_path)
+    _previous_set(outputs)
+    before = _snapshot(tmp_path)
+
+    def then_signal(n, rename):  # noqa: ANN001, ANN202
+        rename()
+        if n == 1:
+            os.kill(os.getpid(), sig)
+
+    seen = _on_renames(monkeypatch, outputs, then_signal)
+    with _signal_fails_the_test(sig):
+        code, _, err = run(*args)
+    assert seen, "no output was renamed into place"
+    assert code == 128 + sig, err
+    assert err.splitlines()[-1].startswith("scalecmp: interrupted"), err
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["fit", "report"])
+def test_an_error_between_the_renames_keeps_the_previous_set_whole(im, tmp_path, monkeypatch,
+                                                                    command):
+    args, outputs = _every_output(command, im, tmp_path)
+    _previous_set(outputs)
+    before = _snapshot(tmp_path)
+
+    def second_fails(n, rename):  # noqa: ANN001, ANN202
+        if n == 2:
+            raise OSError(5, "Input/output error")
+        return rename()
+
+    _on_renames(monkeypatch, outputs, second_fails)
+    code, _, err = run(*args)
+    assert code == 2, err
+    one_error(err, "cannot write", "Input/output error")
+    assert _snapshot(tmp_path) == before
+
+
+def test_a_file_that_appears_at_an_output_path_meanwhile_is_not_replaced(im, tmp_path,
+                                                                         monkeypatch):
+    import scalecmp.cli.fit as cli_fit
+
+    js, png = tmp_path / "f.json", tmp_path / "f.png"
+    real_fit = cli_fit.fit_frame
+
+    def fit_while_the_user_writes(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        js.write_text("the user's own notes\n")  # after the checks, before the commit
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", fit_while_the_user_writes)
+    code, _, err = run("fit", im, "--maximize", "--by", "model_type", "-q", *FAST,
+                       "--json", js, "--plot", png)
+    assert code == 2, err
+    one_error(err, "--json", str(js), "appeared while the command ran", "--force")
+    assert js.read_text() == "the user's own notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "im.csv"]  # no f.png
+
+
+_FIT_THEN_MEET = """
+import sys, time, pathlib
+import scalecmp.cli.fit as f
+real = f.fit_frame
+def fit_then_meet(*args, **kwargs):
+    result = real(*args, **kwargs)
+    pathlib.Path(sys.argv[1]).touch()  # both have checked their outputs and fitted
+    end = time.time() + 120
+    while not pathlib.Path(sys.argv[2]).exists() and time.time() < end:
+        time.sleep(0.02)
+    return result
+f.fit_frame = fit_then_meet
+from scalecmp.cli import main
+main(sys.argv[3:])
+"""
+
+
+def test_two_runs_writing_one_new_path_one_wins_the_other_exits_2(im, tmp_path):
+    js = tmp_path / "same.json"
+    args = ["fit", str(im), "--maximize", "--by", "model_type", "-q", *FAST, "--json", str(js)]
+    ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
+    procs = [subprocess.Popen([sys.executable, "-c", _FIT_THEN_MEET, str(me), str(other),
+                               *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+             for me, other in (ready, ready[::-1])]
+    results = [(p, *p.communicate(timeout=300)) for p in procs]
+    codes = sorted(p.returncode for p, _, _ in results)
+    assert codes == [0, 2], [err for _, _, err in results]
+    loser = next(err for p, _, err in results if p.returncode == 2)
+    one_error(loser, "--json", "appeared while the command ran")
+    assert json.loads(js.read_text())["maximize"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["im.csv", "ready-a", "ready-b",
+                                                          "same.json"]
+
+
+def test_an_interrupt_raised_where_python_ignores_exceptions_still_ends_the_command(
+        im, tmp_path, monkeypatch):
+    """The signal's handler runs wherever the main thread is: inside a weakref callback (the
+    import system's module-lock cleanup is one) Python ignores the exception it raises,
+    and the command ran on to the end. It is delivered again, outside."""
+    import weakref
+
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+
+    class Thing:
+        pass
+
+    def signalled(ref) -> None:  # noqa: ANN001
+        os.kill(os.getpid(), signal.SIGINT)
+        ref.__class__  # noqa: B018 - a bytecode boundary: the handler runs here, ignored
+
+    def fit_with_a_callback(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        thing = Thing()
+        keep = weakref.ref(thing, signalled)  # noqa: F841 - the callback needs it alive
+        del thing  # the callback runs now, and the interrupt raised in it is lost
+        end = time.perf_counter() + 5
+        while time.perf_counter() < end:
+            time.sleep(0.01)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", fit_with_a_callback)
+    js = tmp_path / "f.json"
+    code, _, err = run("fit", im, "--maximize", "-q", *FAST, "--json", js)
+    assert code == 130, err
+    assert err == "scalecmp: interrupted\n"
+    assert not js.exists()
+
+
+def test_a_file_a_library_left_open_is_no_warning_line(im, monkeypatch):
+    """A ResourceWarning (a file object collected unclosed, as when an interrupt unwinds an
+    import that was reading a .pyc) says nothing a user can act on: the interrupted line
+    stays the only line."""
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+
+    def leaves_a_file_open(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        open(im).close  # noqa: B018, SIM115 - opened, never closed, collected at once
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", leaves_a_file_open)
+    code, _, err = run("fit", im, "--maximize", "-q", "--law", "power", "--n-bootstrap", "0")
+    assert code == 0, err
+    assert "unclosed file" not in err, err
+
+
+@pytest.mark.parametrize("delay", [1.0, 3.0])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_like_ctrl_c(sig, delay):
+    r, left = _interrupt_after(delay, sig)
+    assert r.returncode == 128 + sig, r.stderr
+    assert r.stderr == f"scalecmp: interrupted ({signal.Signals(sig).name})\n"
+    assert left == ["im.csv"]  # no output, no temporary file left behind
+
+
+def test_stale_temporary_files_of_a_dead_run_are_removed(im, tmp_path):
+    from scalecmp.files import temp_prefix
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a writer that is no longer running
+    js, png = tmp_path / "f.json", tmp_path / "f.png"
+    stale = [tmp_path / f"{temp_prefix(js.name, gone.pid)}abcd1234.tmp",
+             tmp_path / f"{temp_prefix(png.name, gone.pid)}abcd1234.tmp.png"]
+    kept = [tmp_path / f"{temp_prefix(js.name, os.getppid())}abcd1234.tmp",  # alive
+            tmp_path / ".f.json.notes",  # not scalecmp's name
+            tmp_path / f"{temp_prefix('other.json', gone.pid)}abcd1234.tmp"]  # another output
+    for p in stale + kept:
+        p.write_text("debris")
+    folder = tmp_path / f"{temp_prefix(js.name, gone.pid)}zzzz1234.tmp"
+    folder.mkdir()  # only regular files are ever removed
+    code, _, err = run("fit", im, "--maximize", "-q", *FAST, "--json", js, "--plot", png)
+    assert code == 0, err
+    assert not any(p.exists() for p in stale)
+    assert all(p.read_text() == "debris" for p in kept) and folder.is_dir()
+
+
+def _grid_folder(root: Path) -> Path:
+    """A grid folder as ``grid run`` leaves it (without training): two units' shards of
+    accuracies, compiled into its table."""
+    from scalecmp.experiments import shards as SH
+
+    grid = root / "grid"
+    for proc, m in (("clip", 1.0), ("mammut", 1.8)):
+        rows = []
+        for size, gps in (("s", 4.0), ("m", 12.0), ("l", 40.0)):
+            for samples in np.geomspace(1e6, 3e9, 6).astype(int):
+                c = gps * samples
+                rows.append({"procedure": proc, "model": size, "dataset": "synthetic",
+                             "schedule": "cosine", "lr": 1e-3, "batch_size": 16, "warmup": 1,
+                             "seed": 0, "samples_seen": int(samples), "gflops_per_sample": gps,
+                             "gflops_total": c, "params": 10, "task": "classification",
+                             "metric": "acc1", "value": 1 - 20 * (c / m + 3e7) ** -0.2 - 0.1})
+        SH.write_shard_rows(grid, f"{proc}-unit", rows)
+    SH.collect(grid)
+    return grid
+
+
+@pytest.mark.parametrize("where", ["shards/clip-unit.parquet", "measurements.parquet",
+                                   "fit.json", "report"])
+def test_outputs_inside_an_input_grid_folder_are_refused(tmp_path, where):
+    grid = _grid_folder(tmp_path)
+    before = _snapshot(grid)
+    if where == "report":
+        args = ["report", grid, "--by", "procedure", "--out", grid / "rep", *FAST]
+    else:
+        args = ["fit", grid, "--json", grid / where, "--law", "power", "--frontier", "none",
+                "--n-bootstrap", "20"]
+    t0 = time.perf_counter()
+    code, _, err = run(*args, "--where", "metric=acc1", "--maximize", "-q", "--force")
+    assert code == 2 and time.perf_counter() - t0 < 10, err
+    one_error(err, "inside the input folder", str(grid))
+    assert _snapshot(grid) == before
+
+
+def test_a_closed_pipe_drops_the_table_quietly_and_writes_the_files(im, tmp_path):
+    """``scalecmp fit ... | head -1``: the reader goes away after one line."""
+    js, png = tmp_path / "f.json", tmp_path / "f.png"
+    p = subprocess.Popen([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                          "--by", "model_type", *FAST, "--json", str(js), "--plot", str(png)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read()
+    p.wait(timeout=120)
+    assert first.strip()
+    assert p.returncode == 0, err
+    assert all(ln.startswith("scalecmp: warning: ") for ln in err.splitlines()), err
+    assert json.loads(js.read_text())["maximize"] is True
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("command", ["fit", "report"])
+@pytest.mark.parametrize("err_no, call", [
+    (errno.ENOSPC, "os.fsync"), (errno.EDQUOT, "os.fsync"), (errno.EIO, "os.fsync"),
+    (errno.EACCES, "tempfile.mkstemp"), (errno.EROFS, "tempfile.mkstemp"),
+])
+def test_os_errors_at_output_time_are_one_line_and_leave_nothing(im, tmp_path, monkeypatch,
+                                                                  command, err_no, call):
+    """A full disk, a quota, an I/O error, a folder made read-only meanwhile: one line
+    naming the output, exit 2, no file (whole or not) and no folder the run created."""
+    import tempfile as tempfile_mod
+
+    module, name = call.split(".")
+
+    def fails(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(err_no, os.strerror(err_no))
+
+    monkeypatch.setattr({"os": os, "tempfile": tempfile_mod}[module], name, fails)
+    new = tmp_path / "new"
+    if command == "report":
+        args = ["report", im, "--by", "model_type", "--out", new / "rep", *FAST]
+    else:
+        args = ["fit", im, "--by", "model_type", *FAST, "--json", new / "f.json", "--plot",
+                new / "f.png"]
+    code, _, err = run(*args, "--maximize", "-q")
+    assert code == 2, err
+    one_error(err, str(new), os.strerror(err_no))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["im.csv"]
+
+
+def test_a_file_size_limit_is_one_line_and_leaves_nothing(im, tmp_path):
+    """``ulimit -f``: writes beyond the limit fail with EFBIG (SIGXFSZ ignored, as Python
+    does)."""
+    import resource
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    r = subprocess.run([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                        "--by", "model_type", "-q", *FAST, "--json", str(tmp_path / "f.json"),
+                        "--plot", str(tmp_path / "f.png")],
+                       capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert r.returncode == 2, r.stderr
+    one_error(r.stderr, "cannot write", str(tmp_path), "File too large")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["im.csv"]
+
+
+@pytest.mark.parametrize("length", [300, 250])
+def test_a_file_name_too_long_is_refused_before_the_fit(im, tmp_path, length):
+    """300 bytes exceed any name; 250 fit the name but not its temporary file's."""
+    t0 = time.perf_counter()
+    code, _, err = run("fit", im, "--maximize", "-q", "--n-bootstrap", "1000",
+                       "--json", tmp_path / ("a" * (length - 5) + ".json"))
+    assert code == 2 and time.perf_counter() - t0 < 5, err
+    one_error(err, "--json", "file name too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["im.csv"]
+
+
+def test_standard_output_on_a_full_disk_is_one_line_and_writes_nothing(im, tmp_path):
+    js = tmp_path / "f.json"
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                            "--by", "model_type", *FAST, "--json", str(js)],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    one_error(r.stderr, "cannot write to standard output", "No space left on device")
+    assert not js.exists()
+
+
+def test_json_to_dev_stdout_is_refused_up_front(im):
+    r = subprocess.run([sys.executable, "-m", "scalecmp.cli", "fit", str(im), "--maximize",
+                        "-q", "--n-bootstrap", "1000", "--json", "/dev/stdout", "--force"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    one_error(r.stderr, "--json", "/dev/stdout", "standard output", "regular files only")
+    assert r.stdout == ""
+
+
+# a grid that trains in seconds on a CPU (as in tests/test_cli_grid.py)
+TINY_GRID = """
+name: lock
+procedures: [clip]
+sizes: [xxs]
+samples_seen: [32, 64]
+lr: 0.003
+schedules: [cosine]
+batch_size: 16
+warmup: 1
+data: {type: synthetic, n_shapes: 2, n_colours: 2}
+eval: {tasks: [classification], n_per_class: 2}
+train: {context_length: 16}
+"""
+
+
+def test_a_grid_folder_in_use_is_refused_naming_its_holder(tmp_path):
+    import fcntl
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    out.mkdir()
+    with open(out / ".grid.lock", "w") as held:  # another `grid run` holds the folder
+        held.write(json.dumps({"pid": 4242, "host": "node7",
+                               "started": "2025-06-01T09:30:00+00:00"}))
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = run("grid", "run", spec, "--out", out, "-q", "--threads", "1")
+    assert code == 2, err
+    one_error(err, f"grid folder {out} is in use by another process",
+              "pid 4242 on node7, since 2025-06-01T09:30:00")
+    assert sorted(p.name for p in out.iterdir()) == [".grid.lock"]  # nothing trained
+
+
+def test_two_grid_runs_on_one_folder_train_each_cell_once(tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    procs = [subprocess.Popen([sys.executable, "-m", "scalecmp.cli", "grid", "run", str(spec),
+                               "--out", str(out), "-q", "--threads", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    results = [(p.returncode, o, e) for p, (o, e) in zip(procs, outs, strict=True)]
+    new = 0
+    for code, stdout, stderr in results:
+        assert code in (0, 2), stderr
+        if code == 2:  # refused while the other one ran
+            one_error(stderr, "is in use by another process (pid ")
+        else:
+            new += int(re.search(r"\((\d+) new", stdout).group(1))
+    assert new == 2  # every cell trained once, by one of the two
+
+
+def test_the_lock_of_a_dead_grid_run_is_taken_over(tmp_path):
+    import socket
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    out = tmp_path / "grid"
+    out.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    (out / ".grid.lock").write_text(json.dumps({"pid": gone.pid,
+                                                "host": socket.gethostname(),
+                                                "started": "2025-06-01T09:30:00+00:00"}))
+    code, stdout, err = run("grid", "run", spec, "--out", out, "-q", "--threads", "1")
+    assert code == 0, err
+    assert "2/2 cells done" in stdout
+    assert f"taking over the lock of pid {gone.pid}" in err
+    assert (out / ".grid.lock").read_text() == ""  # released as it ended
+
+
+def test_a_grid_folder_that_cannot_be_locked_is_one_line(tmp_path, monkeypatch):
+    """A filesystem without locks (ENOLCK): refused in one line, not run unguarded."""
+    import fcntl
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(TINY_GRID)
+    real_flock = fcntl.flock
+
+    def no_locks(fd, op):  # noqa: ANN001, ANN202
+        if op & fcntl.LOCK_NB:  # the grid folder's lock
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    code, _, err = run("grid", "run", spec, "--out", tmp_path / "grid", "-q", "--threads", "1")
+    assert code == 2, err
+    one_error(err, "cannot lock grid folder", "No locks available")
+    assert not (tmp_path / "grid" / "shards").exists()

@@ -21,7 +21,9 @@ split among the commands as ``SHARE`` says::
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import json
 import os
 import signal
 import stat
@@ -486,3 +488,147 @@ def test_the_contract_check_catches_a_broken_contract(monkeypatch):
     monkeypatch.setattr(cli_fit, "fit_frame", crashes)
     with pytest.raises(AssertionError, match="exit 1"):
         check_contract("fit", frame, ".csv", "none", b"", options)
+
+
+# ------------------------------------------------------------ faults while writing outputs
+#: what happens at the chosen file operation: a signal (after it), an OS error (instead of
+#: it) or the user's own file appearing at the JSON path (before it)
+FAULTS = ("SIGINT", "SIGTERM", "SIGHUP", "ENOSPC", "EFBIG", "EDQUOT", "EIO", "EACCES",
+          "EROFS", "appears")
+#: the file operations of an output transaction that a fault may hit
+FILE_CALLS = (("os", "fsync"), ("os", "link"), ("os", "replace"), ("os", "chmod"),
+              ("tempfile", "mkstemp"))
+USER_FILE = b"the user's own file, written while scalecmp ran\n"
+FAULT_RUNS: dict[str, int] = {}  # exit status -> examples
+
+
+def _touches(root: Path, name: str, args: tuple, kwargs: dict) -> bool:
+    if name == "fsync":  # a descriptor: every fsync is scalecmp's own
+        return True
+    paths = [kwargs.get("dir")] if name == "mkstemp" else list(args[:2])
+    return any(isinstance(p, str | Path) and str(p).startswith(str(root)) for p in paths)
+
+
+@contextlib.contextmanager
+def _faulty_files(root: Path, fault: str, at: int):  # noqa: ANN202
+    """The ``at``-th file operation under ``root`` meets ``fault``."""
+    modules = {"os": os, "tempfile": tempfile}
+    real = {(m, n): getattr(modules[m], n) for m, n in FILE_CALLS}
+    state = {"n": 0, "appeared": False}
+
+    def wrap(m: str, n: str):  # noqa: ANN202
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if not _touches(root, n, args, kwargs):
+                return real[(m, n)](*args, **kwargs)
+            state["n"] += 1
+            if state["n"] != at:
+                return real[(m, n)](*args, **kwargs)
+            if fault.startswith("SIG"):
+                rv = real[(m, n)](*args, **kwargs)
+                os.kill(os.getpid(), getattr(signal, fault))
+                return rv
+            if fault == "appears":
+                target = root / "out.json"
+                if not os.path.lexists(target):
+                    target.write_bytes(USER_FILE)
+                    state["appeared"] = True
+                return real[(m, n)](*args, **kwargs)
+            code = getattr(errno, fault)
+            raise OSError(code, os.strerror(code))
+        return call
+
+    def unhandled(signum, frame):  # noqa: ANN001, ANN202, ARG001
+        raise AssertionError(f"{signal.Signals(signum).name} was not handled by scalecmp")
+
+    handlers = {s: signal.signal(s, unhandled) for s in (signal.SIGTERM, signal.SIGHUP)}
+    for m, n in FILE_CALLS:
+        setattr(modules[m], n, wrap(m, n))
+    try:
+        yield state
+    finally:
+        for (m, n), f in real.items():
+            setattr(modules[m], n, f)
+        for s, h in handlers.items():
+            signal.signal(s, h)
+
+
+_FIT_CACHE: list = []
+
+
+def check_faults(fault: str, at: int, force: bool, plot: bool) -> None:
+    """``fit --json [--plot]`` (the fit itself computed once and replayed) with ``fault``
+    at the ``at``-th file operation. The contract: exit 0 with every output new; or exit 2
+    (one error line) or 128 + the signal (one ``interrupted`` line) with every file as it
+    was (and the user's file, if one appeared, untouched); never a temporary file left."""
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+
+    def fit_once(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if not _FIT_CACHE:
+            _FIT_CACHE.append(real_fit(*args, **kwargs))
+        return _FIT_CACHE[0]
+
+    with tempfile.TemporaryDirectory(prefix="scalecmp-fault-") as tmp:
+        root = Path(os.path.realpath(tmp))
+        _base(0, 2, 10, loss_like=False).to_csv(root / "data.csv", index=False)
+        outputs = ["out.json", *(["out.png"] if plot else [])]
+        if force:
+            for name in outputs:
+                (root / name).write_bytes(b"the previous run's " + name.encode())
+        args = ["fit", str(root / "data.csv"), "--maximize", "--by", "model_type", "-q",
+                "--law", "power", "--n-bootstrap", "20", "--json", str(root / "out.json"),
+                *(["--plot", str(root / "out.png")] if plot else []),
+                *(["--force"] if force else [])]
+        before = _listing(root)
+        err = io.StringIO()
+        cli_fit.fit_frame = fit_once
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err), \
+                    _faulty_files(root, fault, at) as state:
+                try:
+                    main(args)
+                    code = 0
+                except SystemExit as exc:
+                    code = 0 if exc.code is None else exc.code
+        finally:
+            cli_fit.fit_frame = real_fit
+        after = _listing(root)
+        what = f"fault {fault} at file operation {at} (force={force}, plot={plot})"
+        stderr = err.getvalue()
+        lines = [ln for ln in stderr.splitlines() if not ln.startswith("scalecmp: warning: ")]
+        signals = {128 + getattr(signal, f) for f in FAULTS if f.startswith("SIG")}
+        assert code in {0, 2} | signals, f"{what}: exit {code}\n{stderr}"
+        assert "Traceback" not in stderr, f"{what}\n{stderr}"
+        assert len(lines) == (0 if code == 0 else 1), f"{what}: exit {code}\n{stderr}"
+        if code == 2:
+            assert lines[0].startswith("scalecmp: error: "), f"{what}\n{stderr}"
+        elif code:
+            assert lines[0].startswith("scalecmp: interrupted"), f"{what}\n{stderr}"
+        debris = [n for n in after if n.startswith(".")]
+        assert not debris, f"{what}: exit {code}, left {debris}\n{stderr}"
+        if state["appeared"]:
+            before["out.json"] = ("file", USER_FILE)
+        if code == 0:
+            assert json.loads(after.pop("out.json")[1])["maximize"] is True, what
+            if plot:
+                assert after.pop("out.png")[1][:4] == b"\x89PNG", what
+            for name in outputs:
+                before.pop(name, None)
+        assert after == before, f"{what}: exit {code}: files changed\n{stderr}"
+        FAULT_RUNS[str(code)] = FAULT_RUNS.get(str(code), 0) + 1
+
+
+def test_faults_while_writing_outputs_keep_every_file_whole():
+    """Every fault at every file operation of the outputs' transaction (staging and
+    commit): a signal, an OS error, a file appearing at an output path."""
+    @settings(max_examples=max(24, TOTAL // 10), deadline=None, derandomize=not TOTAL,
+              database=None, suppress_health_check=list(HealthCheck), print_blob=True)
+    @given(fault=st.sampled_from(FAULTS), at=st.integers(1, 16), force=st.booleans(),
+           plot=st.booleans())
+    def fuzz(fault: str, at: int, force: bool, plot: bool) -> None:
+        check_faults(fault, at, force, plot)
+
+    fuzz()
+    print(f"\nfaults: exit statuses {FAULT_RUNS}")
+    assert set(FAULT_RUNS) - {"0"}  # some faults did end the command

@@ -25,6 +25,7 @@ _EXPORTS = {
     "ScalecmpError": "scalecmp.errors",
     "DataError": "scalecmp.errors",
     "UsageError": "scalecmp.errors",
+    "OutputError": "scalecmp.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

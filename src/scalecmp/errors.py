@@ -20,3 +20,9 @@ class DataError(ScalecmpError, ValueError):
 class UsageError(ScalecmpError, ValueError):
     """An option or argument is invalid (unknown law, bad filter expression, bad spec)."""
 
+
+
+class OutputError(ScalecmpError):
+    """An output cannot be written (disk full, file too large, read-only or vanished
+    folder, a file that appeared at the path meanwhile, ...); nothing of the command's
+    outputs was written."""

@@ -1,9 +1,14 @@
 """The ``scalecmp`` command line: one typer app, sub-commands registered from ``cli_*`` modules.
 
 Every error the user can cause ends in one line on stderr (``scalecmp: error: ...``) and
-exit code 2; warnings print as ``scalecmp: warning: ...``; Ctrl-C at any moment ends in
-``scalecmp: interrupted`` and exit code 130. Set ``SCALECMP_DEBUG=1`` to see tracebacks of
-unexpected errors.
+exit code 2; warnings print as ``scalecmp: warning: ...``; Ctrl-C (SIGINT) at any moment
+ends in ``scalecmp: interrupted`` and exit code 130, SIGTERM and SIGHUP alike in
+``scalecmp: interrupted (SIGTERM)`` and 128 + the signal's number (143, 129), the outputs
+as they were (a signal the process was started ignoring, as under ``nohup``, stays
+ignored). A reader that goes away (``scalecmp fit ... | head -1``) loses the rest of the
+printed tables quietly while the command finishes and writes its files (exit 0); any other
+failure to print (``> /dev/full``) is one error line and exit 2. Set ``SCALECMP_DEBUG=1``
+to see tracebacks of unexpected errors.
 
 The library's messages name its own parameters (``level``, ``predict_at``); they reach the
 user in the command line's flags, translated in one place: :mod:`scalecmp.cli.flags`.
@@ -14,6 +19,7 @@ pandas and typer load is handled like any other.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -26,12 +32,108 @@ from scalecmp.cli.flags import PARAM_FLAGS, to_flags  # noqa: F401 - PARAM_FLAGS
 
 
 class Interrupted(BaseException):
-    """Ctrl-C (SIGINT) while a command runs: not a KeyboardInterrupt, so that no library
-    prints its own message on the way out."""
+    """A terminating signal (SIGINT, SIGTERM, SIGHUP) while a command runs: not a
+    KeyboardInterrupt, so that no library prints its own message on the way out."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
-def _on_sigint(signum: int, frame: Any) -> None:  # noqa: ARG001
-    raise Interrupted
+def _on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001
+    raise Interrupted(signum)
+
+
+#: whether main() runs, and whether it has caught its interrupt
+_state = {"running": False, "caught": False}
+#: the ``sys.unraisablehook`` that main() found (and restores)
+_previous_hook: list[Any] = [sys.unraisablehook]
+
+
+def _unraisable(info: Any) -> None:
+    """``sys.unraisablehook`` while a command runs. A signal's handler runs wherever the
+    main thread is, and where Python ignores exceptions (a weakref callback, such as the
+    import system's lock cleanup, or a ``__del__``) the :class:`Interrupted` it raises
+    would be lost and the command would run on: the signal is delivered again a moment
+    later, outside that place. Other exceptions go to the previous hook."""
+    exc = info.exc_value
+    if not isinstance(exc, Interrupted | KeyboardInterrupt):
+        _previous_hook[0](info)
+        return
+    signum = getattr(exc, "signum", signal.SIGINT)
+    threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+
+
+def _redeliver(signum: int) -> None:
+    import _thread
+    import time
+
+    time.sleep(0.05)
+    if _state["running"] and not _state["caught"]:
+        _thread.interrupt_main(signum)
+
+
+#: the signals that end a command in ``scalecmp: interrupted`` and 128 + their number
+SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP")
+                if hasattr(signal, n))
+
+
+def _interrupted_line(signum: int) -> str:
+    if signum == signal.SIGINT:
+        return "scalecmp: interrupted"
+    return f"scalecmp: interrupted ({signal.Signals(signum).name})"
+
+
+class _Stream:
+    """``sys.stdout`` / ``sys.stderr`` while a command runs. When the reader has gone (a
+    closed pipe) the rest of the output is dropped quietly and the command carries on (its
+    files are what matters; ``head`` asked for no more); any other failure to write (a
+    full disk) switches the stream off too and, for stdout, raises a one-line error. The
+    descriptor then points at /dev/null, so that nothing fails again at exit."""
+
+    def __init__(self, stream: Any, name: str) -> None:
+        self._stream = stream
+        self._name = name
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except OSError as exc:
+                self._failed(exc)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except OSError as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: OSError) -> None:
+        import errno
+
+        self._gone = True
+        try:
+            fd = self._stream.fileno()
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+        except (OSError, ValueError, AttributeError):
+            pass
+        if exc.errno == errno.EPIPE or self._name != "standard output":
+            return  # a closed pipe; or stderr, which cannot tell of its own failure
+        from scalecmp.errors import OutputError
+
+        raise OutputError(f"cannot write to {self._name}: {exc.strerror or exc}") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 _app: Any = None
@@ -107,18 +209,49 @@ def _error(text: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``scalecmp`` console script."""
-    handler = None
+    handlers: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        handler = signal.signal(signal.SIGINT, _on_sigint)
+        for s in SIGNALS:
+            current = signal.getsignal(s)
+            if current == signal.SIG_IGN or current is None:  # nohup, a background job
+                continue
+            handlers[s] = signal.signal(s, _on_signal)
+    streams = (sys.stdout, sys.stderr)
+    sys.stdout = _Stream(sys.stdout, "standard output")
+    sys.stderr = _Stream(sys.stderr, "standard error")
+    _previous_hook[0], sys.unraisablehook = sys.unraisablehook, _unraisable
+    _state.update(running=True, caught=False)
+    code, said = 0, False
     try:
-        rv = _main(argv)
-    except (Interrupted, KeyboardInterrupt):
-        print("scalecmp: interrupted", file=sys.stderr)
-        sys.exit(130)
+        try:
+            rv = _main(argv)
+            code = rv if isinstance(rv, int) else 0
+        except (Interrupted, KeyboardInterrupt) as exc:
+            _state["caught"] = True
+            code = 128 + getattr(exc, "signum", signal.SIGINT)
+            print(_interrupted_line(code - 128), file=sys.stderr)
+            said = True
+        except SystemExit as exc:
+            code = exc.code
+        try:
+            sys.stdout.flush()  # what is still buffered: a full disk is one more error
+        except Exception as exc:  # noqa: BLE001 - OutputError, in one line
+            print(f"scalecmp: error: {exc}", file=sys.stderr)
+            code = code or 2
+        sys.stderr.flush()
+    except (Interrupted, KeyboardInterrupt) as exc:  # a second signal while reporting
+        _state["caught"] = True
+        if not said:
+            code = 128 + getattr(exc, "signum", signal.SIGINT)
+            with contextlib.suppress(BaseException):
+                print(_interrupted_line(code - 128), file=sys.stderr)
     finally:
-        if handler is not None:
-            signal.signal(signal.SIGINT, handler)
-    sys.exit(rv)
+        _state["running"] = False
+        sys.unraisablehook = _previous_hook[0]
+        sys.stdout, sys.stderr = streams
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+    sys.exit(code)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -129,6 +262,9 @@ def _main(argv: list[str] | None) -> int:
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
+            # a file left open by a library, noticed when an interrupt unwinds an import
+            # (the .pyc being read): nothing a user can act on, and not their second line
+            warnings.simplefilter("ignore", ResourceWarning)
         warnings.showwarning = _show_warning
         from scalecmp.errors import ScalecmpError
 

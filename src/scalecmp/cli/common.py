@@ -14,7 +14,7 @@ translates them into these flags in one place (``scalecmp.cli.flags.PARAM_FLAGS`
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -186,7 +186,8 @@ def check_plot(plot: Path | None) -> None:
 
 def check_outputs(outputs: Mapping[str, Path | None], *, force: bool, data: Path
                   ) -> dict[str, Path]:
-    """Every output checked before any work (see :func:`scalecmp.files.check_outputs`)."""
+    """Every output checked before any work (see :func:`scalecmp.files.check_outputs`):
+    the data is an input, and so is everything under it when it is a grid folder."""
     from scalecmp.files import check_outputs as _check
 
     return _check(outputs, force=force, inputs=[data])
@@ -205,12 +206,24 @@ def resolve_columns(values: list[str] | None, columns: Any) -> list[str]:
     return out
 
 
-def write_figure(path: Path, draw: Any) -> None:
-    """Write a figure atomically: ``draw(tmp_path)`` writes a temporary file with the same
-    suffix, which then replaces ``path`` (a regular file only; mode from the umask)."""
-    from scalecmp.files import atomic_write_path
+def write_outputs(checked: Mapping[str, Path], named: Mapping[str, Path | None], *,
+                  force: bool, quiet: bool, payload: Any = None,
+                  draw: Callable[[Path], Any] | None = None) -> None:
+    """Write a command's ``--json`` (``payload``) and ``--plot`` (``draw(tmp)`` writes the
+    figure to a temporary file of the same suffix) as one transaction
+    (:func:`scalecmp.files.output_transaction`): both are in place, or neither is and the
+    files that were there stay whole. ``checked`` holds the paths :func:`check_outputs`
+    returned, ``named`` the paths as the user named them. Then one ``wrote`` line each."""
+    from scalecmp.files import output_transaction
 
-    atomic_write_path(path, draw)
+    with output_transaction(force=force) as out:
+        if "json" in checked:
+            out.add_json(checked["json"], payload, name="json", shown=named["json"])
+        if "plot" in checked and draw is not None:
+            out.add(checked["plot"], draw, name="plot", shown=named["plot"])
+    for key in ("json", "plot"):
+        if key in checked:
+            say(quiet, f"wrote {named[key]}")
 
 
 def say(quiet: bool, text: str) -> None:

@@ -41,7 +41,7 @@ from scalecmp.cli.common import (
     check_plot,
     resolve_columns,
     say,
-    write_figure,
+    write_outputs,
 )
 from scalecmp.engine import FitOptions
 from scalecmp.errors import UsageError
@@ -97,7 +97,6 @@ def compare_cmd(
 
     from scalecmp.compare import check_compare_options, compare
     from scalecmp.experiments.shards import load_measurements
-    from scalecmp.files import write_json
 
     # 1. every option, before anything is read or fitted
     if not by:
@@ -139,14 +138,15 @@ def compare_cmd(
             )
         console.print(f"[bold]Verdict:[/bold] {c.verdict}", highlight=False)
         console.print()
-    if json_path is not None:
-        write_json(outputs["json"], res.to_dict())
-        say(quiet, f"wrote {json_path}")
-    if plot is not None:
+
+    def draw(tmp: Path) -> None:
         from scalecmp.plots import plot_comparison
 
-        write_figure(outputs["plot"], lambda tmp: plot_comparison(res, tmp))
-        say(quiet, f"wrote {plot}")
+        plot_comparison(res, tmp)
+
+    # 4. every output, together or none
+    write_outputs(outputs, {"json": json_path, "plot": plot}, force=force, quiet=quiet,
+                  payload=res.to_dict() if json_path is not None else None, draw=draw)
 
 
 def optimal_cmd(
@@ -193,7 +193,6 @@ def optimal_cmd(
     from rich.table import Table
 
     from scalecmp.experiments.shards import load_measurements
-    from scalecmp.files import write_json
     from scalecmp.optimal import DEFAULT_FRONTIER, optimal_allocation
 
     # 1. every option, before anything is read or fitted
@@ -241,14 +240,15 @@ def optimal_cmd(
                           _ci(r["d_lo"], r["d_hi"]), _fmt(r["n_opt"]), _ci(r["n_lo"], r["n_hi"]),
                           _fmt(r.get("chinchilla_d_opt")), _fmt(r.get("chinchilla_n_opt")))
         console.print(p)
-    if json_path is not None:
-        write_json(outputs["json"], res.to_dict())
-        say(quiet, f"wrote {json_path}")
-    if plot is not None:
+
+    def draw(tmp: Path) -> None:
         from scalecmp.plots import plot_optimal
 
-        write_figure(outputs["plot"], lambda tmp: plot_optimal(res, tmp))
-        say(quiet, f"wrote {plot}")
+        plot_optimal(res, tmp)
+
+    # 4. every output, together or none
+    write_outputs(outputs, {"json": json_path, "plot": plot}, force=force, quiet=quiet,
+                  payload=res.to_dict() if json_path is not None else None, draw=draw)
 
 
 def report_cmd(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -38,15 +39,13 @@ from scalecmp.cli.common import (
     check_outputs,
     check_plot,
     resolve_columns,
-    say,
-    write_figure,
+    write_outputs,
 )
 from scalecmp.cli.flags import to_flags
 from scalecmp.engine import FitOptions, FitResult, fit_frame
 from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
 from scalecmp.experiments.shards import load_measurements
-from scalecmp.files import write_json
 from scalecmp.format import fmt_general as _fmt
 from scalecmp.format import group_label
 from scalecmp.validate import (
@@ -161,14 +160,15 @@ def fit_command(
                        predict_at=at, predict_at2=at2, options=options)
     if not quiet:
         print_fit(result, Console())
-    if json_path is not None:
-        write_json(outputs["json"], result.to_dict())
-        say(quiet, f"wrote {json_path}")
-    if plot is not None:
+
+    def draw(tmp: Path) -> None:
         from scalecmp.plots import plot_fit
 
-        write_figure(outputs["plot"], lambda tmp: plot_fit(result, tmp))
-        say(quiet, f"wrote {plot}")
+        plot_fit(result, tmp)
+
+    # 4. every output, together or none
+    write_outputs(outputs, {"json": json_path, "plot": plot}, force=force, quiet=quiet,
+                  payload=result.to_dict() if json_path is not None else None, draw=draw)
 
 
 def laws_command(

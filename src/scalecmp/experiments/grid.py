@@ -18,12 +18,15 @@ trained (resuming from the latest checkpoint).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scalecmp.errors import UsageError
+from scalecmp.errors import ScalecmpWarning, UsageError
 from scalecmp.experiments.executors import EXECUTORS, n_local_workers, run_local
 from scalecmp.experiments.plan import (
     Cell,
@@ -55,7 +58,7 @@ from scalecmp.experiments.spec import (
     load_spec,
     parse_spec,
 )
-from scalecmp.files import check_output_dir
+from scalecmp.files import check_output_dir, holder_lock
 
 __all__ = [
     "EVAL_TASKS",
@@ -69,6 +72,7 @@ __all__ = [
     "collect",
     "collected_table",
     "expand_cells",
+    "grid_lock",
     "grid_status",
     "load_spec",
     "parse_spec",
@@ -114,11 +118,35 @@ def run_grid(
         check_device_name(device)
     if not dry_run:
         check_data(spec)  # missing or bad data is refused before anything trains
-    if executor == "slurm":
-        return _run_slurm(spec, Path(out_dir), device=device, progress=progress, wait=wait,
-                          dry_run=dry_run, threads=threads)
-    return _run_local(spec, Path(out_dir), device=device, progress=progress, console=console,
-                      workers=workers, dry_run=dry_run)
+    with contextlib.ExitStack() as held:  # the grid lock, once the folder is made
+        if executor == "slurm":
+            return _run_slurm(spec, Path(out_dir), device=device, progress=progress,
+                              wait=wait, dry_run=dry_run, threads=threads, held=held)
+        return _run_local(spec, Path(out_dir), device=device, progress=progress,
+                          console=console, workers=workers, dry_run=dry_run, held=held)
+
+
+LOCK_NAME = ".grid.lock"
+
+
+@contextlib.contextmanager
+def grid_lock(out_dir: str | Path) -> Iterator[None]:
+    """The grid folder (which must exist), locked by the ``grid run`` that owns it for as
+    long as it runs (``DIR/.grid.lock``, :func:`scalecmp.files.holder_lock`): a second run
+    on the same folder is refused in one line naming the holder (pid, host, start time);
+    the lock of a run that died is free, taken over with a warning. Taken by rank 0 only
+    (the ranks of one torchrun are one run)."""
+    if os.environ.get("RANK", "0") != "0":
+        yield
+        return
+    out = Path(out_dir)
+    with holder_lock(out / LOCK_NAME, f"grid folder {out}") as previous:
+        if previous:
+            warnings.warn(f"grid folder {out}: taking over the lock of pid "
+                          f"{previous.get('pid', '?')} on {previous.get('host', '?')} (since "
+                          f"{previous.get('started', '?')}), which ended without releasing "
+                          "it", ScalecmpWarning, stacklevel=3)
+        yield
 
 
 def check_data(spec: GridSpec) -> None:
@@ -146,7 +174,8 @@ def _plan_summary(units: list[Unit], steps: dict[int, int]) -> list[dict[str, An
 
 
 def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
-               console: Any, workers: int | str | None, dry_run: bool) -> dict[str, Any]:
+               console: Any, workers: int | str | None, dry_run: bool,
+               held: contextlib.ExitStack) -> dict[str, Any]:
     import torch
 
     from scalecmp.experiments.trainer import barrier
@@ -155,6 +184,7 @@ def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
     runner, info = start_runner(spec, out, device=device, plan_only=dry_run)
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
+        held.enter_context(grid_lock(out))
     table = collected_table(out, spec) if out.is_dir() else None
     done = done_cells(spec, table)
     units = plan_units(spec, out, done)
@@ -216,13 +246,15 @@ def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
 
 
 def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool, wait: bool,
-               dry_run: bool, threads: int | None) -> dict[str, Any]:
+               dry_run: bool, threads: int | None,
+               held: contextlib.ExitStack) -> dict[str, Any]:
     from scalecmp.experiments import slurm as S
 
     t0 = time.perf_counter()
     if not dry_run:
         S.check_slurm()
         out.mkdir(parents=True, exist_ok=True)
+        held.enter_context(grid_lock(out))
     table = None
     if out.is_dir():  # a dry run writes nothing, not even the compiled table
         table = collected_table(out, spec) if dry_run else collect(out, spec)[0]

@@ -43,7 +43,7 @@ import pandas as pd
 from scalecmp.compare import check_compare_options, compare
 from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
-from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
+from scalecmp.files import check_output_dir, check_output_path, output_transaction
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
 from scalecmp.io import apply_where
@@ -595,6 +595,8 @@ def write_report(
     ``out_dir`` and return the path of ``report.html``.
 
     Existing files are never replaced unless ``force``; the check happens before any work.
+    The three files are written as one transaction: all of them, or (on an error or an
+    interrupt) none, the previous report whole.
     ``series`` columns split the frame into one section per value combination; ``by``
     columns define the groups that are fitted and compared within a section. How to fit:
     ``options`` (a :class:`FitOptions`) or its fields as keywords; what to show:
@@ -620,7 +622,10 @@ def write_report(
         f"{by_txt}; {options.n_bootstrap} bootstrap replicates, {options.level:.0%} "
         f"intervals, seed {options.random_state}; generated {stamp} by scalecmp."
     )
-    atomic_write_text(paths["html"], _render_html(report.title, sections, meta))
-    atomic_write_text(paths["md"], _render_md(report.title, sections, meta))
-    atomic_write_text(paths["tex"], _render_tex(report.title, sections, meta))
+    texts = {"html": _render_html(report.title, sections, meta),
+             "md": _render_md(report.title, sections, meta),
+             "tex": _render_tex(report.title, sections, meta)}
+    with output_transaction(force=force) as outputs:  # the three together, or none
+        for ext, text in texts.items():
+            outputs.add_text(paths[ext], text, name="out_dir")
     return paths["html"]
