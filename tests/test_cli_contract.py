@@ -522,3 +522,29 @@ def test_help_lists_the_shared_options(command):
     for flag in ("--by", "--where", "--maximize", "--frontier", "--n-bootstrap", "--level",
                  "--seed", "--force", "--quiet"):
         assert flag in out, (command, flag)
+
+
+# --------------------------------------------------------- issue 18: nothing lost, ever
+def _pure_power(tmp_path) -> Path:
+    """Accuracies on a pure power law (no floor): every group's saturating fit puts B at
+    its bound, with the same words in every group."""
+    frame = _frame()
+    frame["value"] = 1 - 20 * frame["gflops_total"] ** -0.2
+    path = tmp_path / "pure.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_every_fit_warning_names_its_group(tmp_path):
+    """With -q (or stdout redirected) a warning on stderr is all one sees: each names its
+    group, and two groups' warnings of the same words are both shown (none is lost)."""
+    code, out, err = run("fit", _pure_power(tmp_path), "--by", "model_type", "--maximize",
+                         "--law", "saturating", "--n-bootstrap", "0", "-q")
+    assert code == 0, err
+    assert out == ""
+    fit_warnings = [ln for ln in err.splitlines() if "--n-bootstrap is 0" not in ln]
+    assert fit_warnings, err
+    assert all(ln.startswith("scalecmp: warning: group model_type=") for ln in fit_warnings), err
+    for group in ("clip", "mammut"):
+        assert any(ln.startswith(f"scalecmp: warning: group model_type={group}: saturating: B = ")
+                   and ln.endswith("is at its bound") for ln in fit_warnings), err

@@ -79,12 +79,14 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     for key, rows in grouped:
         key = key if isinstance(key, tuple) else (key,)
         key_dict = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
-        where_txt = f"group {group_label(key_dict)}: " if by else ""
+        # every warning and error of a group names it (on stderr, away from its table)
+        label = f"group {group_label(key_dict)}" if by else ""
+        where_txt = f"{label}: " if label else ""
         try:
             try:
                 series = fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
                                     None if x2 is None else rows[x2], options=options,
-                                    maximize=maximize)
+                                    maximize=maximize, label=label)
             except np.linalg.LinAlgError:
                 raise DataError("the points are degenerate for this law (a singular system: "
                                 "inputs collinear or constant)") from None

@@ -43,9 +43,11 @@ class SeriesFit:
 
 
 def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
-               maximize: bool) -> SeriesFit:
+               maximize: bool, label: str = "") -> SeriesFit:
     """Fit compute ``x`` (and ``x2`` for two-input laws) to metric ``y`` with ``options``
-    (already checked). Raises :class:`DataError` for points no law can take."""
+    (already checked). Raises :class:`DataError` for points no law can take. ``label``
+    names the series in every warning it emits (``group model_type=clip``), so that a
+    warning on stderr says which group it concerns."""
     is_auto = options.is_auto
     # auto: chinchilla when a second input is given; a pinned law says itself
     n_inputs = (2 if x2 is not None else 1) if is_auto else get_law(options.law).n_inputs
@@ -100,7 +102,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         data_notes=tuple(notes),
     )
     for m in mixture.warnings:
-        warnings.warn(m, ScalecmpWarning, stacklevel=4)
+        warnings.warn(f"{label}: {m}" if label else m, ScalecmpWarning, stacklevel=4)
     return SeriesFit(mixture=mixture, X=X, err=err, frontier_mask=mask,
                      backtest_matrix=matrix)
 
