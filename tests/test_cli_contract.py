@@ -548,3 +548,32 @@ def test_every_fit_warning_names_its_group(tmp_path):
     for group in ("clip", "mammut"):
         assert any(ln.startswith(f"scalecmp: warning: group model_type={group}: saturating: B = ")
                    and ln.endswith("is at its bound") for ln in fit_warnings), err
+
+
+def test_an_extrapolate_beyond_the_grids_reach_is_refused_before_the_fit(im, monkeypatch):
+    """`--extrapolate 1e300` fitted for seconds, then failed with a message about
+    'compute > 0 and finite': refused up front, naming the option and the bound the data
+    allow (the bound itself still works)."""
+    import scalecmp.compare as cmp_mod
+
+    real_fit = cmp_mod.fit_frame
+    calls = []
+    monkeypatch.setattr(cmp_mod, "fit_frame", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--extrapolate",
+                       "1e300", "-q", *FAST)
+    assert code == 2
+    line = one_error(err, "--extrapolate 1e300", "1e296")
+    assert not calls  # nothing was fitted
+    bound = line.split("at most ")[1].split()[0]
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--extrapolate",
+                       bound, "-q", *FAST)
+    assert code == 0, err
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--at", "1e297",
+                       "-q", *FAST)
+    assert code == 2
+    one_error(err, "--at values must be <= 1e296, got 1e297")
+    frame = pd.read_csv(im)
+    with pytest.raises(UsageError, match=r"^extrapolate 1e300 takes the comparison grid"):
+        cmp_mod.compare(frame, by="model_type", maximize=True, extrapolate=1e300,
+                         law="power_floor", n_bootstrap=20)
+    assert len(calls) == 1  # only the run at the bound fitted

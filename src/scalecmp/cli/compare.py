@@ -93,7 +93,7 @@ def compare_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import check_compare_options, compare
+    from scalecmp.compare import check_at, check_compare_options, compare
     from scalecmp.experiments.shards import load_measurements
     from scalecmp.files import write_json
 
@@ -102,8 +102,8 @@ def compare_cmd(
         raise UsageError("by: compare needs the column(s) whose groups are compared")
     options = build_options(locals())
     check_compare_options(options)
-    at_values = parse_numbers(at, "at") or None
-    check_factor(extrapolate, "extrapolate")
+    at_values = check_at(parse_numbers(at, "at") or None)
+    check_factor(extrapolate, "extrapolate")  # and against the data's compute, before the fit
     check_plot(plot)
     # 2. every output
     outputs = check_outputs({"json": json_path, "plot": plot}, force=force, data=data)

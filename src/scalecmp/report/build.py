@@ -40,7 +40,7 @@ from typing import Any
 
 import pandas as pd
 
-from scalecmp.compare import check_compare_options, compare
+from scalecmp.compare import check_at, check_compare_options, compare
 from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
 from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
@@ -59,7 +59,6 @@ from scalecmp.plots.style import (
 from scalecmp.report.tables import Interval, Num, Pct, Table, html_text, latex_escape
 from scalecmp.validate import (
     check_positive,
-    check_positive_values,
 )
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
@@ -390,7 +389,7 @@ class ReportOptions:
             check_positive(self.holdout, "holdout", " (compute threshold)")
         check_holdout_factor(self.holdout_factor)
         if self.at is not None:
-            object.__setattr__(self, "at", tuple(check_positive_values(self.at, "at")))
+            object.__setattr__(self, "at", tuple(check_at(self.at)))
 
 
 @dataclass(frozen=True)
