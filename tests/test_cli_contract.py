@@ -577,3 +577,29 @@ def test_an_extrapolate_beyond_the_grids_reach_is_refused_before_the_fit(im, mon
         cmp_mod.compare(frame, by="model_type", maximize=True, extrapolate=1e300,
                          law="power_floor", n_bootstrap=20)
     assert len(calls) == 1  # only the run at the bound fitted
+
+
+def test_too_few_points_says_what_the_engine_requires(tmp_path):
+    """A law of p parameters is fitted to p + 1 frontier points (auto fitted power, 2
+    parameters, to 3 points), but the message for 2 points asked for 4; and auto with a
+    second input fitted chinchilla (5 parameters) to 3 runs, which the pinned law refuses."""
+    def table(n: int) -> Path:
+        c = np.geomspace(1e9, 1e12, n)
+        path = tmp_path / f"n{n}.csv"
+        pd.DataFrame({"gflops_total": c, "samples_seen": c / np.array([4.0, 12.0, 40.0])[:n],
+                      "gflops_per_sample": np.array([4.0, 12.0, 40.0])[:n],
+                      "value": 0.1 + 3 * c ** -0.1}).to_csv(path, index=False)
+        return path
+
+    code, _, err = run("fit", table(2), "--n-bootstrap", "0", "-q")
+    assert code == 2
+    one_error(err, "2 frontier points (of 2) are too few for any law (the smallest, power, "
+              "needs >= 3)")
+    code, _, err = run("fit", table(3), "--n-bootstrap", "0", "-q", "--json", tmp_path / "f.json")
+    assert code == 0, err  # what the message promises
+    assert json.loads((tmp_path / "f.json").read_text())["groups"][0]["law_reported"] == "power"
+    for law in ("auto", "chinchilla"):
+        code, _, err = run("fit", table(3), "--x", "gflops_per_sample", "--x2", "samples_seen",
+                           "--law", law, "--n-bootstrap", "0", "-q")
+        assert code == 2, (law, err)
+        one_error(err, "3 frontier points (of 3) are too few for", "chinchilla", ">= 6")

@@ -136,16 +136,22 @@ def _clip_perfect(err: np.ndarray) -> tuple[np.ndarray, str]:
     return np.where(zero, floor, err), note
 
 
+def _pool(options: FitOptions, n_inputs: int) -> tuple[Candidate, ...]:
+    """The candidates of ``law="auto"``: chinchilla for two inputs, else ``candidates``."""
+    if n_inputs == 2:
+        return (Candidate("chinchilla", "chinchilla"),)
+    return tuple(options.candidates)
+
+
 def _specs(options: FitOptions, n_front: int, n_inputs: int
            ) -> tuple[list[Candidate], list[str]]:
-    """Candidates to fit and the reasons others were left out."""
+    """Candidates to fit and the reasons others were left out: a law of ``p`` parameters
+    needs ``n >= p + 1`` frontier points (one degree of freedom), pinned or in ``auto``."""
     if not options.is_auto:
         law = get_law(options.law)
         return [Candidate(law.name, law, starts=options.starts)], []
-    if n_inputs == 2:
-        return [Candidate("chinchilla", "chinchilla")], []
     specs, skipped = [], []
-    for c in options.candidates:
+    for c in _pool(options, n_inputs):
         p = get_law(c.law).n_params
         if n_front >= p + 1:
             specs.append(c)
@@ -155,10 +161,13 @@ def _specs(options: FitOptions, n_front: int, n_inputs: int
 
 
 def _too_few(options: FitOptions, n_front: int, n_all: int, n_inputs: int) -> str:
+    """The message of a series too sparse for the law (or for every candidate), with the
+    rule :func:`_specs` applies: ``p + 1`` points for ``p`` parameters."""
     if options.is_auto:
-        need = min(get_law(c.law).n_params for c in options.candidates) + 2
+        smallest = min(_pool(options, n_inputs), key=lambda c: get_law(c.law).n_params)
+        need = get_law(smallest.law).n_params + 1
         return (f"{n_front} frontier points (of {n_all}) are too few for any law "
-                f"(the smallest, power, needs >= {need})")
+                f"(the smallest, {smallest.name}, needs >= {need})")
     law = get_law(options.law)
     smaller = [
         other.name for other in LAWS.values()
