@@ -1,4 +1,5 @@
-"""Measurements in: CSV, Parquet and JSON Lines files into tidy pandas frames, plus filters.
+"""Measurements in: CSV, Parquet, JSON Lines and JSON files into tidy pandas frames, plus
+filters.
 
 A *measurement* is one row: a training run (or checkpoint) evaluated on one metric.
 The engine needs a compute column ``x`` (> 0, e.g. ``gflops_total`` = GFLOPs per sample x
@@ -45,8 +46,68 @@ _READERS = {
     ".pq": lambda p: pd.read_parquet(p),
     ".jsonl": lambda p: pd.read_json(p, lines=True),
     ".ndjson": lambda p: pd.read_json(p, lines=True),
-    ".json": lambda p: pd.read_json(p, lines=True),
+    ".json": lambda p: _read_json(p),
 }
+
+
+def _json_kind(v: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def _read_json(p: Path) -> pd.DataFrame:
+    """A ``.json`` file as a table: an array of records (``[{"col": v, ...}, ...]``, what
+    ``DataFrame.to_json(orient="records")`` writes), an object of columns (``{"col": [v,
+    ...]}`` or pandas' default ``{"col": {"0": v, ...}}``), pandas' ``orient="split"`` and
+    ``"table"``, one record, or JSON Lines (one record per line). Any other JSON is a
+    one-line :class:`DataError` that says what it holds."""
+    import json
+
+    text = p.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise pd.errors.EmptyDataError("empty")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # several documents: JSON Lines
+            return pd.read_json(p, lines=True)
+        raise DataError(f"cannot read {p}: not valid JSON ({exc.msg} at line {exc.lineno}, "
+                        f"column {exc.colno})") from None
+    expected = ("expected an array of records ([{\"column\": value, ...}, ...]), an object "
+                "of columns or JSON Lines")
+    if isinstance(obj, list):
+        bad = [v for v in obj if not isinstance(v, dict)]
+        if bad:
+            raise DataError(f"cannot read {p}: a JSON array of {len(obj)} items, "
+                            f"{len(bad)} of them not records (item {obj.index(bad[0])} is "
+                            f"{_json_kind(bad[0])}); {expected}")
+        return pd.DataFrame.from_records(obj) if obj else pd.DataFrame()
+    if isinstance(obj, dict) and isinstance(obj.get("data"), list) and (
+            "columns" in obj or "schema" in obj):  # pandas' orient="split" and "table"
+        data = obj["data"]
+        if "columns" in obj and all(isinstance(r, list) for r in data):
+            try:
+                return pd.DataFrame(data, columns=obj["columns"])
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"cannot read {p}: its columns and data do not form a table "
+                                f"({' '.join(str(exc).split())})") from None
+        if all(isinstance(r, dict) for r in data):
+            frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
+            return frame.drop(columns=["index"]) if "schema" in obj and "index" in frame else frame
+    if isinstance(obj, dict):
+        values = list(obj.values())
+        if values and all(isinstance(v, list | dict) for v in values):
+            try:  # pandas' default {"col": {"0": v}}: the row labels are not data
+                return pd.DataFrame(obj).reset_index(drop=True)
+            except ValueError as exc:  # columns of different lengths
+                raise DataError(f"cannot read {p}: an object of columns that do not form a "
+                                f"table ({' '.join(str(exc).split())})") from None
+        if any(isinstance(v, list | dict) for v in values):
+            raise DataError(f"cannot read {p}: a JSON object that mixes columns (arrays) "
+                            f"and single values; {expected}")
+        return pd.DataFrame([obj])
+    raise DataError(f"cannot read {p}: the JSON holds {_json_kind(obj)}, not a table; "
+                    f"{expected}")
 
 
 _TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
@@ -89,7 +150,9 @@ def _sniff(p: Path) -> None:
 
 
 def load_measurement_file(path: str | Path) -> pd.DataFrame:
-    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines.
+    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet, JSON Lines
+    (``.jsonl``/``.ndjson``) or JSON (``.json``: an array of records, an object of columns,
+    or JSON Lines).
 
     Raises :class:`DataError` with a one-line message when the file is missing, has an
     unknown extension, cannot be parsed or holds no rows; the message names the likely
