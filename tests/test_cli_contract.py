@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -603,3 +604,39 @@ def test_too_few_points_says_what_the_engine_requires(tmp_path):
                            "--law", law, "--n-bootstrap", "0", "-q")
         assert code == 2, (law, err)
         one_error(err, "3 frontier points (of 3) are too few for", "chinchilla", ">= 6")
+
+
+def test_error_and_warning_lines_are_capped(tmp_path):
+    """288 unfittable groups made a 26 KB error line and a 100 KB `--where` value was
+    echoed whole: every line is capped, long values cut with the count of what was cut,
+    long lists of groups with the count of the groups left out."""
+    LINE_LIMIT = 1000  # noqa: N806 - the README's promise: at most 1000 characters a line
+
+    n = 288
+    frame = pd.DataFrame({"run": np.repeat(np.arange(n), 2),
+                          "gflops_total": np.tile([1e9, 1e10], n),
+                          "value": np.tile([0.5, 0.4], n)})
+    frame["tag"] = ["t" * 5000 if r == 0 else "short" for r in frame["run"]]
+    path = tmp_path / "many.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run("fit", path, "--by", "run", "--n-bootstrap", "0", "-q")
+    assert code == 2
+    line = one_error(err, "no group could be fitted (run=0: 2 frontier points",
+                     "(+285 more groups)")
+    assert len(line) <= len("scalecmp: error: ") + LINE_LIMIT
+    assert err.count("scalecmp: warning: group run=") == n  # each group is still named
+    code, _, err = run("fit", path, "--by", "tag,run", "--n-bootstrap", "0", "-q")
+    assert code == 2
+    assert all(len(ln) <= len("scalecmp: warning: ") + LINE_LIMIT for ln in err.splitlines())
+    assert re.search(r"group tag=t{76}\.\.\.\(\+4924 characters\), run=0: skipped: 2 frontier",
+                     err), err[-2000:]
+    huge = "x" * 100_000
+    code, _, err = run("fit", path, "--where", f"gflops_total<{huge}", "-q")
+    assert code == 2
+    line = one_error(err, "--where gflops_total<xxx", "characters)", "is not a number")
+    assert len(line) < 400
+    code, _, err = run("fit", path, "--where", "tag=" + "a b " * 30_000, "-q")
+    assert code == 2
+    line = one_error(err, "more characters)")
+    assert len(line) <= len("scalecmp: error: ") + LINE_LIMIT
+

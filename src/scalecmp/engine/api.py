@@ -13,7 +13,7 @@ from scalecmp.engine.options import FitOptions, fit_options
 from scalecmp.engine.results import FitResult, GroupFit, jsonable
 from scalecmp.engine.series import fit_series
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
-from scalecmp.format import group_label
+from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
 from scalecmp.validate import check_bootstrap_memory, check_positive_values
 
@@ -112,7 +112,8 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
             )
         )
     if not groups:
-        reasons = "; ".join(f"{group_label(s['key'])}: {s['reason']}" for s in skipped)
+        reasons = join_some([f"{group_label(s['key'])}: {s['reason']}" for s in skipped],
+                            "groups")
         raise DataError(f"no group could be fitted ({reasons})")
     return FitResult(groups=tuple(groups), x=x, y=y, maximize=maximize, by=tuple(by),
                      options=options, x2=x2, skipped=tuple(skipped))
