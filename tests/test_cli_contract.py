@@ -640,3 +640,19 @@ def test_error_and_warning_lines_are_capped(tmp_path):
     line = one_error(err, "more characters)")
     assert len(line) <= len("scalecmp: error: ") + LINE_LIMIT
 
+
+def test_a_line_break_in_the_report_title_stays_in_the_title(im, tmp_path):
+    """`report --title "T\\n\\\\input{x}\\n# H"` wrote a raw LaTeX line into report.tex and a
+    heading into report.md: the title is folded onto one line (and escaped) in all three."""
+    title = "Results\n\\input{/etc/passwd}\r\n# Injected\u2028<b>bold</b>"
+    code, _, err = run("report", im, "--out", tmp_path / "r", "--by", "model_type",
+                       "--maximize", "--title", title, "-q", *FAST)
+    assert code == 0, err
+    tex = (tmp_path / "r" / "report.tex").read_text().splitlines()
+    assert tex[0] == r"% Results \textbackslash{}input\{/etc/passwd\} \# Injected <b>bold</b>"
+    assert not any(ln.startswith("\\input") for ln in tex)
+    md = (tmp_path / "r" / "report.md").read_text().splitlines()
+    assert md[0] == "# Results \\input{/etc/passwd} # Injected <b>bold</b>"
+    assert [ln for ln in md if ln.startswith("# ")] == [md[0]]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "<h1>Results \\input{/etc/passwd} # Injected &lt;b&gt;bold&lt;/b&gt;</h1>" in html
