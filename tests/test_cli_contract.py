@@ -656,3 +656,24 @@ def test_a_line_break_in_the_report_title_stays_in_the_title(im, tmp_path):
     assert [ln for ln in md if ln.startswith("# ")] == [md[0]]
     html = (tmp_path / "r" / "report.html").read_text()
     assert "<h1>Results \\input{/etc/passwd} # Injected &lt;b&gt;bold&lt;/b&gt;</h1>" in html
+
+
+def test_a_symbolic_link_loop_is_called_one(im, tmp_path):
+    """A symbolic link loop given as DATA was 'not found' (an output: 'dangling'): each
+    says what it is, a loop or a link to nothing."""
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    (tmp_path / "dangling.csv").symlink_to("nowhere.csv")
+    (tmp_path / "loopdir").symlink_to("loopdir")
+    for data in ("a.csv", "loopdir/x.csv", "loopdir"):
+        code, _, err = run("fit", tmp_path / data, "-q")
+        assert code == 2
+        one_error(err, f"cannot read {tmp_path / data}: it is a symbolic link loop")
+    code, _, err = run("fit", tmp_path / "dangling.csv", "-q")
+    assert code == 2
+    one_error(err, "it is a dangling symbolic link (to nowhere.csv, which does not exist)")
+    for out in ("a.csv", "loopdir/x.json"):
+        code, _, err = run("fit", im, "--maximize", "--json", tmp_path / out, "--force", "-q",
+                           *FAST)
+        assert code == 2
+        one_error(err, f"--json: {tmp_path / out} is a symbolic link loop")

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
+from scalecmp.files import broken_link
 
 __all__ = [
     "Filter",
@@ -162,7 +163,8 @@ def load_measurement_file(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.exists():
-        raise DataError(f"file not found: {p}")
+        why = broken_link(p)
+        raise DataError(f"cannot read {p}: it is {why}" if why else f"file not found: {p}")
     if p.is_dir():
         raise DataError(f"expected a file, got a directory: {p}")
     reader = _READERS.get(p.suffix.lower())
