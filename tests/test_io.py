@@ -134,3 +134,28 @@ def test_json_that_is_not_a_table_is_one_line(tmp_path, text, needle):
     with pytest.raises(DataError, match="^cannot read ") as info:
         load_measurement_file(path)
     assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_multiindex_and_duplicate_columns_are_one_data_error():
+    """A frame with MultiIndex columns, or two columns of one name, raised TypeError from
+    deep inside pandas: one DataError line naming the parameter."""
+    import scalecmp
+
+    multi = FRAME.copy()
+    multi.columns = pd.MultiIndex.from_tuples([("x", "c"), ("y", "acc"), ("g", "proc")])
+    with pytest.raises(DataError, match=r"^the frame's columns have 2 levels \(a MultiIndex"):
+        prepare_measurements(multi, "c", "acc")
+    dup = pd.concat([FRAME, FRAME[["acc"]]], axis=1)
+    with pytest.raises(DataError, match=r"^y: the frame has 2 columns named 'acc': rename"):
+        prepare_measurements(dup, "c", "acc")
+    with pytest.raises(DataError, match=r"^where: the frame has 2 columns named 'acc'"):
+        apply_where(dup, ["acc>0.1"])
+    twice = pd.concat([FRAME, FRAME[["proc"]]], axis=1)
+    with pytest.raises(DataError, match=r"^by: the frame has 2 columns named 'proc'"):
+        scalecmp.fit(twice, x="c", y="acc", by="proc", n_bootstrap=0, law="power")
+    from scalecmp.compare import compare
+
+    with pytest.raises(DataError, match=r"^by: the frame has 2 columns named 'proc'"):
+        compare(twice, x="c", y="acc", by="proc", n_bootstrap=20, law="power")
+    # a copy of a column the analysis does not read is no matter
+    assert len(prepare_measurements(twice, "c", "acc")) == 4

@@ -684,10 +684,12 @@ def _check_before_fitting(frame: pd.DataFrame, *, x: str, by: list[str],
     """What is known before anything is fitted: fewer than two groups, and an
     ``extrapolate`` that takes the grid beyond :data:`X_MAX` from the largest compute of
     the rows (the fit names a missing or non-numeric column)."""
-    from scalecmp.io import apply_where
+    from scalecmp.io import apply_where, check_unique
 
     rows = apply_where(frame, where)
-    if x in rows.columns and not rows.columns.duplicated().any():
+    for column, option in [(x, "x"), *((b, "by") for b in by)]:
+        check_unique(rows, column, option)
+    if x in rows.columns:
         xs = pd.to_numeric(rows[x], errors="coerce").to_numpy(dtype=float)
         xs = xs[np.isfinite(xs) & (xs > 0)]
         if len(xs):

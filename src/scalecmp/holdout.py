@@ -35,7 +35,7 @@ from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageErro
 from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
-from scalecmp.io import as_frame
+from scalecmp.io import as_frame, check_unique
 
 __all__ = [
     "COVERAGE_MIN",
@@ -292,6 +292,9 @@ def holdout_check(
     missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
     if missing:
         raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")
+    for column, option in [(x, "x"), (y, "y"), *((c, "by") for c in by_cols),
+                           *((c, "series") for c in series_cols)]:
+        check_unique(frame, column, option)
     xs_all = pd.to_numeric(frame[x], errors="coerce").to_numpy(float)
     ys_all = pd.to_numeric(frame[y], errors="coerce").to_numpy(float)
     usable = np.isfinite(xs_all) & np.isfinite(ys_all)

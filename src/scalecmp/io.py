@@ -35,6 +35,8 @@ __all__ = [
     "load_measurement_file",
     "parse_where",
     "apply_where",
+    "as_frame",
+    "check_unique",
     "prepare_measurements",
     "looks_higher_is_better",
 ]
@@ -218,6 +220,7 @@ class Filter:
         """Boolean row mask; numeric comparison when the column is numeric."""
         if self.column not in frame.columns:
             raise DataError(f"where: no column '{self.column}' (columns: {_cols(frame)})")
+        check_unique(frame, self.column, "where")
         col = frame[self.column]
         value: Any = self.value
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -278,6 +281,19 @@ def _cols(frame: pd.DataFrame, limit: int = 12) -> str:
 def _require_column(frame: pd.DataFrame, column: str, option: str) -> None:
     if column not in frame.columns:
         raise DataError(f"{option}: no column '{column}' (columns: {_cols(frame)})")
+    check_unique(frame, column, option)
+
+
+def check_unique(frame: pd.DataFrame, column: Any, option: str) -> None:
+    """A column the analysis reads must be one column: a name the frame holds twice (which
+    pandas allows, and ``frame[name]`` then returns both) is a one-line
+    :class:`DataError` naming ``option``."""
+    n = int((frame.columns == column).sum()) if column in frame.columns else 0
+    if n > 1:
+        raise DataError(
+            f"{option}: the frame has {n} columns named '{column}': rename or drop the "
+            "copies, e.g. frame.loc[:, ~frame.columns.duplicated()]"
+        )
 
 
 def _numeric(frame: pd.DataFrame, column: str, option: str) -> pd.Series:
@@ -313,8 +329,16 @@ MAXIMIZE_HINT = "values lie in [0, 1] and rise with compute: did you mean `maxim
 
 def as_frame(frame: Any) -> pd.DataFrame:
     """``frame`` as a DataFrame: a DataFrame as it is, else what ``pd.DataFrame()`` takes (a
-    dict of columns, a list of records); anything else is a one-line :class:`UsageError`."""
+    dict of columns, a list of records); anything else is a one-line :class:`UsageError`.
+    Columns of several levels (a ``MultiIndex``) are a one-line :class:`DataError`: a
+    column is named by one name."""
     if isinstance(frame, pd.DataFrame):
+        if isinstance(frame.columns, pd.MultiIndex):
+            raise DataError(
+                f"the frame's columns have {frame.columns.nlevels} levels (a MultiIndex, e.g. "
+                f"{frame.columns[0]!r}): flatten them first, e.g. frame.columns = "
+                "['_'.join(map(str, c)) for c in frame.columns]"
+            )
         return frame
     if isinstance(frame, str | Path):
         raise UsageError(f"frame must be a table, got the path {frame!s}; read it with "

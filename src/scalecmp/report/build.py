@@ -46,7 +46,7 @@ from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
 from scalecmp.files import atomic_write_text, check_output_dir, check_output_path
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
-from scalecmp.io import apply_where
+from scalecmp.io import apply_where, as_frame, check_unique
 from scalecmp.plots import plot_fit
 from scalecmp.plots.compare import comparison_figure
 from scalecmp.plots.style import (
@@ -455,11 +455,12 @@ def build_sections(
     ready = Precomputed() if precomputed is None else precomputed
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
-    frame = apply_where(frame, where)
+    frame = apply_where(as_frame(frame), where)
     for col, opt in [(c, "series") for c in series_l] + [(c, "by") for c in by_l]:
         if col not in frame.columns:
             cols = ", ".join(map(str, frame.columns))
             raise DataError(f"{opt}: no column '{col}' (columns: {cols})")
+        check_unique(frame, col, opt)
     if series_l:  # a row without a section would vanish from every section: say so
         blank = frame[series_l].isna().any(axis=1)
         if blank.all():
