@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import numpy as np
@@ -304,3 +305,33 @@ def test_backtested_extrapolation_error_widens_intervals_of_a_wrong_law():
     assert lo[0] <= truth <= hi[0]
     # inside the fitted range the extrapolation term adds nothing
     np.testing.assert_allclose(reg.interval([1e9], kind="curve"), off.interval([1e9], kind="curve"))
+
+
+@pytest.mark.parametrize("value", ["no", "True", 1, 0, None, 1.0])
+def test_maximize_must_be_a_bool(value):
+    """``maximize="no"`` was read by its truth (True): a yes/no argument takes True or
+    False (numpy's booleans too), anything else is a UsageError naming it, in every entry
+    point, before any work."""
+    from scalecmp.compare import compare
+    from scalecmp.holdout import holdout_check
+    from scalecmp.optimal import optimal_allocation
+    from scalecmp.report import write_report
+
+    c = np.geomspace(1e9, 1e12, 8)
+    frame = pd.DataFrame({"gflops_total": np.r_[c, c], "samples_seen": np.r_[c, c] / 4,
+                          "value": np.r_[0.1 + 3 * c**-0.1, 0.12 + 3 * c**-0.1],
+                          "procedure": ["a"] * 8 + ["b"] * 8})
+    calls = {
+        "fit": lambda: scalecmp.fit(frame, x="gflops_total", y="value", maximize=value),
+        "compare": lambda: compare(frame, by="procedure", maximize=value),
+        "optimal": lambda: optimal_allocation(frame, maximize=value),
+        "holdout": lambda: holdout_check(frame, series=None, maximize=value),
+        "report": lambda: write_report(frame, "never-written", by="procedure", maximize=value),
+        "regressor": lambda: ScalingLawRegressor(maximize=value).fit(c, frame["value"][:8]),
+    }
+    for call in calls.values():
+        with pytest.raises(UsageError, match=r"^maximize must be True or False, got "):
+            call()
+    assert not os.path.exists("never-written")
+    reg = ScalingLawRegressor("power", maximize=np.bool_(False), n_bootstrap=0)
+    assert reg.fit(c, 0.1 + 3 * c**-0.1).predict([1e13])[0] > 0

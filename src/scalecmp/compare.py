@@ -60,6 +60,7 @@ from scalecmp.validate import (
     MIN_REPLICATES,
     check_bootstrap_memory,
     check_factor,
+    check_flag,
     check_level,
     check_n_bootstrap,
     check_positive_values,
@@ -741,6 +742,7 @@ def compare(
     than 20 bootstrap replicates, a two-input law), all checked before anything is fitted.
     """
     at = check_at(at)
+    maximize = check_flag(maximize, "maximize")
     if isinstance(data, FitResult):
         if options is not None or set(option_values) - {"level"}:
             raise UsageError("compare: a FitResult is compared as it was fitted; only `level` "

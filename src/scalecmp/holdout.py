@@ -36,6 +36,7 @@ from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
 from scalecmp.io import as_frame, check_unique
+from scalecmp.validate import check_flag
 
 __all__ = [
     "COVERAGE_MIN",
@@ -285,6 +286,7 @@ def holdout_check(
     measurement). ``mae_max`` and
     ``coverage_min`` are the pass thresholds of each series.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)
@@ -394,6 +396,7 @@ def cosine_gap(
     ``maximize``) and ``gap`` (the difference in the better-is-positive direction). A table
     without cosine rows gives an empty frame.
     """
+    maximize = check_flag(maximize, "maximize")
     keys = [k for k in keys if k in table.columns]
     need = ["schedule", "samples_seen", y]
     missing = [c for c in need if c not in table.columns]

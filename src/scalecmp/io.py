@@ -29,6 +29,7 @@ import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.files import broken_link
+from scalecmp.validate import check_flag
 
 __all__ = [
     "Filter",
@@ -371,6 +372,7 @@ def prepare_measurements(
     keeps every original column.
     """
     by = list(by or [])
+    maximize = check_flag(maximize, "maximize")
     frame = as_frame(frame)
     if frame.empty:
         raise DataError("no rows to fit (the frame is empty)")

@@ -20,6 +20,7 @@ from scalecmp.errors import UsageError
 
 __all__ = [
     "MIN_REPLICATES",
+    "check_flag",
     "check_level",
     "check_positive",
     "check_positive_values",
@@ -43,6 +44,16 @@ def _num(value: Any, name: str) -> float:
     except (TypeError, ValueError):
         raise UsageError(f"{name} must be a number, got {value!r}") from None
     return out
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A yes/no argument (``maximize``): ``True`` or ``False`` (numpy's booleans too), never
+    a string or a number read by its truth (``"no"`` is true in Python)."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise UsageError(f"{name} must be True or False, got {value!r}")
 
 
 def check_level(level: Any, name: str = "level") -> float:

@@ -15,7 +15,7 @@ from scalecmp.engine.series import fit_series
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
-from scalecmp.validate import check_bootstrap_memory, check_positive_values
+from scalecmp.validate import check_bootstrap_memory, check_flag, check_positive_values
 
 __all__ = ["fit"]
 
@@ -47,6 +47,7 @@ def fit(
     those of ``options``. A group with too few frontier points for every law is skipped
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     return fit_frame(frame, x=x, y=y, by=by, x2=x2, where=where, maximize=maximize,
                      predict_at=predict_at, predict_at2=predict_at2, options=options)

@@ -65,9 +65,7 @@ from scalecmp.report.tables import (
     latex_escape,
     one_line_text,
 )
-from scalecmp.validate import (
-    check_positive,
-)
+from scalecmp.validate import check_flag, check_positive
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
            "cosine_section", "holdout_section", "write_report"]
@@ -450,6 +448,7 @@ def build_sections(
     each (series, group) on its runs with compute ``<= report.holdout`` (default: the
     group's largest compute / ``report.holdout_factor``) and predicts its frontier runs
     above; what ``precomputed`` holds is shown instead of being computed again."""
+    maximize = check_flag(maximize, "maximize")
     options = FitOptions() if options is None else options
     report = ReportOptions() if report is None else report
     ready = Precomputed() if precomputed is None else precomputed
@@ -609,6 +608,7 @@ def write_report(
     (:class:`Precomputed`; see :func:`build_sections`). Every option is checked before any
     work.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     report = ReportOptions() if report is None else report
     check_report_options(options)
