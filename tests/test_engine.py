@@ -335,3 +335,31 @@ def test_maximize_must_be_a_bool(value):
     assert not os.path.exists("never-written")
     reg = ScalingLawRegressor("power", maximize=np.bool_(False), n_bootstrap=0)
     assert reg.fit(c, 0.1 + 3 * c**-0.1).predict([1e13])[0] > 0
+
+
+def test_a_fit_result_is_indexed_by_tuples_of_its_by_values():
+    """``res[("clip",)]`` raised AttributeError: a tuple of values in ``by`` order finds a
+    group, and a key that finds none is a KeyError naming the groups there are."""
+    c = np.geomspace(1e9, 1e12, 8)
+    frame = pd.DataFrame({"gflops_total": np.r_[c, c], "value": np.r_[0.1 + 3 * c**-0.1,
+                                                                       0.12 + 3 * c**-0.1],
+                          "proc": ["clip"] * 8 + ["mammut"] * 8, "lr": [1e-3] * 8 + [2e-3] * 8})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = scalecmp.fit(frame, x="gflops_total", y="value", by="proc", n_bootstrap=0,
+                           law="power")
+        two = scalecmp.fit(frame, x="gflops_total", y="value", by=["proc", "lr"],
+                           n_bootstrap=0, law="power")
+    assert one[("clip",)] is one["clip"] is one[0] is one[{"proc": "clip"}]
+    assert two[("mammut", 0.002)].key == {"proc": "mammut", "lr": 0.002}
+    for res, key, needle in [
+        (one, ("coca",), "no group ('coca',); the groups, by (proc): ('clip',), ('mammut',)"),
+        (one, "coca", "no group 'coca'; the groups"),
+        (two, ("clip",), "a key holds 2 value(s), one per column of by (proc, lr)"),
+        (two, "clip", "give a tuple of values in that order"),
+        (one, {"zz": 1}, "'zz' is not a column of by (proc)"),
+        (one, 1.5, "the groups, by (proc): ('clip',), ('mammut',)"),
+    ]:
+        with pytest.raises(KeyError) as info:
+            res[key]
+        assert needle in str(info.value), (key, str(info.value))

@@ -20,7 +20,7 @@ from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
 from scalecmp.errors import DataError, UsageError
-from scalecmp.format import group_label
+from scalecmp.format import group_label, join_some
 from scalecmp.validate import check_level
 
 __all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "jsonable"]
@@ -416,17 +416,45 @@ class FitResult:
     def __len__(self) -> int:
         return len(self.groups)
 
-    def __getitem__(self, item: int | dict[str, Any] | str) -> GroupFit:
-        if isinstance(item, int):
+    def __getitem__(self, item: int | str | tuple | dict[str, Any]) -> GroupFit:
+        """A group by its position (``res[0]``), its value when grouped by one column
+        (``res["clip"]``), its values in ``by`` order (``res[("clip",)]``,
+        ``res[("clip", "ViT-B-32")]``) or a dict of them (``res[{"model_type": "clip"}]``;
+        some columns of ``by`` may be left out: the first group that matches). Values
+        match as text (``res[("1e-3",)]`` finds ``lr=0.001`` only as written). Anything
+        else: a ``KeyError`` that names the groups there are."""
+        if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
             return self.groups[item]
-        if isinstance(item, str):
+        asked = item
+        if isinstance(item, tuple):
+            if len(item) != len(self.by):
+                raise KeyError(self._no_group(
+                    item, f"a key holds {len(self.by)} value(s), one per column of by "
+                    f"({', '.join(self.by) or 'none: the fit is not grouped, key ()'})"))
+            item = dict(zip(self.by, item, strict=True))
+        elif isinstance(item, str):
             if len(self.by) != 1:
-                raise KeyError("index by a dict when grouping by several columns")
+                raise KeyError(self._no_group(
+                    item, f"the fit is grouped by {len(self.by)} columns "
+                    f"({', '.join(self.by) or 'none'}): give a tuple of values in that order"))
             item = {self.by[0]: item}
+        elif not isinstance(item, dict):
+            raise KeyError(self._no_group(item, "a key is a position, a value, a tuple of "
+                                                "values in by order or a dict"))
+        unknown = [k for k in item if k not in self.by]
+        if unknown:
+            raise KeyError(self._no_group(asked, f"'{unknown[0]}' is not a column of by "
+                                                 f"({', '.join(self.by) or 'none'})"))
         for g in self.groups:
             if all(str(g.key.get(k)) == str(v) for k, v in item.items()):
                 return g
-        raise KeyError(item)
+        raise KeyError(self._no_group(asked))
+
+    def _no_group(self, item: Any, why: str = "") -> str:
+        known = join_some([repr(tuple(g.key.values())) for g in self.groups], "groups",
+                          most=8, sep=", ")
+        return (f"no group {item!r}{f' ({why})' if why else ''}; the groups, by "
+                f"({', '.join(self.by) or 'not grouped'}): {known}")
 
     def to_dict(self) -> dict[str, Any]:
         """The fit JSON contract."""
