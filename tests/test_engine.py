@@ -363,3 +363,31 @@ def test_a_fit_result_is_indexed_by_tuples_of_its_by_values():
         with pytest.raises(KeyError) as info:
             res[key]
         assert needle in str(info.value), (key, str(info.value))
+
+
+def test_predictions_take_one_dimensional_numbers():
+    """``predict`` flattened a 2-D array into its values and read the text "1e12" as a
+    number: predictions (and fits) take numbers, one-dimensional (a column of shape (n, 1)
+    too, scikit-learn's one feature); text, booleans and other shapes are a UsageError."""
+    c = np.geomspace(1e9, 1e12, 8)
+    reg = ScalingLawRegressor("power", n_bootstrap=20).fit(c, 0.1 + 3 * c**-0.1)
+    at = [1e12, 1e13]
+    expected = reg.predict(at)
+    np.testing.assert_allclose(reg.predict(np.array(at).reshape(-1, 1)), expected)
+    np.testing.assert_allclose(reg.predict(pd.Series(at)), expected)
+    np.testing.assert_allclose(reg.predict(1e12), expected[:1])
+    for bad, needle in [
+        (np.array([[1e12, 1e13]]), "x must be one-dimensional (a list, a 1-D array or a "
+                                   "column of shape (n, 1)), got an array of shape (1, 2)"),
+        (np.full((2, 2), 1e12), "got an array of shape (2, 2)"),
+        ("1e12", "x must hold numbers, got text such as '1e12'"),
+        (["1e12", "1e13"], "x must hold numbers, got text such as '1e12'"),
+        ([True], "x must hold numbers, got booleans"),
+        ([1e12, None], "x must hold numbers, got None"),
+    ]:
+        for method in (reg.predict, reg.predict_error, reg.interval, reg.error_replicates):
+            with pytest.raises(UsageError) as info:
+                method(bad)
+            assert needle in str(info.value), (method, bad, str(info.value))
+    with pytest.raises(UsageError, match=r"^y must hold numbers, got text such as '0.5'"):
+        ScalingLawRegressor("power").fit(c, ["0.5"] * 8)

@@ -9,6 +9,7 @@ the command line read ``predict_error`` and ``error_replicates`` of these object
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,16 +24,47 @@ from scalecmp.errors import DataError, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.validate import check_level
 
-__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "jsonable"]
+__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "as_values", "jsonable"]
+
+
+def as_values(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array: a number, a list, a 1-D array or Series, or a
+    column of shape ``(n, 1)`` (scikit-learn's ``X`` of one feature). Anything else is a
+    :class:`UsageError` naming ``name``: text (``"1e12"`` is not read as a number),
+    booleans, objects that are not real numbers, and arrays of any other shape (a ``(2,
+    3)`` array is not flattened into six values)."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "O":
+        for v in arr.reshape(-1):
+            if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+                raise UsageError(f"{name} must hold numbers, got {v!r} "
+                                 f"({type(v).__name__})")
+    elif kind not in "iuf":
+        what = {"U": "text", "S": "bytes", "b": "booleans", "c": "complex numbers",
+                "M": "dates", "m": "time spans"}.get(kind, f"values of type {arr.dtype}")
+        first = f" such as {arr.reshape(-1)[0].item()!r}" if arr.size else ""
+        raise UsageError(f"{name} must hold numbers, got {what}{first}"
+                         + (": convert them first (float(...))" if kind in "US" else ""))
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim > 1:
+        raise UsageError(f"{name} must be one-dimensional (a list, a 1-D array or a column of "
+                         f"shape (n, 1)), got an array of shape {arr.shape}")
+    return arr.astype(float).reshape(-1)
 
 
 def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
-    """Compute values as an array: ``(n,)`` for laws of one input, ``(n, 2)`` with ``x2``."""
-    x = np.asarray(x, dtype=float).reshape(-1)
+    """Compute values as an array: ``(n,)`` for laws of one input, ``(n, 2)`` with ``x2``
+    (each as :func:`as_values` takes them)."""
+    x = as_values(x, "x")
     if n_inputs == 2:
         if x2 is None:
             raise UsageError("this law needs two inputs: pass x2 as well")
-        return np.stack([x, np.asarray(x2, dtype=float).reshape(-1)], axis=-1)
+        x2 = as_values(x2, "x2")
+        if len(x2) != len(x):
+            raise UsageError(f"x and x2 differ in length ({len(x)} vs {len(x2)})")
+        return np.stack([x, x2], axis=-1)
     if x2 is not None:
         raise UsageError("x2 is only used by two-input laws such as chinchilla")
     return x

@@ -22,7 +22,7 @@ from scalecmp.engine.frontier import frontier_mask
 from scalecmp.engine.laws import LAWS, get_law
 from scalecmp.engine.mixture import allocate, combine
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, Candidate, FitOptions
-from scalecmp.engine.results import LawMixture, as_inputs
+from scalecmp.engine.results import LawMixture, as_inputs, as_values
 from scalecmp.errors import DataError, ScalecmpWarning
 
 __all__ = ["SeriesFit", "fit_series"]
@@ -52,7 +52,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     # auto: chinchilla when a second input is given; a pinned law says itself
     n_inputs = (2 if x2 is not None else 1) if is_auto else get_law(options.law).n_inputs
     X = as_inputs(x, x2, n_inputs)
-    y = np.asarray(y, dtype=float).reshape(-1)
+    y = as_values(y, "y")
     _check_points(X, y, n_inputs, maximize)
     err = 1.0 - y if maximize else y
     notes: list[str] = []
