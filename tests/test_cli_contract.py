@@ -677,3 +677,17 @@ def test_a_symbolic_link_loop_is_called_one(im, tmp_path):
                            *FAST)
         assert code == 2
         one_error(err, f"--json: {tmp_path / out} is a symbolic link loop")
+
+
+def test_a_column_in_both_series_and_by_is_refused(im, tmp_path):
+    """Found by the fuzz: `report --by model_type,model --series model_type` ended in
+    'internal error: ValueError: Grouper for 'model_type' not 1-dimensional'."""
+    code, _, err = run("report", im, "--out", tmp_path / "r", "--by", "model_type,model",
+                       "--series", "model_type", "--maximize", "-q", *FAST)
+    assert code == 2
+    one_error(err, "--series: column 'model_type' is also in --by")
+    assert not (tmp_path / "r").exists()
+    from scalecmp.holdout import holdout_check
+
+    with pytest.raises(UsageError, match=r"^series: column 'model_type' is also in `by`"):
+        holdout_check(pd.read_csv(im), by="model_type", series="model_type", maximize=True)

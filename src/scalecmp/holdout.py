@@ -36,7 +36,7 @@ from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
 from scalecmp.io import as_frame, check_unique
-from scalecmp.validate import check_flag
+from scalecmp.validate import check_flag, check_series_by
 
 __all__ = [
     "COVERAGE_MIN",
@@ -290,6 +290,7 @@ def holdout_check(
     options = fit_options(options, **option_values)
     level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)
+    check_series_by(series_cols, by_cols)
     frame = as_frame(frame)
     missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
     if missing:

@@ -27,6 +27,7 @@ __all__ = [
     "check_seed",
     "check_n_bootstrap",
     "check_bootstrap_memory",
+    "check_series_by",
     "available_memory",
     "check_factor",
     "parse_numbers",
@@ -128,6 +129,16 @@ def check_n_bootstrap(n: Any, *, minimum: int = 0, name: str = "n_bootstrap",
             "1000 recommended"
         )
     return n
+
+
+def check_series_by(series: Sequence[str], by: Sequence[str]) -> None:
+    """A column either splits the data into series (report sections, held-out series) or
+    groups the fits inside them, not both."""
+    both = [c for c in series if c in set(by)]
+    if both:
+        raise UsageError(f"series: column '{both[0]}' is also in `by`: a column either "
+                         "splits the data into series (sections) or groups the fits inside "
+                         "them, not both")
 
 
 def available_memory() -> int:

@@ -52,6 +52,7 @@ from scalecmp.validate import (
     check_bootstrap_memory,
     check_factor,
     check_positive,
+    check_series_by,
     no_intervals_warning,
     parse_numbers,
 )
@@ -302,6 +303,7 @@ def report_cmd(
     frame = load_measurements(data)
     by_cols = resolve_columns(by, frame.columns)
     series_cols = resolve_columns(series, frame.columns)
+    check_series_by(series_cols, by_cols)
     for col in series_cols:
         if col not in frame.columns:
             from scalecmp.errors import DataError

@@ -65,7 +65,7 @@ from scalecmp.report.tables import (
     latex_escape,
     one_line_text,
 )
-from scalecmp.validate import check_flag, check_positive
+from scalecmp.validate import check_flag, check_positive, check_series_by
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
            "cosine_section", "holdout_section", "write_report"]
@@ -454,6 +454,7 @@ def build_sections(
     ready = Precomputed() if precomputed is None else precomputed
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
+    check_series_by(series_l, by_l)
     frame = apply_where(as_frame(frame), where)
     for col, opt in [(c, "series") for c in series_l] + [(c, "by") for c in by_l]:
         if col not in frame.columns:
