@@ -990,3 +990,171 @@ def test_a_grid_folder_that_cannot_be_locked_is_one_line(tmp_path, monkeypatch):
     assert code == 2, err
     one_error(err, "cannot lock grid folder", "No locks available")
     assert not (tmp_path / "grid" / "shards").exists()
+
+
+# --------------------------------------------------------- issue 18: nothing lost, ever
+def _pure_power(tmp_path) -> Path:
+    """Accuracies on a pure power law (no floor): every group's saturating fit puts B at
+    its bound, with the same words in every group."""
+    frame = _frame()
+    frame["value"] = 1 - 20 * frame["gflops_total"] ** -0.2
+    path = tmp_path / "pure.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_every_fit_warning_names_its_group(tmp_path):
+    """With -q (or stdout redirected) a warning on stderr is all one sees: each names its
+    group, and two groups' warnings of the same words are both shown (none is lost)."""
+    code, out, err = run("fit", _pure_power(tmp_path), "--by", "model_type", "--maximize",
+                         "--law", "saturating", "--n-bootstrap", "0", "-q")
+    assert code == 0, err
+    assert out == ""
+    fit_warnings = [ln for ln in err.splitlines() if "--n-bootstrap is 0" not in ln]
+    assert fit_warnings, err
+    assert all(ln.startswith("scalecmp: warning: group model_type=") for ln in fit_warnings), err
+    for group in ("clip", "mammut"):
+        assert any(ln.startswith(f"scalecmp: warning: group model_type={group}: saturating: B = ")
+                   and ln.endswith("is at its bound") for ln in fit_warnings), err
+
+
+def test_an_extrapolate_beyond_the_grids_reach_is_refused_before_the_fit(im, monkeypatch):
+    """`--extrapolate 1e300` fitted for seconds, then failed with a message about
+    'compute > 0 and finite': refused up front, naming the option and the bound the data
+    allow (the bound itself still works)."""
+    import scalecmp.compare as cmp_mod
+
+    real_fit = cmp_mod.fit_frame
+    calls = []
+    monkeypatch.setattr(cmp_mod, "fit_frame", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--extrapolate",
+                       "1e300", "-q", *FAST)
+    assert code == 2
+    line = one_error(err, "--extrapolate 1e300", "1e296")
+    assert not calls  # nothing was fitted
+    bound = line.split("at most ")[1].split()[0]
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--extrapolate",
+                       bound, "-q", *FAST)
+    assert code == 0, err
+    code, _, err = run("compare", im, "--by", "model_type", "--maximize", "--at", "1e297",
+                       "-q", *FAST)
+    assert code == 2
+    one_error(err, "--at values must be <= 1e296, got 1e297")
+    frame = pd.read_csv(im)
+    with pytest.raises(UsageError, match=r"^extrapolate 1e300 takes the comparison grid"):
+        cmp_mod.compare(frame, by="model_type", maximize=True, extrapolate=1e300,
+                         law="power_floor", n_bootstrap=20)
+    assert len(calls) == 1  # only the run at the bound fitted
+
+
+def test_too_few_points_says_what_the_engine_requires(tmp_path):
+    """A law of p parameters is fitted to p + 1 frontier points (auto fitted power, 2
+    parameters, to 3 points), but the message for 2 points asked for 4; and auto with a
+    second input fitted chinchilla (5 parameters) to 3 runs, which the pinned law refuses."""
+    def table(n: int) -> Path:
+        c = np.geomspace(1e9, 1e12, n)
+        path = tmp_path / f"n{n}.csv"
+        pd.DataFrame({"gflops_total": c, "samples_seen": c / np.array([4.0, 12.0, 40.0])[:n],
+                      "gflops_per_sample": np.array([4.0, 12.0, 40.0])[:n],
+                      "value": 0.1 + 3 * c ** -0.1}).to_csv(path, index=False)
+        return path
+
+    code, _, err = run("fit", table(2), "--n-bootstrap", "0", "-q")
+    assert code == 2
+    one_error(err, "2 frontier points (of 2) are too few for any law (the smallest, power, "
+              "needs >= 3)")
+    code, _, err = run("fit", table(3), "--n-bootstrap", "0", "-q", "--json", tmp_path / "f.json")
+    assert code == 0, err  # what the message promises
+    assert json.loads((tmp_path / "f.json").read_text())["groups"][0]["law_reported"] == "power"
+    for law in ("auto", "chinchilla"):
+        code, _, err = run("fit", table(3), "--x", "gflops_per_sample", "--x2", "samples_seen",
+                           "--law", law, "--n-bootstrap", "0", "-q")
+        assert code == 2, (law, err)
+        one_error(err, "3 frontier points (of 3) are too few for", "chinchilla", ">= 6")
+
+
+def test_error_and_warning_lines_are_capped(tmp_path):
+    """288 unfittable groups made a 26 KB error line and a 100 KB `--where` value was
+    echoed whole: every line is capped, long values cut with the count of what was cut,
+    long lists of groups with the count of the groups left out."""
+    LINE_LIMIT = 1000  # noqa: N806 - the README's promise: at most 1000 characters a line
+
+    n = 288
+    frame = pd.DataFrame({"run": np.repeat(np.arange(n), 2),
+                          "gflops_total": np.tile([1e9, 1e10], n),
+                          "value": np.tile([0.5, 0.4], n)})
+    frame["tag"] = ["t" * 5000 if r == 0 else "short" for r in frame["run"]]
+    path = tmp_path / "many.csv"
+    frame.to_csv(path, index=False)
+    code, _, err = run("fit", path, "--by", "run", "--n-bootstrap", "0", "-q")
+    assert code == 2
+    line = one_error(err, "no group could be fitted (run=0: 2 frontier points",
+                     "(+285 more groups)")
+    assert len(line) <= len("scalecmp: error: ") + LINE_LIMIT
+    assert err.count("scalecmp: warning: group run=") == n  # each group is still named
+    code, _, err = run("fit", path, "--by", "tag,run", "--n-bootstrap", "0", "-q")
+    assert code == 2
+    assert all(len(ln) <= len("scalecmp: warning: ") + LINE_LIMIT for ln in err.splitlines())
+    assert re.search(r"group tag=t{76}\.\.\.\(\+4924 characters\), run=0: skipped: 2 frontier",
+                     err), err[-2000:]
+    huge = "x" * 100_000
+    code, _, err = run("fit", path, "--where", f"gflops_total<{huge}", "-q")
+    assert code == 2
+    line = one_error(err, "--where gflops_total<xxx", "characters)", "is not a number")
+    assert len(line) < 400
+    code, _, err = run("fit", path, "--where", "tag=" + "a b " * 30_000, "-q")
+    assert code == 2
+    line = one_error(err, "more characters)")
+    assert len(line) <= len("scalecmp: error: ") + LINE_LIMIT
+
+
+def test_a_line_break_in_the_report_title_stays_in_the_title(im, tmp_path):
+    """`report --title "T\\n\\\\input{x}\\n# H"` wrote a raw LaTeX line into report.tex and a
+    heading into report.md: the title is folded onto one line (and escaped) in all three."""
+    title = "Results\n\\input{/etc/passwd}\r\n# Injected\u2028<b>bold</b>"
+    code, _, err = run("report", im, "--out", tmp_path / "r", "--by", "model_type",
+                       "--maximize", "--title", title, "-q", *FAST)
+    assert code == 0, err
+    tex = (tmp_path / "r" / "report.tex").read_text().splitlines()
+    assert tex[0] == r"% Results \textbackslash{}input\{/etc/passwd\} \# Injected <b>bold</b>"
+    assert not any(ln.startswith("\\input") for ln in tex)
+    md = (tmp_path / "r" / "report.md").read_text().splitlines()
+    assert md[0] == "# Results \\input{/etc/passwd} # Injected <b>bold</b>"
+    assert [ln for ln in md if ln.startswith("# ")] == [md[0]]
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "<h1>Results \\input{/etc/passwd} # Injected &lt;b&gt;bold&lt;/b&gt;</h1>" in html
+
+
+def test_a_symbolic_link_loop_is_called_one(im, tmp_path):
+    """A symbolic link loop given as DATA was 'not found' (an output: 'dangling'): each
+    says what it is, a loop or a link to nothing."""
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    (tmp_path / "dangling.csv").symlink_to("nowhere.csv")
+    (tmp_path / "loopdir").symlink_to("loopdir")
+    for data in ("a.csv", "loopdir/x.csv", "loopdir"):
+        code, _, err = run("fit", tmp_path / data, "-q")
+        assert code == 2
+        one_error(err, f"cannot read {tmp_path / data}: it is a symbolic link loop")
+    code, _, err = run("fit", tmp_path / "dangling.csv", "-q")
+    assert code == 2
+    one_error(err, "it is a dangling symbolic link (to nowhere.csv, which does not exist)")
+    for out in ("a.csv", "loopdir/x.json"):
+        code, _, err = run("fit", im, "--maximize", "--json", tmp_path / out, "--force", "-q",
+                           *FAST)
+        assert code == 2
+        one_error(err, f"--json: {tmp_path / out} is a symbolic link loop")
+
+
+def test_a_column_in_both_series_and_by_is_refused(im, tmp_path):
+    """Found by the fuzz: `report --by model_type,model --series model_type` ended in
+    'internal error: ValueError: Grouper for 'model_type' not 1-dimensional'."""
+    code, _, err = run("report", im, "--out", tmp_path / "r", "--by", "model_type,model",
+                       "--series", "model_type", "--maximize", "-q", *FAST)
+    assert code == 2
+    one_error(err, "--series: column 'model_type' is also in --by")
+    assert not (tmp_path / "r").exists()
+    from scalecmp.holdout import holdout_check
+
+    with pytest.raises(UsageError, match=r"^series: column 'model_type' is also in `by`"):
+        holdout_check(pd.read_csv(im), by="model_type", series="model_type", maximize=True)

@@ -1,3 +1,4 @@
+import os
 import warnings
 
 import numpy as np
@@ -304,3 +305,89 @@ def test_backtested_extrapolation_error_widens_intervals_of_a_wrong_law():
     assert lo[0] <= truth <= hi[0]
     # inside the fitted range the extrapolation term adds nothing
     np.testing.assert_allclose(reg.interval([1e9], kind="curve"), off.interval([1e9], kind="curve"))
+
+
+@pytest.mark.parametrize("value", ["no", "True", 1, 0, None, 1.0])
+def test_maximize_must_be_a_bool(value):
+    """``maximize="no"`` was read by its truth (True): a yes/no argument takes True or
+    False (numpy's booleans too), anything else is a UsageError naming it, in every entry
+    point, before any work."""
+    from scalecmp.compare import compare
+    from scalecmp.holdout import holdout_check
+    from scalecmp.optimal import optimal_allocation
+    from scalecmp.report import write_report
+
+    c = np.geomspace(1e9, 1e12, 8)
+    frame = pd.DataFrame({"gflops_total": np.r_[c, c], "samples_seen": np.r_[c, c] / 4,
+                          "value": np.r_[0.1 + 3 * c**-0.1, 0.12 + 3 * c**-0.1],
+                          "procedure": ["a"] * 8 + ["b"] * 8})
+    calls = {
+        "fit": lambda: scalecmp.fit(frame, x="gflops_total", y="value", maximize=value),
+        "compare": lambda: compare(frame, by="procedure", maximize=value),
+        "optimal": lambda: optimal_allocation(frame, maximize=value),
+        "holdout": lambda: holdout_check(frame, series=None, maximize=value),
+        "report": lambda: write_report(frame, "never-written", by="procedure", maximize=value),
+        "regressor": lambda: ScalingLawRegressor(maximize=value).fit(c, frame["value"][:8]),
+    }
+    for call in calls.values():
+        with pytest.raises(UsageError, match=r"^maximize must be True or False, got "):
+            call()
+    assert not os.path.exists("never-written")
+    reg = ScalingLawRegressor("power", maximize=np.bool_(False), n_bootstrap=0)
+    assert reg.fit(c, 0.1 + 3 * c**-0.1).predict([1e13])[0] > 0
+
+
+def test_a_fit_result_is_indexed_by_tuples_of_its_by_values():
+    """``res[("clip",)]`` raised AttributeError: a tuple of values in ``by`` order finds a
+    group, and a key that finds none is a KeyError naming the groups there are."""
+    c = np.geomspace(1e9, 1e12, 8)
+    frame = pd.DataFrame({"gflops_total": np.r_[c, c], "value": np.r_[0.1 + 3 * c**-0.1,
+                                                                       0.12 + 3 * c**-0.1],
+                          "proc": ["clip"] * 8 + ["mammut"] * 8, "lr": [1e-3] * 8 + [2e-3] * 8})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one = scalecmp.fit(frame, x="gflops_total", y="value", by="proc", n_bootstrap=0,
+                           law="power")
+        two = scalecmp.fit(frame, x="gflops_total", y="value", by=["proc", "lr"],
+                           n_bootstrap=0, law="power")
+    assert one[("clip",)] is one["clip"] is one[0] is one[{"proc": "clip"}]
+    assert two[("mammut", 0.002)].key == {"proc": "mammut", "lr": 0.002}
+    for res, key, needle in [
+        (one, ("coca",), "no group ('coca',); the groups, by (proc): ('clip',), ('mammut',)"),
+        (one, "coca", "no group 'coca'; the groups"),
+        (two, ("clip",), "a key holds 2 value(s), one per column of by (proc, lr)"),
+        (two, "clip", "give a tuple of values in that order"),
+        (one, {"zz": 1}, "'zz' is not a column of by (proc)"),
+        (one, 1.5, "the groups, by (proc): ('clip',), ('mammut',)"),
+    ]:
+        with pytest.raises(KeyError) as info:
+            res[key]
+        assert needle in str(info.value), (key, str(info.value))
+
+
+def test_predictions_take_one_dimensional_numbers():
+    """``predict`` flattened a 2-D array into its values and read the text "1e12" as a
+    number: predictions (and fits) take numbers, one-dimensional (a column of shape (n, 1)
+    too, scikit-learn's one feature); text, booleans and other shapes are a UsageError."""
+    c = np.geomspace(1e9, 1e12, 8)
+    reg = ScalingLawRegressor("power", n_bootstrap=20).fit(c, 0.1 + 3 * c**-0.1)
+    at = [1e12, 1e13]
+    expected = reg.predict(at)
+    np.testing.assert_allclose(reg.predict(np.array(at).reshape(-1, 1)), expected)
+    np.testing.assert_allclose(reg.predict(pd.Series(at)), expected)
+    np.testing.assert_allclose(reg.predict(1e12), expected[:1])
+    for bad, needle in [
+        (np.array([[1e12, 1e13]]), "x must be one-dimensional (a list, a 1-D array or a "
+                                   "column of shape (n, 1)), got an array of shape (1, 2)"),
+        (np.full((2, 2), 1e12), "got an array of shape (2, 2)"),
+        ("1e12", "x must hold numbers, got text such as '1e12'"),
+        (["1e12", "1e13"], "x must hold numbers, got text such as '1e12'"),
+        ([True], "x must hold numbers, got booleans"),
+        ([1e12, None], "x must hold numbers, got None"),
+    ]:
+        for method in (reg.predict, reg.predict_error, reg.interval, reg.error_replicates):
+            with pytest.raises(UsageError) as info:
+                method(bad)
+            assert needle in str(info.value), (method, bad, str(info.value))
+    with pytest.raises(UsageError, match=r"^y must hold numbers, got text such as '0.5'"):
+        ScalingLawRegressor("power").fit(c, ["0.5"] * 8)

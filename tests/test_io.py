@@ -107,3 +107,55 @@ def test_outputs_never_replace_inputs_or_existing_files(tmp_path):
     assert not out.parent.exists()  # checking creates nothing; writing creates the folder
     atomic_write_text(out, "{}")
     assert out.read_text() == "{}" and not list(out.parent.glob(".*tmp"))
+
+
+@pytest.mark.parametrize("orient", ["records", "columns", "split", "table", "lines"])
+def test_a_json_file_is_read_as_a_table(tmp_path, orient):
+    """A JSON array of records in a ``.json`` file was read as JSON Lines: one row whose
+    columns were 0, 1, 2, ... (and the error listed those)."""
+    path = tmp_path / "m.json"
+    FRAME.to_json(path, orient="records" if orient == "lines" else orient,
+                  lines=orient == "lines")
+    pd.testing.assert_frame_equal(load_measurement_file(path), FRAME, check_dtype=False)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[1, 2, 3]", "a JSON array of 3 items, 3 of them not records (item 0 is a number)"),
+    ('[{"c": 1}, [1, 2]]', "1 of them not records (item 1 is an array)"),
+    ("42", "the JSON holds a number, not a table"),
+    ('"c,acc"', "the JSON holds a string, not a table"),
+    ('{"c": [1, 2], "acc": 3}', "mixes columns (arrays) and single values"),
+    ('{"c": [1, 2], "acc": [3]}', "an object of columns that do not form a table"),
+    ('[{"c": 1},', "not valid JSON (Expecting value at line 1, column 11)"),
+])
+def test_json_that_is_not_a_table_is_one_line(tmp_path, text, needle):
+    path = tmp_path / "m.json"
+    path.write_text(text)
+    with pytest.raises(DataError, match="^cannot read ") as info:
+        load_measurement_file(path)
+    assert needle in str(info.value) and "\n" not in str(info.value)
+
+
+def test_multiindex_and_duplicate_columns_are_one_data_error():
+    """A frame with MultiIndex columns, or two columns of one name, raised TypeError from
+    deep inside pandas: one DataError line naming the parameter."""
+    import scalecmp
+
+    multi = FRAME.copy()
+    multi.columns = pd.MultiIndex.from_tuples([("x", "c"), ("y", "acc"), ("g", "proc")])
+    with pytest.raises(DataError, match=r"^the frame's columns have 2 levels \(a MultiIndex"):
+        prepare_measurements(multi, "c", "acc")
+    dup = pd.concat([FRAME, FRAME[["acc"]]], axis=1)
+    with pytest.raises(DataError, match=r"^y: the frame has 2 columns named 'acc': rename"):
+        prepare_measurements(dup, "c", "acc")
+    with pytest.raises(DataError, match=r"^where: the frame has 2 columns named 'acc'"):
+        apply_where(dup, ["acc>0.1"])
+    twice = pd.concat([FRAME, FRAME[["proc"]]], axis=1)
+    with pytest.raises(DataError, match=r"^by: the frame has 2 columns named 'proc'"):
+        scalecmp.fit(twice, x="c", y="acc", by="proc", n_bootstrap=0, law="power")
+    from scalecmp.compare import compare
+
+    with pytest.raises(DataError, match=r"^by: the frame has 2 columns named 'proc'"):
+        compare(twice, x="c", y="acc", by="proc", n_bootstrap=20, law="power")
+    # a copy of a column the analysis does not read is no matter
+    assert len(prepare_measurements(twice, "c", "acc")) == 4

@@ -60,6 +60,7 @@ from scalecmp.validate import (
     MIN_REPLICATES,
     check_bootstrap_memory,
     check_factor,
+    check_flag,
     check_level,
     check_n_bootstrap,
     check_positive_values,
@@ -69,7 +70,10 @@ __all__ = [
     "Comparison",
     "ComparisonResult",
     "compare",
+    "X_MAX",
+    "check_at",
     "check_compare_options",
+    "check_extrapolate",
     "compare_groups",
     "simultaneous_tail",
     "first_reach",
@@ -78,6 +82,53 @@ __all__ = [
 
 _INV_STEP = 0.005  # decades per step of the inversion grid
 _INV_SPAN = 12.0  # decades searched on each side of x for the multiplier
+#: The largest compute a comparison reaches: the inversion grid of the compute multiplier
+#: runs ``_INV_SPAN`` decades (and a step) above the top of the comparison grid (the
+#: largest measured compute x ``extrapolate``) and above every ``at`` value, and floats end
+#: at 1.8e308 (10^308.25): 10^(308.25 - 12 - 0.01), rounded down to a whole decade.
+X_MAX = 10.0 ** int(np.log10(np.finfo(float).max) - _INV_SPAN - 2 * _INV_STEP)
+
+
+def check_at(at: Sequence[float] | None) -> list[float] | None:
+    """``at`` values (compute, > 0 and finite) a comparison can take: at most
+    :data:`X_MAX`."""
+    if at is None:
+        return None
+    values = check_positive_values(at, "at")
+    if values and max(values) > X_MAX:
+        raise UsageError(
+            f"at values must be <= {_fmt(X_MAX)}, got {_fmt(max(values))} (the compute "
+            f"multiplier is searched {_fmt(10**_INV_SPAN)}x above them, and numbers end at "
+            "1.8e308)"
+        )
+    return values
+
+
+def check_extrapolate(extrapolate: Any, top: float | None) -> float:
+    """``extrapolate`` (a finite factor >= 1) that keeps the comparison grid, from the
+    largest measured compute ``top`` to ``top * extrapolate``, below :data:`X_MAX`
+    (``top``: ``None`` when not known yet)."""
+    extrapolate = check_factor(extrapolate, "extrapolate")
+    if top is not None and np.isfinite(top) and top > 0:
+        if top * 10.0 > X_MAX:
+            raise DataError(f"x: the largest compute ({_fmt(top)}) leaves no room for a "
+                            f"comparison (at most {_fmt(X_MAX / 10)}): rescale x")
+        if top * extrapolate > X_MAX:
+            raise UsageError(
+                f"extrapolate {_fmt(extrapolate)} takes the comparison grid beyond "
+                f"{_fmt(X_MAX)}, the largest compute it can reach (the data's largest "
+                f"compute is {_fmt(top)}; the compute multiplier is searched "
+                f"{_fmt(10**_INV_SPAN)}x above the grid, and numbers end at 1.8e308): "
+                f"at most {_floor_sig(X_MAX / top)} with these data"
+            )
+    return extrapolate
+
+
+def _floor_sig(v: float) -> str:
+    """``v`` rounded down to 2 significant digits, as text (a bound that holds)."""
+    e = int(np.floor(np.log10(v)))
+    m = np.floor(v / 10.0**e * 10.0) / 10.0
+    return f"{m:g}e{e}" if abs(e) >= 4 else f"{m * 10.0**e:g}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,19 +319,21 @@ def compare_groups(
     largest.
     """
     level = check_level(level)
-    extrapolate = check_factor(extrapolate, "extrapolate")
     if ga.law.n_inputs != 1 or gb.law.n_inputs != 1:
         raise UsageError("law: compare needs a law of compute alone, not a two-input law")
     maximize = bool(ga.maximize)
     ra = tuple(float(v) for v in ga.x_range)
     rb = tuple(float(v) for v in gb.x_range)
+    extrapolate = check_extrapolate(extrapolate, max(ra[1], rb[1]))
+    if at is not None:
+        at = check_at(at)
     lo_x, hi_x = min(ra[0], rb[0]), max(ra[1], rb[1]) * float(extrapolate)
     grid = np.geomspace(lo_x, hi_x, int(n_grid))
     lgrid = np.log(grid)
     if at is None:
         top = max(ra[1], rb[1])
         at = [top, 10.0 * top]
-    at_x = np.asarray(check_positive_values(at, "at"), dtype=float)
+    at_x = np.asarray(at, dtype=float)
 
     # --- replicates (the groups' own), paired r with r; failed replicates dropped ----------
     xs = np.concatenate([grid, at_x])
@@ -627,13 +680,24 @@ class ComparisonResult:
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _check_two_groups(frame: pd.DataFrame, by: list[str], where: Sequence[str] | None) -> None:
-    """Fewer than two groups is known before anything is fitted."""
-    from scalecmp.io import apply_where
+def _check_before_fitting(frame: pd.DataFrame, *, x: str, by: list[str],
+                          where: Sequence[str] | None, extrapolate: float) -> None:
+    """What is known before anything is fitted: fewer than two groups, and an
+    ``extrapolate`` that takes the grid beyond :data:`X_MAX` from the largest compute of
+    the rows (the fit names a missing or non-numeric column)."""
+    from scalecmp.io import apply_where, check_unique
 
-    if not all(b in frame.columns for b in by):
+    rows = apply_where(frame, where)
+    for column, option in [(x, "x"), *((b, "by") for b in by)]:
+        check_unique(rows, column, option)
+    if x in rows.columns:
+        xs = pd.to_numeric(rows[x], errors="coerce").to_numpy(dtype=float)
+        xs = xs[np.isfinite(xs) & (xs > 0)]
+        if len(xs):
+            check_extrapolate(extrapolate, float(xs.max()))
+    if not all(b in rows.columns for b in by):
         return  # the fit names the missing column
-    groups = apply_where(frame, where).groupby(by, sort=True).ngroups
+    groups = rows.groupby(by, sort=True).ngroups
     if groups < 2:
         raise DataError(f"by: compare needs at least 2 groups, got {groups}; check `by` and "
                         "`where`")
@@ -677,15 +741,16 @@ def compare(
     :class:`UsageError` for bad options (``at`` values, ``level``, ``extrapolate``, fewer
     than 20 bootstrap replicates, a two-input law), all checked before anything is fitted.
     """
-    if at is not None:
-        at = check_positive_values(at, "at")
+    at = check_at(at)
+    maximize = check_flag(maximize, "maximize")
     if isinstance(data, FitResult):
         if options is not None or set(option_values) - {"level"}:
             raise UsageError("compare: a FitResult is compared as it was fitted; only `level` "
                              "can be given with it")
         res = data
         level = check_level(option_values.get("level", res.level))
-        extrapolate = check_factor(extrapolate, "extrapolate")
+        extrapolate = check_extrapolate(
+            extrapolate, max((g.x_range[1] for g in res.groups), default=None))
     else:
         options = fit_options(options, **option_values)
         level = options.level
@@ -696,7 +761,7 @@ def compare(
         data = as_frame(data)
         by = [by] if isinstance(by, str) else list(by)
         check_bootstrap_memory(options.n_bootstrap, len(data), compare=True)
-        _check_two_groups(data, by, where)
+        _check_before_fitting(data, x=x, by=by, where=where, extrapolate=extrapolate)
         res = fit_frame(data, x=x, y=y, by=by, x2=None, where=where, maximize=maximize,
                         predict_at=None, predict_at2=None, options=options)
     groups = list(res.groups)

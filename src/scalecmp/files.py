@@ -58,6 +58,7 @@ from scalecmp.errors import OutputError, UsageError
 
 __all__ = [
     "OutputSet",
+    "broken_link",
     "json_safe",
     "check_output_dir",
     "check_output_path",
@@ -92,6 +93,20 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
+def broken_link(path: str | Path) -> str | None:
+    """Why ``path`` cannot be reached through its symbolic links, in words, or ``None``:
+    ``"a symbolic link loop"`` (the link, or a folder on its way, leads back to itself:
+    ``ELOOP``) or ``"a dangling symbolic link (to TARGET, which does not exist)"``."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (too many levels of symbolic links)"
+        if os.path.islink(path):
+            return f"a dangling symbolic link (to {os.readlink(path)}, which does not exist)"
+    return None
+
+
 def _kind(mode: int) -> str:
     for test, word in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -117,8 +132,9 @@ def _writable_dir(p: Path, label: str, shown: str | Path) -> None:
     """The nearest existing ancestor of ``p`` must be a directory this process can write."""
     parent = p.parent
     while not parent.exists():
-        if parent.is_symlink():
-            raise UsageError(f"{label}{shown}: {parent} is a dangling symbolic link")
+        why = broken_link(parent)
+        if why:
+            raise UsageError(f"{label}{shown}: {parent} is {why}")
         parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"{label}{shown}: {parent} is not a directory")
@@ -267,8 +283,9 @@ def check_output_path(
     if str(path) == "" or p.name in ("", ".", ".."):
         raise UsageError(f"{label}'{path}' is not a file name")
     _check_name_length(Path(os.path.abspath(p)), label, p)
-    if p.is_symlink() and not p.exists():
-        raise UsageError(f"{label}{p} is a dangling symbolic link")
+    why = broken_link(p) if not p.exists() else None
+    if why:
+        raise UsageError(f"{label}{p} is {why}")
     _check_not_stdio(p, label)
     target = Path(os.path.realpath(p))
     try:

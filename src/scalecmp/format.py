@@ -20,7 +20,9 @@ Labels:
   reports, figures); with ``names="never"`` the values alone (``series_label``: ``imagenet1k
   / acc1``);
 * :func:`law_weights` and :func:`mixture_text`: the law of a fitted group in words (``auto
-  (w: saturating 0.60, broken_power 0.30)``).
+  (w: saturating 0.60, broken_power 0.30)``);
+* :func:`join_some`: the first few items of a list and how many more (``a; b; c; ...
+  (+285 more groups)``: messages about many groups).
 
 Only the standard library: every layer (analysis, CLI, figures, reports) may import it.
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "fmt_num",
     "group_label",
     "html_num",
+    "join_some",
     "law_weights",
     "mantissa_exponent",
     "math_num",
@@ -200,6 +203,15 @@ def group_label(key: Mapping[str, Any], *,
     if names == "several" and len(key) == 1:
         return str(next(iter(key.values())))
     return sep.join(f"{k}={v}" for k, v in key.items())
+
+
+def join_some(items: Sequence[str], noun: str, *, most: int = 3, sep: str = "; ") -> str:
+    """The first ``most`` of ``items`` joined by ``sep``, and how many more there are:
+    ``a; b; c; ... (+285 more groups)`` (a message stays short however many there are)."""
+    items = list(items)
+    shown = sep.join(items[:most])
+    rest = len(items) - most
+    return f"{shown}{sep}... (+{rest} more {noun})" if rest > 0 else shown
 
 
 def series_label(key: Mapping[str, Any], *, empty: str = "all") -> str:

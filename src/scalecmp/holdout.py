@@ -35,7 +35,8 @@ from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageErro
 from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
-from scalecmp.io import as_frame
+from scalecmp.io import as_frame, check_unique
+from scalecmp.validate import check_flag, check_series_by
 
 __all__ = [
     "COVERAGE_MIN",
@@ -285,13 +286,18 @@ def holdout_check(
     measurement). ``mae_max`` and
     ``coverage_min`` are the pass thresholds of each series.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)
+    check_series_by(series_cols, by_cols)
     frame = as_frame(frame)
     missing = [c for c in [x, y, *by_cols, *series_cols] if c not in frame.columns]
     if missing:
         raise DataError(f"holdout_check: column '{missing[0]}' not in the frame")
+    for column, option in [(x, "x"), (y, "y"), *((c, "by") for c in by_cols),
+                           *((c, "series") for c in series_cols)]:
+        check_unique(frame, column, option)
     xs_all = pd.to_numeric(frame[x], errors="coerce").to_numpy(float)
     ys_all = pd.to_numeric(frame[y], errors="coerce").to_numpy(float)
     usable = np.isfinite(xs_all) & np.isfinite(ys_all)
@@ -391,6 +397,7 @@ def cosine_gap(
     ``maximize``) and ``gap`` (the difference in the better-is-positive direction). A table
     without cosine rows gives an empty frame.
     """
+    maximize = check_flag(maximize, "maximize")
     keys = [k for k in keys if k in table.columns]
     need = ["schedule", "samples_seen", y]
     missing = [c for c in need if c not in table.columns]

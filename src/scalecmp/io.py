@@ -1,4 +1,5 @@
-"""Measurements in: CSV, Parquet and JSON Lines files into tidy pandas frames, plus filters.
+"""Measurements in: CSV, Parquet, JSON Lines and JSON files into tidy pandas frames, plus
+filters.
 
 A *measurement* is one row: a training run (or checkpoint) evaluated on one metric.
 The engine needs a compute column ``x`` (> 0, e.g. ``gflops_total`` = GFLOPs per sample x
@@ -27,12 +28,16 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
+from scalecmp.files import broken_link
+from scalecmp.validate import check_flag
 
 __all__ = [
     "Filter",
     "load_measurement_file",
     "parse_where",
     "apply_where",
+    "as_frame",
+    "check_unique",
     "prepare_measurements",
     "looks_higher_is_better",
 ]
@@ -45,8 +50,68 @@ _READERS = {
     ".pq": lambda p: pd.read_parquet(p),
     ".jsonl": lambda p: pd.read_json(p, lines=True),
     ".ndjson": lambda p: pd.read_json(p, lines=True),
-    ".json": lambda p: pd.read_json(p, lines=True),
+    ".json": lambda p: _read_json(p),
 }
+
+
+def _json_kind(v: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(v), "a number")
+
+
+def _read_json(p: Path) -> pd.DataFrame:
+    """A ``.json`` file as a table: an array of records (``[{"col": v, ...}, ...]``, what
+    ``DataFrame.to_json(orient="records")`` writes), an object of columns (``{"col": [v,
+    ...]}`` or pandas' default ``{"col": {"0": v, ...}}``), pandas' ``orient="split"`` and
+    ``"table"``, one record, or JSON Lines (one record per line). Any other JSON is a
+    one-line :class:`DataError` that says what it holds."""
+    import json
+
+    text = p.read_text(encoding="utf-8-sig")
+    if not text.strip():
+        raise pd.errors.EmptyDataError("empty")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # several documents: JSON Lines
+            return pd.read_json(p, lines=True)
+        raise DataError(f"cannot read {p}: not valid JSON ({exc.msg} at line {exc.lineno}, "
+                        f"column {exc.colno})") from None
+    expected = ("expected an array of records ([{\"column\": value, ...}, ...]), an object "
+                "of columns or JSON Lines")
+    if isinstance(obj, list):
+        bad = [v for v in obj if not isinstance(v, dict)]
+        if bad:
+            raise DataError(f"cannot read {p}: a JSON array of {len(obj)} items, "
+                            f"{len(bad)} of them not records (item {obj.index(bad[0])} is "
+                            f"{_json_kind(bad[0])}); {expected}")
+        return pd.DataFrame.from_records(obj) if obj else pd.DataFrame()
+    if isinstance(obj, dict) and isinstance(obj.get("data"), list) and (
+            "columns" in obj or "schema" in obj):  # pandas' orient="split" and "table"
+        data = obj["data"]
+        if "columns" in obj and all(isinstance(r, list) for r in data):
+            try:
+                return pd.DataFrame(data, columns=obj["columns"])
+            except (ValueError, TypeError) as exc:
+                raise DataError(f"cannot read {p}: its columns and data do not form a table "
+                                f"({' '.join(str(exc).split())})") from None
+        if all(isinstance(r, dict) for r in data):
+            frame = pd.DataFrame.from_records(data) if data else pd.DataFrame()
+            return frame.drop(columns=["index"]) if "schema" in obj and "index" in frame else frame
+    if isinstance(obj, dict):
+        values = list(obj.values())
+        if values and all(isinstance(v, list | dict) for v in values):
+            try:  # pandas' default {"col": {"0": v}}: the row labels are not data
+                return pd.DataFrame(obj).reset_index(drop=True)
+            except ValueError as exc:  # columns of different lengths
+                raise DataError(f"cannot read {p}: an object of columns that do not form a "
+                                f"table ({' '.join(str(exc).split())})") from None
+        if any(isinstance(v, list | dict) for v in values):
+            raise DataError(f"cannot read {p}: a JSON object that mixes columns (arrays) "
+                            f"and single values; {expected}")
+        return pd.DataFrame([obj])
+    raise DataError(f"cannot read {p}: the JSON holds {_json_kind(obj)}, not a table; "
+                    f"{expected}")
 
 
 _TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson", ".json")
@@ -89,7 +154,9 @@ def _sniff(p: Path) -> None:
 
 
 def load_measurement_file(path: str | Path) -> pd.DataFrame:
-    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet or JSON Lines.
+    """Read a measurement table from CSV (``.csv``/``.tsv``), Parquet, JSON Lines
+    (``.jsonl``/``.ndjson``) or JSON (``.json``: an array of records, an object of columns,
+    or JSON Lines).
 
     Raises :class:`DataError` with a one-line message when the file is missing, has an
     unknown extension, cannot be parsed or holds no rows; the message names the likely
@@ -99,7 +166,8 @@ def load_measurement_file(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.exists():
-        raise DataError(f"file not found: {p}")
+        why = broken_link(p)
+        raise DataError(f"cannot read {p}: it is {why}" if why else f"file not found: {p}")
     if p.is_dir():
         raise DataError(f"expected a file, got a directory: {p}")
     reader = _READERS.get(p.suffix.lower())
@@ -153,6 +221,7 @@ class Filter:
         """Boolean row mask; numeric comparison when the column is numeric."""
         if self.column not in frame.columns:
             raise DataError(f"where: no column '{self.column}' (columns: {_cols(frame)})")
+        check_unique(frame, self.column, "where")
         col = frame[self.column]
         value: Any = self.value
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -213,6 +282,19 @@ def _cols(frame: pd.DataFrame, limit: int = 12) -> str:
 def _require_column(frame: pd.DataFrame, column: str, option: str) -> None:
     if column not in frame.columns:
         raise DataError(f"{option}: no column '{column}' (columns: {_cols(frame)})")
+    check_unique(frame, column, option)
+
+
+def check_unique(frame: pd.DataFrame, column: Any, option: str) -> None:
+    """A column the analysis reads must be one column: a name the frame holds twice (which
+    pandas allows, and ``frame[name]`` then returns both) is a one-line
+    :class:`DataError` naming ``option``."""
+    n = int((frame.columns == column).sum()) if column in frame.columns else 0
+    if n > 1:
+        raise DataError(
+            f"{option}: the frame has {n} columns named '{column}': rename or drop the "
+            "copies, e.g. frame.loc[:, ~frame.columns.duplicated()]"
+        )
 
 
 def _numeric(frame: pd.DataFrame, column: str, option: str) -> pd.Series:
@@ -248,8 +330,16 @@ MAXIMIZE_HINT = "values lie in [0, 1] and rise with compute: did you mean `maxim
 
 def as_frame(frame: Any) -> pd.DataFrame:
     """``frame`` as a DataFrame: a DataFrame as it is, else what ``pd.DataFrame()`` takes (a
-    dict of columns, a list of records); anything else is a one-line :class:`UsageError`."""
+    dict of columns, a list of records); anything else is a one-line :class:`UsageError`.
+    Columns of several levels (a ``MultiIndex``) are a one-line :class:`DataError`: a
+    column is named by one name."""
     if isinstance(frame, pd.DataFrame):
+        if isinstance(frame.columns, pd.MultiIndex):
+            raise DataError(
+                f"the frame's columns have {frame.columns.nlevels} levels (a MultiIndex, e.g. "
+                f"{frame.columns[0]!r}): flatten them first, e.g. frame.columns = "
+                "['_'.join(map(str, c)) for c in frame.columns]"
+            )
         return frame
     if isinstance(frame, str | Path):
         raise UsageError(f"frame must be a table, got the path {frame!s}; read it with "
@@ -282,6 +372,7 @@ def prepare_measurements(
     keeps every original column.
     """
     by = list(by or [])
+    maximize = check_flag(maximize, "maximize")
     frame = as_frame(frame)
     if frame.empty:
         raise DataError("no rows to fit (the frame is empty)")

@@ -45,7 +45,12 @@ from scalecmp.format import group_label
 from scalecmp.intervals import finite_or_none as _f
 from scalecmp.intervals import quantile_interval
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
-from scalecmp.validate import check_bootstrap_memory, check_positive, check_positive_values
+from scalecmp.validate import (
+    check_bootstrap_memory,
+    check_flag,
+    check_positive,
+    check_positive_values,
+)
 
 __all__ = [
     "PowerFit",
@@ -346,6 +351,7 @@ def chinchilla_allocation(
     return the compute-optimal allocation under ``C = compute_constant * N * D``.
     ``options`` / ``option_values``: how to fit (:class:`FitOptions`; ``law`` and
     ``frontier`` are this route's own)."""
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values).with_values(law="chinchilla",
                                                                  frontier="none")
     res = fit_frame(frame, x=size, x2=samples, y=y, by=None, where=None, maximize=maximize,
@@ -388,6 +394,7 @@ def optimal_allocation(
     ``frontier``, the runs the allocation is fitted to, ``None`` = ``naive`` (the
     non-dominated runs, as the study does); the Chinchilla route always fits every run.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     level, n_bootstrap, random_state = options.level, options.n_bootstrap, options.random_state
     predict_at = check_positive_values(predict_at, "predict_at")

@@ -20,12 +20,14 @@ from scalecmp.errors import UsageError
 
 __all__ = [
     "MIN_REPLICATES",
+    "check_flag",
     "check_level",
     "check_positive",
     "check_positive_values",
     "check_seed",
     "check_n_bootstrap",
     "check_bootstrap_memory",
+    "check_series_by",
     "available_memory",
     "check_factor",
     "parse_numbers",
@@ -43,6 +45,16 @@ def _num(value: Any, name: str) -> float:
     except (TypeError, ValueError):
         raise UsageError(f"{name} must be a number, got {value!r}") from None
     return out
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """A yes/no argument (``maximize``): ``True`` or ``False`` (numpy's booleans too), never
+    a string or a number read by its truth (``"no"`` is true in Python)."""
+    import numpy as np
+
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise UsageError(f"{name} must be True or False, got {value!r}")
 
 
 def check_level(level: Any, name: str = "level") -> float:
@@ -117,6 +129,16 @@ def check_n_bootstrap(n: Any, *, minimum: int = 0, name: str = "n_bootstrap",
             "1000 recommended"
         )
     return n
+
+
+def check_series_by(series: Sequence[str], by: Sequence[str]) -> None:
+    """A column either splits the data into series (report sections, held-out series) or
+    groups the fits inside them, not both."""
+    both = [c for c in series if c in set(by)]
+    if both:
+        raise UsageError(f"series: column '{both[0]}' is also in `by`: a column either "
+                         "splits the data into series (sections) or groups the fits inside "
+                         "them, not both")
 
 
 def available_memory() -> int:

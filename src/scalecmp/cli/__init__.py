@@ -1,14 +1,15 @@
 """The ``scalecmp`` command line: one typer app, sub-commands registered from ``cli_*`` modules.
 
 Every error the user can cause ends in one line on stderr (``scalecmp: error: ...``) and
-exit code 2; warnings print as ``scalecmp: warning: ...``; Ctrl-C (SIGINT) at any moment
-ends in ``scalecmp: interrupted`` and exit code 130, SIGTERM and SIGHUP alike in
-``scalecmp: interrupted (SIGTERM)`` and 128 + the signal's number (143, 129), the outputs
-as they were (a signal the process was started ignoring, as under ``nohup``, stays
-ignored). A reader that goes away (``scalecmp fit ... | head -1``) loses the rest of the
-printed tables quietly while the command finishes and writes its files (exit 0); any other
-failure to print (``> /dev/full``) is one error line and exit 2. Set ``SCALECMP_DEBUG=1``
-to see tracebacks of unexpected errors.
+exit code 2; warnings print as ``scalecmp: warning: ...``; every such line passes through
+:func:`scalecmp.cli.flags.one_line` (flags, one line, long values and lines capped);
+Ctrl-C (SIGINT) at any moment ends in ``scalecmp: interrupted`` and exit code 130, SIGTERM
+and SIGHUP alike in ``scalecmp: interrupted (SIGTERM)`` and 128 + the signal's number (143,
+129), the outputs as they were (a signal the process was started ignoring, as under
+``nohup``, stays ignored). A reader that goes away (``scalecmp fit ... | head -1``) loses
+the rest of the printed tables quietly while the command finishes and writes its files
+(exit 0); any other failure to print (``> /dev/full``) is one error line and exit 2. Set
+``SCALECMP_DEBUG=1`` to see tracebacks of unexpected errors.
 
 The library's messages name its own parameters (``level``, ``predict_at``); they reach the
 user in the command line's flags, translated in one place: :mod:`scalecmp.cli.flags`.
@@ -28,7 +29,11 @@ import threading
 import warnings
 from typing import Any
 
-from scalecmp.cli.flags import PARAM_FLAGS, to_flags  # noqa: F401 - PARAM_FLAGS: re-exported
+from scalecmp.cli.flags import (  # noqa: F401 - PARAM_FLAGS, to_flags: re-exported
+    PARAM_FLAGS,
+    one_line,
+    to_flags,
+)
 
 
 class Interrupted(BaseException):
@@ -199,11 +204,11 @@ def _parser_exceptions() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print(f"scalecmp: warning: {to_flags(str(message))}", file=sys.stderr)
+    print(f"scalecmp: warning: {one_line(message)}", file=sys.stderr)
 
 
 def _error(text: str, code: int) -> None:
-    print(f"scalecmp: error: {text}", file=sys.stderr)
+    print(f"scalecmp: error: {one_line(text)}", file=sys.stderr)
     sys.exit(code)
 
 
@@ -289,7 +294,7 @@ def _main(argv: list[str] | None) -> int:
         except ScalecmpError as exc:
             if debug:
                 raise
-            _error(to_flags(str(exc)), 2)
+            _error(str(exc), 2)
         except MemoryError:
             if debug:
                 raise
@@ -299,7 +304,7 @@ def _main(argv: list[str] | None) -> int:
                 raise
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             print(
-                f"scalecmp: internal error: {type(exc).__name__}: {msg} "
+                f"scalecmp: internal error: {one_line(f'{type(exc).__name__}: {msg}')} "
                 "(set SCALECMP_DEBUG=1 for the traceback)",
                 file=sys.stderr,
             )

@@ -35,7 +35,7 @@ _OPTION_FIELDS = {"huber_delta": "delta", "seed": "random_state"}
 DataArg = Annotated[
     Path,
     typer.Argument(
-        help="Measurements: .csv, .tsv, .parquet or .jsonl file.",
+        help="Measurements: .csv, .tsv, .parquet, .jsonl or .json file.",
         metavar="DATA",
         show_default=False,
     ),

@@ -54,6 +54,7 @@ from scalecmp.validate import (
     check_factor,
     check_n_bootstrap,
     check_positive,
+    check_series_by,
     no_intervals_warning,
     parse_numbers,
 )
@@ -95,7 +96,7 @@ def compare_cmd(
     from rich.console import Console
     from rich.table import Table
 
-    from scalecmp.compare import check_compare_options, compare
+    from scalecmp.compare import check_at, check_compare_options, compare
     from scalecmp.experiments.shards import load_measurements
 
     # 1. every option, before anything is read or fitted
@@ -103,8 +104,8 @@ def compare_cmd(
         raise UsageError("by: compare needs the column(s) whose groups are compared")
     options = build_options(locals())
     check_compare_options(options)
-    at_values = parse_numbers(at, "at") or None
-    check_factor(extrapolate, "extrapolate")
+    at_values = check_at(parse_numbers(at, "at") or None)
+    check_factor(extrapolate, "extrapolate")  # and against the data's compute, before the fit
     check_plot(plot)
     # 2. every output
     outputs = check_outputs({"json": json_path, "plot": plot}, force=force, data=data)
@@ -311,6 +312,7 @@ def report_cmd(
     frame = load_measurements(data)
     by_cols = resolve_columns(by, frame.columns)
     series_cols = resolve_columns(series, frame.columns)
+    check_series_by(series_cols, by_cols)
     for col in series_cols:
         if col not in frame.columns:
             from scalecmp.errors import DataError

@@ -41,7 +41,7 @@ from scalecmp.cli.common import (
     resolve_columns,
     write_outputs,
 )
-from scalecmp.cli.flags import to_flags
+from scalecmp.cli.flags import one_line
 from scalecmp.engine import FitOptions, FitResult, fit_frame
 from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
@@ -85,11 +85,11 @@ def print_fit(result: FitResult, console: Console) -> None:
         )
         console.print(t)
         for w in g.warnings:
-            console.print(f"[yellow]warning[/yellow] {g.label()}: {to_flags(w)}",
+            console.print(f"[yellow]warning[/yellow] {one_line(f'{g.label()}: {w}')}",
                           soft_wrap=True)
     for s in result.skipped:
-        console.print(f"[yellow]skipped[/yellow] {group_label(s['key'])}: "
-                      f"{to_flags(s['reason'])}",
+        console.print(f"[yellow]skipped[/yellow] "
+                      f"{one_line(group_label(s['key']) + ': ' + s['reason'])}",
                       soft_wrap=True)
     rows = [(g, p) for g in result.groups for p in g.predictions()]
     if rows:

@@ -1,15 +1,22 @@
 """The one translation between the library's parameter names and the command line's flags.
 
 The library's messages name its own parameters (``n_bootstrap must be ...``, ``pass
-`force` ...``); :func:`to_flags` turns them into the flags a command-line user typed. Only
-the standard library is imported (the CLI loads it before numpy, pandas and typer).
+`force` ...``); :func:`to_flags` turns them into the flags a command-line user typed, and
+:func:`one_line` into the one capped line the CLI prints (every error and warning passes
+through it). Only the standard library is imported (the CLI loads it before numpy, pandas
+and typer).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["PARAM_FLAGS", "to_flags"]
+__all__ = ["LINE_LIMIT", "PARAM_FLAGS", "VALUE_LIMIT", "one_line", "to_flags"]
+
+#: the most characters of one error or warning line the command line prints
+LINE_LIMIT = 1000
+#: the most characters of one value (a run without spaces) inside such a line
+VALUE_LIMIT = 120
 
 # library parameter name -> command-line flag (the one translation between the two)
 PARAM_FLAGS: dict[str, str] = {
@@ -62,3 +69,26 @@ def to_flags(message: str) -> str:
 
     msg = _LEADING.sub(flag, msg, count=1)
     return _QUOTED.sub(flag, msg)
+
+
+_LONG_VALUE = re.compile(rf"\S{{{VALUE_LIMIT + 1},}}")
+
+
+def _cut_value(m: re.Match) -> str:
+    v = m.group(0)
+    keep = VALUE_LIMIT - 40
+    end = v[-1] if v[-1] in ",;:.)]}'\"`" else ""  # the punctuation after the value stays
+    return f"{v[:keep]}...(+{len(v) - keep - len(end)} characters){end}"
+
+
+def one_line(message: object) -> str:
+    """A library message as the command line prints it: in its flags (:func:`to_flags`),
+    on one line, each value longer than :data:`VALUE_LIMIT` characters cut with an
+    ellipsis and the count of what was cut, and the line cut at :data:`LINE_LIMIT`
+    (at a space) with the count of the characters left out."""
+    msg = _LONG_VALUE.sub(_cut_value, to_flags(str(message)))
+    if len(msg) <= LINE_LIMIT:
+        return msg
+    cut = msg.rfind(" ", LINE_LIMIT // 2, LINE_LIMIT - 40)
+    cut = cut if cut > 0 else LINE_LIMIT - 40
+    return f"{msg[:cut]} ... (+{len(msg) - cut} more characters)"

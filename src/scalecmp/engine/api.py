@@ -13,9 +13,9 @@ from scalecmp.engine.options import FitOptions, fit_options
 from scalecmp.engine.results import FitResult, GroupFit, jsonable
 from scalecmp.engine.series import fit_series
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
-from scalecmp.format import group_label
+from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
-from scalecmp.validate import check_bootstrap_memory, check_positive_values
+from scalecmp.validate import check_bootstrap_memory, check_flag, check_positive_values
 
 __all__ = ["fit"]
 
@@ -47,6 +47,7 @@ def fit(
     those of ``options``. A group with too few frontier points for every law is skipped
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     return fit_frame(frame, x=x, y=y, by=by, x2=x2, where=where, maximize=maximize,
                      predict_at=predict_at, predict_at2=predict_at2, options=options)
@@ -79,12 +80,14 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     for key, rows in grouped:
         key = key if isinstance(key, tuple) else (key,)
         key_dict = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
-        where_txt = f"group {group_label(key_dict)}: " if by else ""
+        # every warning and error of a group names it (on stderr, away from its table)
+        label = f"group {group_label(key_dict)}" if by else ""
+        where_txt = f"{label}: " if label else ""
         try:
             try:
                 series = fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
                                     None if x2 is None else rows[x2], options=options,
-                                    maximize=maximize)
+                                    maximize=maximize, label=label)
             except np.linalg.LinAlgError:
                 raise DataError("the points are degenerate for this law (a singular system: "
                                 "inputs collinear or constant)") from None
@@ -110,7 +113,8 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
             )
         )
     if not groups:
-        reasons = "; ".join(f"{group_label(s['key'])}: {s['reason']}" for s in skipped)
+        reasons = join_some([f"{group_label(s['key'])}: {s['reason']}" for s in skipped],
+                            "groups")
         raise DataError(f"no group could be fitted ({reasons})")
     return FitResult(groups=tuple(groups), x=x, y=y, maximize=maximize, by=tuple(by),
                      options=options, x2=x2, skipped=tuple(skipped))

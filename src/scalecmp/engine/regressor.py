@@ -18,6 +18,7 @@ from scalecmp.engine.options import AUTO, FIELDS, FitOptions, defaults
 from scalecmp.engine.results import LawMixture
 from scalecmp.engine.series import fit_series
 from scalecmp.errors import UsageError
+from scalecmp.validate import check_flag
 
 __all__ = ["ScalingLawRegressor"]
 
@@ -92,8 +93,9 @@ class ScalingLawRegressor:
     # ------------------------------------------------------------------ fitting
     def fit(self, x: Any, y: Any, x2: Any | None = None) -> ScalingLawRegressor:
         """Fit to compute ``x`` (and ``x2`` for two-input laws) and metric ``y``."""
+        maximize = check_flag(self.maximize, "maximize")
         options = self._options()
-        series = fit_series(x, y, x2, options=options, maximize=bool(self.maximize))
+        series = fit_series(x, y, x2, options=options, maximize=maximize)
         self.options_ = options
         self.result_ = series.mixture
         self.x_, self.err_, self.frontier_mask_ = series.X, series.err, series.frontier_mask

@@ -9,6 +9,7 @@ the command line read ``predict_error`` and ``error_replicates`` of these object
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,19 +21,50 @@ from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
 from scalecmp.errors import DataError, UsageError
-from scalecmp.format import group_label
+from scalecmp.format import group_label, join_some
 from scalecmp.validate import check_level
 
-__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "jsonable"]
+__all__ = ["FitResult", "GroupFit", "LawMixture", "as_inputs", "as_values", "jsonable"]
+
+
+def as_values(values: Any, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array: a number, a list, a 1-D array or Series, or a
+    column of shape ``(n, 1)`` (scikit-learn's ``X`` of one feature). Anything else is a
+    :class:`UsageError` naming ``name``: text (``"1e12"`` is not read as a number),
+    booleans, objects that are not real numbers, and arrays of any other shape (a ``(2,
+    3)`` array is not flattened into six values)."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "O":
+        for v in arr.reshape(-1):
+            if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Real):
+                raise UsageError(f"{name} must hold numbers, got {v!r} "
+                                 f"({type(v).__name__})")
+    elif kind not in "iuf":
+        what = {"U": "text", "S": "bytes", "b": "booleans", "c": "complex numbers",
+                "M": "dates", "m": "time spans"}.get(kind, f"values of type {arr.dtype}")
+        first = f" such as {arr.reshape(-1)[0].item()!r}" if arr.size else ""
+        raise UsageError(f"{name} must hold numbers, got {what}{first}"
+                         + (": convert them first (float(...))" if kind in "US" else ""))
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim > 1:
+        raise UsageError(f"{name} must be one-dimensional (a list, a 1-D array or a column of "
+                         f"shape (n, 1)), got an array of shape {arr.shape}")
+    return arr.astype(float).reshape(-1)
 
 
 def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
-    """Compute values as an array: ``(n,)`` for laws of one input, ``(n, 2)`` with ``x2``."""
-    x = np.asarray(x, dtype=float).reshape(-1)
+    """Compute values as an array: ``(n,)`` for laws of one input, ``(n, 2)`` with ``x2``
+    (each as :func:`as_values` takes them)."""
+    x = as_values(x, "x")
     if n_inputs == 2:
         if x2 is None:
             raise UsageError("this law needs two inputs: pass x2 as well")
-        return np.stack([x, np.asarray(x2, dtype=float).reshape(-1)], axis=-1)
+        x2 = as_values(x2, "x2")
+        if len(x2) != len(x):
+            raise UsageError(f"x and x2 differ in length ({len(x)} vs {len(x2)})")
+        return np.stack([x, x2], axis=-1)
     if x2 is not None:
         raise UsageError("x2 is only used by two-input laws such as chinchilla")
     return x
@@ -416,17 +448,45 @@ class FitResult:
     def __len__(self) -> int:
         return len(self.groups)
 
-    def __getitem__(self, item: int | dict[str, Any] | str) -> GroupFit:
-        if isinstance(item, int):
+    def __getitem__(self, item: int | str | tuple | dict[str, Any]) -> GroupFit:
+        """A group by its position (``res[0]``), its value when grouped by one column
+        (``res["clip"]``), its values in ``by`` order (``res[("clip",)]``,
+        ``res[("clip", "ViT-B-32")]``) or a dict of them (``res[{"model_type": "clip"}]``;
+        some columns of ``by`` may be left out: the first group that matches). Values
+        match as text (``res[("1e-3",)]`` finds ``lr=0.001`` only as written). Anything
+        else: a ``KeyError`` that names the groups there are."""
+        if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
             return self.groups[item]
-        if isinstance(item, str):
+        asked = item
+        if isinstance(item, tuple):
+            if len(item) != len(self.by):
+                raise KeyError(self._no_group(
+                    item, f"a key holds {len(self.by)} value(s), one per column of by "
+                    f"({', '.join(self.by) or 'none: the fit is not grouped, key ()'})"))
+            item = dict(zip(self.by, item, strict=True))
+        elif isinstance(item, str):
             if len(self.by) != 1:
-                raise KeyError("index by a dict when grouping by several columns")
+                raise KeyError(self._no_group(
+                    item, f"the fit is grouped by {len(self.by)} columns "
+                    f"({', '.join(self.by) or 'none'}): give a tuple of values in that order"))
             item = {self.by[0]: item}
+        elif not isinstance(item, dict):
+            raise KeyError(self._no_group(item, "a key is a position, a value, a tuple of "
+                                                "values in by order or a dict"))
+        unknown = [k for k in item if k not in self.by]
+        if unknown:
+            raise KeyError(self._no_group(asked, f"'{unknown[0]}' is not a column of by "
+                                                 f"({', '.join(self.by) or 'none'})"))
         for g in self.groups:
             if all(str(g.key.get(k)) == str(v) for k, v in item.items()):
                 return g
-        raise KeyError(item)
+        raise KeyError(self._no_group(asked))
+
+    def _no_group(self, item: Any, why: str = "") -> str:
+        known = join_some([repr(tuple(g.key.values())) for g in self.groups], "groups",
+                          most=8, sep=", ")
+        return (f"no group {item!r}{f' ({why})' if why else ''}; the groups, by "
+                f"({', '.join(self.by) or 'not grouped'}): {known}")
 
     def to_dict(self) -> dict[str, Any]:
         """The fit JSON contract."""

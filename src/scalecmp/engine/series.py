@@ -22,7 +22,7 @@ from scalecmp.engine.frontier import frontier_mask
 from scalecmp.engine.laws import LAWS, get_law
 from scalecmp.engine.mixture import allocate, combine
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, Candidate, FitOptions
-from scalecmp.engine.results import LawMixture, as_inputs
+from scalecmp.engine.results import LawMixture, as_inputs, as_values
 from scalecmp.errors import DataError, ScalecmpWarning
 
 __all__ = ["SeriesFit", "fit_series"]
@@ -43,14 +43,16 @@ class SeriesFit:
 
 
 def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
-               maximize: bool) -> SeriesFit:
+               maximize: bool, label: str = "") -> SeriesFit:
     """Fit compute ``x`` (and ``x2`` for two-input laws) to metric ``y`` with ``options``
-    (already checked). Raises :class:`DataError` for points no law can take."""
+    (already checked). Raises :class:`DataError` for points no law can take. ``label``
+    names the series in every warning it emits (``group model_type=clip``), so that a
+    warning on stderr says which group it concerns."""
     is_auto = options.is_auto
     # auto: chinchilla when a second input is given; a pinned law says itself
     n_inputs = (2 if x2 is not None else 1) if is_auto else get_law(options.law).n_inputs
     X = as_inputs(x, x2, n_inputs)
-    y = np.asarray(y, dtype=float).reshape(-1)
+    y = as_values(y, "y")
     _check_points(X, y, n_inputs, maximize)
     err = 1.0 - y if maximize else y
     notes: list[str] = []
@@ -104,7 +106,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         data_notes=tuple(notes),
     )
     for m in mixture.warnings:
-        warnings.warn(m, ScalecmpWarning, stacklevel=4)
+        warnings.warn(f"{label}: {m}" if label else m, ScalecmpWarning, stacklevel=4)
     return SeriesFit(mixture=mixture, X=X, err=err, frontier_mask=mask,
                      backtest_matrix=matrix)
 
@@ -138,16 +140,22 @@ def _clip_perfect(err: np.ndarray) -> tuple[np.ndarray, str]:
     return np.where(zero, floor, err), note
 
 
+def _pool(options: FitOptions, n_inputs: int) -> tuple[Candidate, ...]:
+    """The candidates of ``law="auto"``: chinchilla for two inputs, else ``candidates``."""
+    if n_inputs == 2:
+        return (Candidate("chinchilla", "chinchilla"),)
+    return tuple(options.candidates)
+
+
 def _specs(options: FitOptions, n_front: int, n_inputs: int
            ) -> tuple[list[Candidate], list[str]]:
-    """Candidates to fit and the reasons others were left out."""
+    """Candidates to fit and the reasons others were left out: a law of ``p`` parameters
+    needs ``n >= p + 1`` frontier points (one degree of freedom), pinned or in ``auto``."""
     if not options.is_auto:
         law = get_law(options.law)
         return [Candidate(law.name, law, starts=options.starts)], []
-    if n_inputs == 2:
-        return [Candidate("chinchilla", "chinchilla")], []
     specs, skipped = [], []
-    for c in options.candidates:
+    for c in _pool(options, n_inputs):
         p = get_law(c.law).n_params
         if n_front >= p + 1:
             specs.append(c)
@@ -157,10 +165,13 @@ def _specs(options: FitOptions, n_front: int, n_inputs: int
 
 
 def _too_few(options: FitOptions, n_front: int, n_all: int, n_inputs: int) -> str:
+    """The message of a series too sparse for the law (or for every candidate), with the
+    rule :func:`_specs` applies: ``p + 1`` points for ``p`` parameters."""
     if options.is_auto:
-        need = min(get_law(c.law).n_params for c in options.candidates) + 2
+        smallest = min(_pool(options, n_inputs), key=lambda c: get_law(c.law).n_params)
+        need = get_law(smallest.law).n_params + 1
         return (f"{n_front} frontier points (of {n_all}) are too few for any law "
-                f"(the smallest, power, needs >= {need})")
+                f"(the smallest, {smallest.name}, needs >= {need})")
     law = get_law(options.law)
     smaller = [
         other.name for other in LAWS.values()

@@ -40,13 +40,13 @@ from typing import Any
 
 import pandas as pd
 
-from scalecmp.compare import check_compare_options, compare
+from scalecmp.compare import check_at, check_compare_options, compare
 from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
 from scalecmp.files import check_output_dir, check_output_path, output_transaction
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
-from scalecmp.io import apply_where
+from scalecmp.io import apply_where, as_frame, check_unique
 from scalecmp.plots import plot_fit
 from scalecmp.plots.compare import comparison_figure
 from scalecmp.plots.style import (
@@ -56,11 +56,16 @@ from scalecmp.plots.style import (
     series_context,
     x_label,
 )
-from scalecmp.report.tables import Interval, Num, Pct, Table, html_text, latex_escape
-from scalecmp.validate import (
-    check_positive,
-    check_positive_values,
+from scalecmp.report.tables import (
+    Interval,
+    Num,
+    Pct,
+    Table,
+    html_text,
+    latex_escape,
+    one_line_text,
 )
+from scalecmp.validate import check_flag, check_positive, check_series_by
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
            "cosine_section", "holdout_section", "write_report"]
@@ -393,7 +398,7 @@ class ReportOptions:
             check_positive(self.holdout, "holdout", " (compute threshold)")
         check_holdout_factor(self.holdout_factor)
         if self.at is not None:
-            object.__setattr__(self, "at", tuple(check_positive_values(self.at, "at")))
+            object.__setattr__(self, "at", tuple(check_at(self.at)))
 
 
 @dataclass(frozen=True)
@@ -446,16 +451,19 @@ def build_sections(
     each (series, group) on its runs with compute ``<= report.holdout`` (default: the
     group's largest compute / ``report.holdout_factor``) and predicts its frontier runs
     above; what ``precomputed`` holds is shown instead of being computed again."""
+    maximize = check_flag(maximize, "maximize")
     options = FitOptions() if options is None else options
     report = ReportOptions() if report is None else report
     ready = Precomputed() if precomputed is None else precomputed
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
-    frame = apply_where(frame, where)
+    check_series_by(series_l, by_l)
+    frame = apply_where(as_frame(frame), where)
     for col, opt in [(c, "series") for c in series_l] + [(c, "by") for c in by_l]:
         if col not in frame.columns:
             cols = ", ".join(map(str, frame.columns))
             raise DataError(f"{opt}: no column '{col}' (columns: {cols})")
+        check_unique(frame, col, opt)
     if series_l:  # a row without a section would vanish from every section: say so
         blank = frame[series_l].isna().any(axis=1)
         if blank.all():
@@ -507,8 +515,8 @@ def _render_html(title: str, sections: list[Section], meta: str) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<title>{html.escape(one_line_text(title))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(one_line_text(title))}</h1>",
         f"<p>{html.escape(meta)}</p>",
     ]
     n_fig = 0
@@ -535,34 +543,36 @@ def _render_html(title: str, sections: list[Section], meta: str) -> str:
 
 
 def _render_md(title: str, sections: list[Section], meta: str) -> str:
-    out = [f"# {title}", "", meta, ""]
+    line = one_line_text  # a title or value with a line break must not start a new line
+    out = [f"# {line(title)}", "", line(meta), ""]
     n_fig = 0
     for s in sections:
-        out += [f"## {s.title}", ""]
+        out += [f"## {line(s.title)}", ""]
         if s.context:
-            out += [context_text(s.context, " · "), ""]
-        out += [f"> {'**' + v + '**' if s.alert else v}\n" for v in s.verdicts]
+            out += [line(context_text(s.context, " · ")), ""]
+        out += [f"> {'**' + line(v) + '**' if s.alert else line(v)}\n" for v in s.verdicts]
         for cap, _ in s.figures:
             n_fig += 1
-            out += [f"*Figure {n_fig} (in report.html): {cap}*", ""]
+            out += [f"*Figure {n_fig} (in report.html): {line(cap)}*", ""]
         out += [t.markdown() for t in s.tables]
-        out += [f"*Note: {n}*\n" for n in s.notes]
+        out += [f"*Note: {line(n)}*\n" for n in s.notes]
     return "\n".join(out)
 
 
 def _render_tex(title: str, sections: list[Section], meta: str) -> str:
+    line = one_line_text  # a comment ends at a line break: what follows would be LaTeX
     out = [
-        f"% {title}",
-        f"% {meta}",
+        f"% {latex_escape(title)}",
+        f"% {line(meta)}",
         "% Tables generated by scalecmp; needs \\usepackage{booktabs}.",
         "",
     ]
     for s in sections:
         out.append(f"% --- {latex_escape(s.title)} ---")
         for v in s.verdicts:
-            out.append("% " + v.replace("\n", " "))
+            out.append("% " + line(v))
         out += [t.latex() for t in s.tables]
-        out += ["% Note: " + n.replace("\n", " ") for n in s.notes]
+        out += ["% Note: " + line(n) for n in s.notes]
     return "\n".join(out)
 
 
@@ -604,6 +614,7 @@ def write_report(
     (:class:`Precomputed`; see :func:`build_sections`). Every option is checked before any
     work.
     """
+    maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     report = ReportOptions() if report is None else report
     check_report_options(options)

@@ -30,6 +30,7 @@ __all__ = [
     "Interval",
     "Pct",
     "latex_escape",
+    "one_line_text",
     "html_text",
     "tex_text",
     "cell_text",
@@ -153,6 +154,14 @@ def _exp_int(e: str) -> int:
     return int(e)
 
 
+def one_line_text(s: Any) -> str:
+    """``s`` on one line: each line break (``\\n``, ``\\r``, ``\\r\\n``, U+2028, ... what
+    ``str.splitlines`` splits at) becomes a space. A title, a heading, a cell or a comment
+    line of a report then cannot start a line of its own (a Markdown heading, a raw LaTeX
+    line)."""
+    return " ".join(str(s).splitlines())
+
+
 def html_text(s: str) -> str:
     """Escape ``s`` for HTML and typeset the numbers it holds in e-notation
     (``1.43e11`` -> ``1.43×10<sup>11</sup>``)."""
@@ -186,8 +195,10 @@ _LATEX = {
 
 
 def latex_escape(s: str) -> str:
-    """Escape LaTeX's special characters (and map a few Unicode signs to LaTeX)."""
-    return "".join(_LATEX.get(ch, ch) for ch in str(s))
+    """Escape LaTeX's special characters (and map a few Unicode signs to LaTeX), on one
+    line (line breaks become spaces)."""
+    # on one line: a newline would end a comment, a blank line a table cell
+    return "".join(_LATEX.get(ch, ch) for ch in one_line_text(s))
 
 
 @dataclass
@@ -221,7 +232,7 @@ class Table:
 
     def markdown(self) -> str:
         def cell(c: Any) -> str:
-            return cell_text(c).replace("|", "\\|").replace("\n", " ")
+            return one_line_text(cell_text(c)).replace("|", "\\|")
 
         lines = [f"**{cell(self.caption)}**", ""]
         lines.append("| " + " | ".join(cell(h) for h in self.header) + " |")
