@@ -142,11 +142,13 @@ CANDIDATE_COLUMNS = ("model", "samples", "gflops_per_sample", "compute", "source
 # checks and candidates
 # ---------------------------------------------------------------------------------------
 def check_next_options(options: FitOptions, *, objective: str, at: Sequence[float] | None,
-                       budget: float | None, n_draws: int) -> tuple[list[float], float | None]:
+                       budget: float | None, n_draws: int | None
+                       ) -> tuple[list[float], float | None, int]:
     """What ``next`` asks beyond the fit options' own checks, before anything is read:
     an objective it knows, ``at`` values, a budget > 0, ``n_draws`` between 10 and the
     replicates, and what a comparison asks of the options (bootstrap replicates, a law of
-    compute alone). Returns the checked ``at`` and ``budget``."""
+    compute alone). Returns the checked ``at``, ``budget`` and ``n_draws`` (``None``:
+    :data:`DEFAULT_DRAWS`, or ``n_bootstrap`` when smaller)."""
     if objective not in OBJECTIVES:
         raise UsageError(f"objective: unknown objective '{objective}' (known: "
                          f"{', '.join(OBJECTIVES)})")
@@ -158,12 +160,14 @@ def check_next_options(options: FitOptions, *, objective: str, at: Sequence[floa
         budget = check_positive(budget, "budget", " (GFLOPs)")
     check_compare_options(options, purpose="next reweights bootstrap replicates",
                           needs="next ranks runs by laws of compute alone")
+    if n_draws is None:
+        n_draws = min(DEFAULT_DRAWS, options.n_bootstrap)
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer):
         raise UsageError(f"n_draws must be an integer, got {n_draws!r}")
     if not MIN_DRAWS <= int(n_draws) <= options.n_bootstrap:
         raise UsageError(f"n_draws must lie in [{MIN_DRAWS}, n_bootstrap = "
                          f"{options.n_bootstrap}] (each draw is one replicate), got {n_draws}")
-    return at_values, budget
+    return at_values, budget, int(n_draws)
 
 
 def _column(frame: pd.DataFrame, col: str, param: str, why: str) -> None:
@@ -182,26 +186,42 @@ def _positive_column(frame: pd.DataFrame, col: str, param: str, what: str) -> np
     return values
 
 
+def _size_names(frame: pd.DataFrame, x: str, samples: str, model: str | None) -> pd.Series:
+    """The rung of each row: the ``model`` column (``None``: ``model`` when the frame has
+    it), else the compute per sample ``x / samples`` (4 significant digits)."""
+    if model is None and "model" in frame.columns:
+        model = "model"
+    if model is not None:
+        _column(frame, model, "model", "the model-size column that names each rung")
+        return frame[model].astype(str).where(frame[model].notna())
+    f = pd.to_numeric(frame[x], errors="coerce") / pd.to_numeric(frame[samples],
+                                                                 errors="coerce")
+    return f.map(lambda v: f"{v:.4g}/sample" if np.isfinite(v) else None)
+
+
 def default_candidates(data: Any, *, x: str = "gflops_total", by: str | Sequence[str],
-                       samples: str = "samples_seen", model: str = "model",
+                       samples: str = "samples_seen", model: str | None = None,
                        where: Sequence[str] | None = None) -> pd.DataFrame:
     """The next rungs of what each group measured: every measured size at the next larger
     sample count of the group's ladder (one geometric step, the ladder's median ratio,
     beyond its largest), and the next larger size (GFLOPs per sample ``x / samples``
     extrapolated by the median ratio of the measured sizes) at every measured sample count.
+    Sizes are told apart by the ``model`` column (``None``: ``model`` if the data have it,
+    else by ``x / samples``).
 
     Returns a frame with the group columns and :data:`CANDIDATE_COLUMNS` (``source``:
     ``next samples`` or ``next size``); measured cells are never candidates."""
     by = [by] if isinstance(by, str) else list(by)
     frame = apply_where(as_frame(data), where)
     _column(frame, samples, "samples", "next places runs by model size x samples seen")
-    _column(frame, model, "model", "the model-size column that names each rung")
     for b in by:
         _column(frame, b, "by", "the group column")
+    names = _size_names(frame, x, samples, model)
+    model = "_size"
     xs = pd.to_numeric(frame[x], errors="coerce")
     ds = pd.to_numeric(frame[samples], errors="coerce")
-    ok = (xs > 0) & (ds > 0) & xs.notna() & ds.notna() & frame[model].notna()
-    frame = frame.loc[ok].assign(_x=xs[ok], _d=ds[ok])
+    ok = (xs > 0) & (ds > 0) & xs.notna() & ds.notna() & names.notna()
+    frame = frame.loc[ok].assign(_x=xs[ok], _d=ds[ok], _size=names[ok])
     rows: list[dict] = []
     for key, g in frame.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -234,7 +254,7 @@ def default_candidates(data: Any, *, x: str = "gflops_total", by: str | Sequence
 
 
 def check_candidates(candidates: Any, *, by: Sequence[str], samples: str = "samples_seen",
-                     model: str = "model", compute: str = "compute",
+                     model: str | None = None, compute: str = "compute",
                      source: str = "csv") -> pd.DataFrame:
     """A table of candidate runs (one row each) in :func:`next_runs`' form: the group
     columns ``by``, samples seen (``samples``), compute (``compute``, GFLOPs), and an
@@ -248,8 +268,9 @@ def check_candidates(candidates: Any, *, by: Sequence[str], samples: str = "samp
     _column(frame, samples, "candidates", "the samples seen of each candidate")
     c = _positive_column(frame, compute, "candidates", "candidates")
     d = _positive_column(frame, samples, "candidates", "candidates")
+    model = model or "model"
     names = (frame[model].astype(str) if model in frame.columns
-             else pd.Series([f"{v:.3g} GFLOPs/sample" for v in c / d]))
+             else pd.Series([f"{v:.4g}/sample" for v in c / d]))
     out = frame[list(by)].reset_index(drop=True).copy()
     out["model"] = names.to_numpy()
     out["samples"] = d
@@ -689,8 +710,8 @@ def next_runs(
     budget: float | None = None,
     objective: str = "difference",
     samples: str = "samples_seen",
-    model: str = "model",
-    n_draws: int = DEFAULT_DRAWS,
+    model: str | None = None,
+    n_draws: int | None = None,
     options: FitOptions | None = None,
     **option_values: Any,
 ) -> NextResult:
@@ -703,7 +724,10 @@ def next_runs(
     a table with the group columns, ``samples`` and ``compute`` (and optionally ``model``),
     see :func:`check_candidates`; ``None``: :func:`default_candidates` (the next rungs).
     ``budget``: GFLOPs for the batch; ``None``: the batch is the best candidate alone.
-    ``objective``: one of :data:`OBJECTIVES`; ``n_draws``: outcome draws per candidate.
+    ``objective``: one of :data:`OBJECTIVES`; ``n_draws``: outcome draws per candidate
+    (``None``: 100, or ``n_bootstrap`` when smaller); ``model``: the column naming each
+    size (``None``: ``model`` when the data have it, else sizes told apart by
+    ``x / samples``).
     Everything is checked before anything is fitted; deterministic for a given
     ``random_state``.
     """
@@ -716,8 +740,8 @@ def next_runs(
         by_cols = list(res.by)
         if by is not None and list([by] if isinstance(by, str) else by) != by_cols:
             raise UsageError(f"by: the FitResult was fitted by {by_cols}")
-        at_values, budget = check_next_options(options, objective=objective, at=at,
-                                               budget=budget, n_draws=n_draws)
+        at_values, budget, n_draws = check_next_options(
+            options, objective=objective, at=at, budget=budget, n_draws=n_draws)
         frame = pd.concat([g.data for g in res.groups], ignore_index=True)
         x, y, maximize = res.x, res.y, res.maximize
     else:
@@ -725,8 +749,8 @@ def next_runs(
         if not by:
             raise UsageError("by: next needs the column(s) whose groups are compared")
         by_cols = [by] if isinstance(by, str) else list(by)
-        at_values, budget = check_next_options(options, objective=objective, at=at,
-                                               budget=budget, n_draws=n_draws)
+        at_values, budget, n_draws = check_next_options(
+            options, objective=objective, at=at, budget=budget, n_draws=n_draws)
         frame = as_frame(data)
         res = None
     # the data's own columns, the candidates and the budget: before anything is fitted
@@ -773,7 +797,7 @@ def next_runs(
 
 def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: np.ndarray,
           at: np.ndarray, objective: str, level: float, n_draws: int, budget: float | None,
-          seed: int | None, samples: str, model: str) -> NextResult:
+          seed: int | None, samples: str, model: str | None) -> NextResult:
     rng = np.random.default_rng(seed)
     R = min(g.n_replicates for g in groups)
     for g in groups:
@@ -821,7 +845,8 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
         fit=res, objective=objective, at=tuple(float(v) for v in at), level=level,
         n_draws=sim.M, budget=budget, unit=UNITS[objective], current=current,
         candidates=tuple(ranked), batch=tuple(batch), batch_summary=summary,
-        gap_models=tuple(g.summary() for g in grp), samples=samples, model=model,
+        gap_models=tuple(g.summary() for g in grp), samples=samples,
+        model=model or "model",
     )
 
 

@@ -35,7 +35,8 @@ def _on_sigint(signum: int, frame: Any) -> None:  # noqa: ARG001
 
 
 _app: Any = None
-_COMMAND_MODULES = ("scalecmp.cli.fit", "scalecmp.cli.compare", "scalecmp.cli.grid")
+_COMMAND_MODULES = ("scalecmp.cli.fit", "scalecmp.cli.compare", "scalecmp.cli.acquire",
+                    "scalecmp.cli.grid")
 _registered = False
 
 
