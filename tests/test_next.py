@@ -398,10 +398,9 @@ def test_cli_with_a_grid_spec_writes_complete_specs(tmp_path):
     data = tmp_path / "grid.csv"
     pd.DataFrame(rows).to_csv(data, index=False)
     spec = tmp_path / "bigger.yaml"
-    base = yaml.safe_load(Path("examples/demo_grid.yaml").read_text()) if Path(
-        "examples/demo_grid.yaml").exists() else {}
-    base.update({"name": "demo", "procedures": ["clip", "mammut"], "sizes": ["xxs", "xs"],
-                 "samples_seen": [*samples, 98304, 131072]})
+    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" /
+                           "demo_grid_more.yaml").read_text())
+    assert base["samples_seen"] == [*samples, 98304, 131072]
     spec.write_text(yaml.safe_dump(base))
     out = tmp_path / "specs"
     js = tmp_path / "n.json"
@@ -412,10 +411,16 @@ def test_cli_with_a_grid_spec_writes_complete_specs(tmp_path):
     cands = json.loads(js.read_text())["next"]["candidates"]
     assert len(cands) == 8 and {c["source"] for c in cands} == {"spec"}
     assert {c["samples"] for c in cands} == {98304.0, 131072.0}
-    for f in sorted(out.glob("next-*.yaml")):
+    frags = sorted(out.glob("next-*.yaml"))
+    assert frags
+    for f in frags:
         parsed = load_spec(f)  # complete: grid run reads it as it is
         assert parsed.samples_seen and set(parsed.samples_seen) <= {98304, 131072}
         assert parsed.data["n_shapes"] == base["data"]["n_shapes"]
+        assert parsed.cosine_check is False
+    code, dry, err = run("grid", "run", frags[0], "--out", tmp_path / "g", "--dry-run")
+    assert code == 0, err
+    assert "unit" in dry
     # a size the data never measured has no compute per sample: refused before the fit
     base["sizes"] = ["xxs", "s"]
     spec.write_text(yaml.safe_dump(base))

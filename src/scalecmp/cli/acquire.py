@@ -123,7 +123,8 @@ def spec_fragments(picks: list[dict], by: str, base: dict | None) -> list[tuple[
     """One grid spec per training unit (procedure x size) of the batch, exactly its
     samples-seen targets: ``(file stem, mapping)``. With ``base`` (the candidates' spec, as
     loaded YAML) every other key is copied, so each is a complete spec for
-    ``scalecmp grid run``; without it each holds procedures, sizes and samples_seen only."""
+    ``scalecmp grid run`` (``cosine_check`` off: the batch's runs only); without it each
+    holds procedures, sizes and samples_seen only."""
     units: dict[tuple[str, str], list[int]] = {}
     for p in picks:
         key = (str(p["group"][by]), ladder_name(str(p["model"])))
@@ -137,6 +138,8 @@ def spec_fragments(picks: list[dict], by: str, base: dict | None) -> list[tuple[
         doc["procedures"] = [proc]
         doc["sizes"] = [size]
         doc["samples_seen"] = sorted(set(samples))
+        if doc.get("cosine_check"):
+            doc["cosine_check"] = False  # the batch's runs only, no extra cosine run
         out.append((name, doc))
     return out
 

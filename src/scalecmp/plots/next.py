@@ -65,7 +65,8 @@ def plot_next(result: NextResult, path: Any) -> Any:
                            facecolors="none", edgecolors="#d62728", linewidths=1.4,
                            zorder=5)
                 ax.annotate(str(step), (c["gflops_per_sample"], c["samples"]),
-                            xytext=(6, 6), textcoords="offset points", fontsize=7.5,
+                            xytext=(6, 6) if step % 2 else (-11, -13),
+                            textcoords="offset points", fontsize=7.5,
                             color="#d62728", zorder=6)
         ax.set_xscale("log")
         ax.set_yscale("log")
