@@ -307,8 +307,9 @@ def next_cmd(
                       _fmt(p["samples"]), _fmt(p["compute"]), _fmt(p["batch_width"]),
                       f"{p['batch_gain_per_gflop']:.3g}")
         console.print(b)
-        console.print(f"[bold]Batch:[/bold] {bs['n_runs']} run(s), {_fmt(bs['compute'])} "
-                      f"GFLOPs: expected width {_fmt(bs['width_now'])} -> "
+        rule = f" (greedy by {bs['rule']})" if budget is not None else ""
+        console.print(f"[bold]Batch{rule}:[/bold] {bs['n_runs']} run(s), "
+                      f"{_fmt(bs['compute'])} GFLOPs: expected width {_fmt(bs['width_now'])} -> "
                       f"{_fmt(bs['expected_width'])}{unit}; P(verdict changes) "
                       f"{bs['p_verdict_change']:.2f}", highlight=False)
     else:
