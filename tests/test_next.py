@@ -221,7 +221,7 @@ def test_library_errors_name_their_parameters(frame, fitted):
         next_runs(frame, by="model_type", maximize=True, **FAST)
     with pytest.raises(UsageError, match="^objective: unknown objective 'x'"):
         next_runs(fitted, at=[TARGET], objective="x")
-    with pytest.raises(UsageError, match=r"^n_draws must lie in \[10, n_bootstrap = 200\]"):
+    with pytest.raises(UsageError, match=r"^n_draws must lie in \[10, `n_bootstrap` = 200\]"):
         next_runs(fitted, at=[TARGET], n_draws=500)
     with pytest.raises(DataError, match="^candidates: group nope has no measurements"):
         next_runs(fitted, at=[TARGET], candidates=cand([("nope", 2.0, 1e9)]))
@@ -344,7 +344,7 @@ def test_cli_is_deterministic_and_quiet(im, tmp_path):
     (["--at", "1e12", "--objective", "width"], ["--objective: unknown objective 'width'"]),
     (["--at", "1e12", "--budget", "-1"], ["--budget must be > 0"]),
     (["--at", "1e12", "--budget", "10"], ["--budget", "below the cheapest candidate"]),
-    (["--at", "1e12", "--n-draws", "5"], ["--n-draws must lie in [10, n_bootstrap"]),
+    (["--at", "1e12", "--n-draws", "5"], ["--n-draws must lie in [10, --n-bootstrap = 1000]"]),
     (["--at", "1e12", "--n-bootstrap", "10"], ["--n-bootstrap must be"]),
     (["--at", "1e12", "--law", "chinchilla"], ["two inputs"]),
     (["--at", "1e12", "--plot", "x.gif"], ["unknown figure type"]),
@@ -379,6 +379,13 @@ def test_cli_bad_candidate_tables(im, tmp_path):
     code, _, err = run("next", im, "--maximize", "--at", "1e12", *CLI_FAST)
     assert code == 2
     one_error(err, "--by: next needs")
+    code, _, err = run("next", im, "--by", "model_type", "--maximize", "--at", "1e12",
+                       "--spec-out", bad, *CLI_FAST)
+    assert code == 2
+    one_error(err, "--spec-out must be a directory, got a file")
+    with pytest.raises(UsageError, match="^where: a FitResult is used as it was fitted"):
+        next_runs(scalecmp.fit(make_frame(), x="gflops_total", y="value", by="model_type",
+                               maximize=True, **FAST), at=[TARGET], where=["model=m0"])
 
 
 def test_cli_with_a_grid_spec_writes_complete_specs(tmp_path):

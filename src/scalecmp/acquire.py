@@ -167,7 +167,7 @@ def check_next_options(options: FitOptions, *, objective: str, at: Sequence[floa
     if isinstance(n_draws, bool) or not isinstance(n_draws, int | np.integer):
         raise UsageError(f"n_draws must be an integer, got {n_draws!r}")
     if not MIN_DRAWS <= int(n_draws) <= options.n_bootstrap:
-        raise UsageError(f"n_draws must lie in [{MIN_DRAWS}, n_bootstrap = "
+        raise UsageError(f"n_draws must lie in [{MIN_DRAWS}, `n_bootstrap` = "
                          f"{options.n_bootstrap}] (each draw is one replicate), got {n_draws}")
     return at_values, budget, int(n_draws)
 
@@ -737,6 +737,9 @@ def next_runs(
         if options is not None or option_values:
             raise UsageError("next: a FitResult is used as it was fitted; give no fit options "
                              "with it")
+        if where:
+            raise UsageError("where: a FitResult is used as it was fitted; filter before "
+                             "fitting")
         res = data
         options = res.options
         by_cols = list(res.by)
