@@ -36,6 +36,7 @@ setting (its defaults) were fixed before they were run.
     .venv/bin/python benchmarks/next_retrospective.py [--comparisons imagenet,ade20k,sim]
         [--sim-seeds 0,1,2,3,4] [--random-seeds 0,1,2] [--rho 0.5] [--at 1e12]
         [--out next_retrospective.json] [--timing]
+    .venv/bin/python benchmarks/next_retrospective.py --report next_retrospective.json
 """
 
 from __future__ import annotations
@@ -308,6 +309,58 @@ def summarize(out: dict) -> dict:
             "met": bool(np.isfinite(med["next"]) and ratio <= 0.5)}
 
 
+def first_reach(steps: list[dict], width: float, verdict: bool = True) -> float:
+    """Compute bought at the first step whose band is no wider than ``width`` (and whose
+    verdict is the full-data one, with ``verdict``); inf when none is."""
+    for s in steps:
+        if s["width"] <= width and (s["agrees"] or not verdict):
+            return s["spent"]
+    return float("inf")
+
+
+def report(path: str) -> None:
+    """Tables (Markdown) of a results file: per comparison and strategy the compute to the
+    goal (the full-data verdict and a band within 1.2x), and to a band within 2x and 4x of
+    the full-data band; random: the median of its orders."""
+    res = json.loads(Path(path).read_text())
+    goals = (GOAL_FACTOR, 2.0, 4.0)
+    print(f"rho {res['rho']}, target {res['at']:g}; compute bought (GFLOPs) to the full-data "
+          "verdict with a band within k x the full-data band\n")
+    print("| comparison | full-data band (width), verdict | strategy | "
+          + " | ".join(f"k = {k:g}" for k in goals) + " | next / best baseline (k = 1.2) |")
+    print("| --- | --- | --- | " + " | ".join("---" for _ in goals) + " | --- |")
+    ratios = {}
+    for c in res["comparisons"]:
+        g = c["goal"]
+        need: dict[str, list[list[float]]] = {}
+        for r in c["runs"]:
+            need.setdefault(r["strategy"], []).append(
+                [first_reach(r["steps"], k * g["width"]) for k in goals])
+        med = {k: np.median(np.array(v), axis=0) for k, v in need.items()}
+        base = min(v[0] for k, v in med.items() if k != "next")
+        ratio = med["next"][0] / base if np.isfinite(base) else float("nan")
+        ratios[c["name"]] = ratio
+        truth = (f"; true difference {c['truth_diff']:+.4f}" if c.get("truth_diff") is not None
+                 else "")
+        head = (f"[{g['lo']:.4f}, {g['hi']:.4f}] ({g['width']:.4f}), "
+                f"{g['better'] or 'inconclusive'}{truth}")
+        for i, (k, v) in enumerate(med.items()):
+            n = len(need[k])
+            label = f"{k} (median of {n})" if n > 1 else k
+            print(f"| {c['name'] if i == 0 else ''} | {head if i == 0 else ''} | {label} | "
+                  + " | ".join(f"{x:.3g}" for x in v)
+                  + f" | {f'{ratio:.2f}' if i == 0 else ''} |")
+    sims = [v for k, v in ratios.items() if k.startswith("sim")]
+    if sims:
+        print(f"\nsimulations: median next / best baseline {np.median(sims):.2f} over "
+              f"{len(sims)} seeds")
+    if "timing" in res:
+        t = res["timing"]
+        print(f"\nranking {t['n_candidates']} candidates: {t['rank_s']:.1f} s; with the "
+              f"greedy batch {t['rank_and_batch_s']:.1f} s ({t['batch_runs']} runs); the fit "
+              f"before it {t['fit_s']:.1f} s")
+
+
 def timing(at: float) -> dict:
     """Ranking 50 candidates on the imagenet start (runs below 1e10) on this machine."""
     frame = imagenet()
@@ -339,7 +392,11 @@ def main() -> None:
     ap.add_argument("--at", type=float, default=1e12)
     ap.add_argument("--out", default="next_retrospective.json")
     ap.add_argument("--timing", action="store_true", help="also time 50 candidates")
+    ap.add_argument("--report", metavar="FILE", help="print the tables of a results file")
     args = ap.parse_args()
+    if args.report:
+        report(args.report)
+        return
     rseeds = [int(s) for s in args.random_seeds.split(",") if s]
     results = {"rho": args.rho, "at": args.at, "comparisons": []}
     if args.timing:
