@@ -1,7 +1,7 @@
 """The command-line contract, one test per probe of issue #7: every bad input ends in one
 line ``scalecmp: error: ...`` and exit code 2 (checked before any long work), Ctrl-C in
 exit code 130 with one line, outputs replace only regular files and get the umask's mode,
-and the four analysis commands speak one vocabulary."""
+and the analysis commands speak one vocabulary."""
 
 from __future__ import annotations
 
@@ -406,9 +406,10 @@ def test_list_options_take_repeated_and_comma_separated_values(im, tmp_path):
     assert json.loads(c.read_text()) == json.loads(d.read_text())
 
 
-@pytest.mark.parametrize("command", ["fit", "compare", "optimal", "report"])
+@pytest.mark.parametrize("command", ["fit", "compare", "optimal", "report", "next"])
 def test_quiet_everywhere(im, tmp_path, command):
     extra = ["--out", tmp_path / "r"] if command == "report" else ["--json", tmp_path / "x.json"]
+    extra += ["--at", "1e12"] if command == "next" else []
     law = [] if command == "optimal" else ["--law", "power_floor"]
     code, out, err = run(command, im, "--by", "model_type", "--maximize", "-q",
                          "--n-bootstrap", "20", *law, *extra)
@@ -466,7 +467,7 @@ def _commands():
     group = typer.main.get_command(cli._get_app())
     ctx = click.Context(group)
     return {name: group.get_command(ctx, name) for name in ("fit", "compare", "optimal",
-                                                              "report")}
+                                                              "report", "next")}
 
 
 def _all_flags() -> set[str]:
@@ -518,7 +519,7 @@ def test_shared_options_have_one_name_type_default_and_help():
     assert seen["--by"][3] and seen["--at"][3] and seen["--predict-at"][3]  # lists
 
 
-@pytest.mark.parametrize("command", ["fit", "compare", "optimal", "report"])
+@pytest.mark.parametrize("command", ["fit", "compare", "optimal", "report", "next"])
 def test_help_lists_the_shared_options(command):
     code, out, _ = run(command, "--help")
     assert code == 0

@@ -104,6 +104,7 @@ def counted(monkeypatch):
     ["compare", "--at", "1e12"],
     ["optimal", "--predict-at", "1e13"],
     ["report", "--series", "procedure"],
+    ["next", "--at", "1e13"],
 ])
 def test_options_are_checked_once_per_command(command, counted, tmp_path, capsys):
     data = tmp_path / "m.csv"

@@ -142,7 +142,8 @@ class _Stream:
 
 
 _app: Any = None
-_COMMAND_MODULES = ("scalecmp.cli.fit", "scalecmp.cli.compare", "scalecmp.cli.grid")
+_COMMAND_MODULES = ("scalecmp.cli.fit", "scalecmp.cli.compare", "scalecmp.cli.acquire",
+                    "scalecmp.cli.grid")
 _registered = False
 
 

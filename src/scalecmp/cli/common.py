@@ -140,9 +140,11 @@ AtOpt = Annotated[
     typer.Option(
         "--at",
         help="Compute value(s) at which to compare, repeated or comma-separated (1e11,1e12); "
-        "default: the largest measured compute and 10x it.",
+        "compare and report default to the largest measured compute and 10x it; next needs "
+        "it.",
     ),
 ]
+SamplesOpt = Annotated[str, typer.Option("--samples", help="Samples-seen column (D).")]
 ExtrapOpt = Annotated[
     float,
     typer.Option("--extrapolate", help="Compare up to this factor x the largest compute (>= 1)."),

@@ -31,6 +31,7 @@ from scalecmp.cli.common import (
     PredictAtOpt,
     PresetOpt,
     QuietOpt,
+    SamplesOpt,
     SeedOpt,
     WeightingOpt,
     WhereOpt,
@@ -154,9 +155,7 @@ def optimal_cmd(
     data: DataArg,
     x: XOpt = DEFAULT_X,
     y: YOpt = DEFAULT_Y,
-    samples: Annotated[
-        str, typer.Option("--samples", help="Samples-seen column (D).")
-    ] = "samples_seen",
+    samples: SamplesOpt = "samples_seen",
     size: Annotated[
         str | None,
         typer.Option("--params-col", "--size",

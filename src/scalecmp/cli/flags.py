@@ -52,6 +52,12 @@ PARAM_FLAGS: dict[str, str] = {
     "plot": "--plot",
     "quiet": "--quiet",
     "device": "--device",
+    "candidates": "--candidates",
+    "budget": "--budget",
+    "objective": "--objective",
+    "model": "--model-col",
+    "n_draws": "--n-draws",
+    "spec_out": "--spec-out",
 }
 
 _LEADING = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)(?=[\s:=]|$)")

@@ -13,9 +13,11 @@ Replicate curves (``error_replicates``), in error units (lower is better):
   a pairs bootstrap spreads its replicates like ``RSS / n`` rather than ``RSS / (n - p)``,
   too narrow for the ~10-20 points of a frontier;
 * ``D(x) = max(0, log x - log x_max)``: natural-log distance beyond the largest fitted
-  compute; ``g_r ~ N(0, tau^2)`` with ``tau`` the backtested extrapolation error per unit of
-  log compute (see :meth:`scalecmp.engine.ScalingLawRegressor._backtest`). Inside the data
-  the tilt is 1.
+  compute (``error_replicates(..., data_end=c)`` measures it from ``max(x_max, c)``
+  instead: the replicates as they would extrapolate were the data to reach ``c``;
+  ``data_end=inf`` gives the untilted curves); ``g_r ~ N(0, tau^2)`` with ``tau`` the
+  backtested extrapolation error per unit of log compute (see
+  :meth:`scalecmp.engine.ScalingLawRegressor._backtest`). Inside the data the tilt is 1.
 
 Prediction replicates (for a new measurement) also multiply by ``exp(eps_r)`` (log losses)
 or add ``eps_r`` (``ls``), ``eps_r`` a centred, inflated residual drawn with replacement.
@@ -97,8 +99,11 @@ class LawFit:
     def df_factor(self) -> float:
         return df_factor(self.n_frontier, self.law.n_params)
 
-    def error_replicates(self, X: np.ndarray, *, noise: bool = False) -> np.ndarray:
-        """Replicate curves (R, m) in error units (see the module docstring)."""
+    def error_replicates(self, X: np.ndarray, *, noise: bool = False,
+                         data_end: float | None = None) -> np.ndarray:
+        """Replicate curves (R, m) in error units (see the module docstring); ``data_end``
+        (compute, original units) moves the start of the extrapolation tilt to
+        ``max(x_max, data_end)``."""
         xn = self._xn(X)
         m = xn.shape[0]
         if self.n_replicates == 0:
@@ -109,7 +114,10 @@ class LawFit:
         lp = np.log(np.maximum(point, 1e-300))
         curves = np.exp(lp + k * (np.log(np.maximum(curves, 1e-300)) - lp))
         if self.law.n_inputs == 1 and len(self.tilt):
-            dist = np.maximum(np.log(xn) - np.log(self.x_max_n), 0.0)
+            end = self.x_max_n
+            if data_end is not None:
+                end = max(end, float(data_end) / float(np.ravel(self.scale)[0]))
+            dist = np.maximum(np.log(xn) - np.log(end), 0.0)
             curves = curves * np.exp(self.tilt[:, None] * dist[None, :])
         if noise:
             rng = np.random.default_rng(self.noise_seed)

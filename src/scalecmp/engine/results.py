@@ -141,12 +141,35 @@ class LawMixture:
         return np.random.default_rng(self.n_replicates).permutation(self.n_replicates)
 
     def error_replicates(self, x: Any, x2: Any | None = None, *,
-                         noise: bool = False) -> np.ndarray:
+                         noise: bool = False, data_end: float | None = None) -> np.ndarray:
+        """The replicate curves (R, m), error units; ``noise``: plus a resampled residual
+        (a new measurement); ``data_end``: the extrapolation tilt measured from
+        ``max(x_max, data_end)`` (:mod:`scalecmp.engine.lawfit`)."""
         X = self._X(x, x2)
-        parts = [m.error_replicates(X, noise=noise) for m in self.members if m.n_replicates]
+        parts = [m.error_replicates(X, noise=noise, data_end=data_end)
+                 for m in self.members if m.n_replicates]
         if not parts:
             return np.empty((0, X.shape[0]))
         return np.concatenate(parts, axis=0)[self._order]
+
+    def replicate_members(self) -> np.ndarray:
+        """Which member (index into ``members``) each replicate of
+        :meth:`error_replicates` comes from, in the same order."""
+        parts = [np.full(m.n_replicates, k) for k, m in enumerate(self.members)
+                 if m.n_replicates]
+        if not parts:
+            return np.empty(0, dtype=int)
+        return np.concatenate(parts)[self._order]
+
+    def replicate_tilts(self) -> np.ndarray:
+        """The extrapolation tilt ``g_r`` of each replicate of :meth:`error_replicates`
+        (per unit of natural-log compute beyond the data; 0 for two-input laws), in the
+        same order."""
+        parts = [np.asarray(m.tilt, dtype=float) if m.law.n_inputs == 1 and len(m.tilt)
+                 else np.zeros(m.n_replicates) for m in self.members if m.n_replicates]
+        if not parts:
+            return np.empty(0)
+        return np.concatenate(parts)[self._order]
 
     def predict_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
         return self._to_metric(self.error_replicates(x, x2))
@@ -321,8 +344,9 @@ class GroupFit:
                  **kw: Any) -> tuple[np.ndarray, np.ndarray]:
         return self.fit.interval(x, level, x2, **kw)
 
-    def error_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
-        return self.fit.error_replicates(x, x2)
+    def error_replicates(self, x: Any, x2: Any | None = None, *, noise: bool = False,
+                         data_end: float | None = None) -> np.ndarray:
+        return self.fit.error_replicates(x, x2, noise=noise, data_end=data_end)
 
     def predict_replicates(self, x: Any, x2: Any | None = None) -> np.ndarray:
         return self.fit.predict_replicates(x, x2)
