@@ -39,7 +39,6 @@ from scalecmp.cli.common import (
     check_plot,
     resolve_columns,
     say,
-    write_figure,
 )
 from scalecmp.engine import FitOptions
 from scalecmp.errors import DataError, UsageError
@@ -237,7 +236,7 @@ def next_cmd(
 
     from scalecmp.acquire import check_next_options, next_runs
     from scalecmp.experiments.shards import load_measurements
-    from scalecmp.files import write_json
+    from scalecmp.files import output_transaction
 
     # 1. every option, before anything is read or fitted
     if not by:
@@ -315,31 +314,41 @@ def next_cmd(
     else:
         console.print("[bold]Batch:[/bold] no candidate is expected to narrow the "
                       f"{objective} at {', '.join(_fmt(v) for v in res.at)}", highlight=False)
-    if json_path is not None:
-        write_json(outputs["json"], res.to_dict())
-        say(quiet, f"wrote {json_path}")
-    if plot is not None:
+    # every output (--json, --plot, the spec files of --spec-out), together or none
+    specs = (_fragments(spec_out, res, by_cols, base, candidates, objective, budget, quiet)
+             if spec_out is not None else [])
+
+    def draw(tmp: Path) -> None:
         from scalecmp.plots.next import plot_next
 
-        write_figure(outputs["plot"], lambda tmp: plot_next(res, tmp))
-        say(quiet, f"wrote {plot}")
-    if spec_out is not None:
-        _write_fragments(spec_out, res, by_cols, base, candidates, objective, budget, quiet)
+        plot_next(res, tmp)
+
+    with output_transaction(force=force) as out:
+        if "json" in outputs:
+            out.add_json(outputs["json"], res.to_dict(), name="json", shown=json_path)
+        if "plot" in outputs:
+            out.add(outputs["plot"], draw, name="plot", shown=plot)
+        for path, text in specs:
+            out.add_text(path, text, name="spec_out", shown=path)
+    for key, shown in (("json", json_path), ("plot", plot)):
+        if key in outputs:
+            say(quiet, f"wrote {shown}")
+    for path, _ in specs:
+        say(quiet, f"wrote {path}")
 
 
-def _write_fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | None,
-                     candidates: Path | None, objective: str, budget: float | None,
-                     quiet: bool) -> None:
+def _fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | None,
+               candidates: Path | None, objective: str, budget: float | None,
+               quiet: bool) -> list[tuple[Path, str]]:
+    """The batch as grid spec files under ``spec_out``: (path, text) of each."""
     import yaml
-
-    from scalecmp.files import atomic_write_text
 
     if len(by_cols) != 1:
         raise UsageError("spec_out: grid specs name procedures, one --by column")
     frags = spec_fragments(list(res.batch), by_cols[0], base)
     if not frags:
         say(quiet, f"no run in the batch: nothing written to {spec_out}")
-        return
+        return []
     spec_out.mkdir(parents=True, exist_ok=True)
     head = (f"# scalecmp next: the batch ({objective} at "
             f"{', '.join(_fmt(v) for v in res.at)}; budget "
@@ -349,12 +358,12 @@ def _write_fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | 
              if base is not None else
              "# a fragment: merge procedures, sizes and samples_seen into your grid spec\n"
              "# (data, eval, train, lr, ...) before `scalecmp grid run`\n")
+    out = []
     for stem, doc in frags:
         path = spec_out / f"{stem}.yaml"
-        text = head + f"#   scalecmp grid run {path} --out DIR\n" + yaml.safe_dump(
-            doc, sort_keys=False)
-        atomic_write_text(path, text)
-        say(quiet, f"wrote {path}")
+        out.append((path, head + f"#   scalecmp grid run {path} --out DIR\n"
+                    + yaml.safe_dump(doc, sort_keys=False)))
+    return out
 
 
 def register(app: typer.Typer) -> None:
