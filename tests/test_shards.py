@@ -111,8 +111,11 @@ SPEC = {
 
 
 def _progress(out: str) -> int:
-    """Files a grid has written so far: checkpoints, shards, evaluation records."""
-    return sum(1 for p in Path(out).rglob("*") if p.is_file()) if Path(out).is_dir() else 0
+    """Files a grid has written so far: checkpoints, shards, evaluation records (and their
+    temporary files; not the lock files a run takes as it starts)."""
+    if not Path(out).is_dir():
+        return 0
+    return sum(1 for p in Path(out).rglob("*") if p.is_file() and p.suffix != ".lock")
 
 
 def _run(spec: str, out: str, kill_after: float | None = None) -> int:
