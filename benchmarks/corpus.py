@@ -113,26 +113,30 @@ def _held_out(x: np.ndarray, y: np.ndarray, cut: float) -> tuple[np.ndarray, np.
     return x[front][order], y[front][order]
 
 
-def _qualifies(x: np.ndarray, y: np.ndarray, cut: float) -> bool:
+def _split(x: np.ndarray, y: np.ndarray, cut: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The held-out points of a series that qualifies at ``cut`` (module docstring), else
+    None."""
     below = x <= cut
     if below.sum() < MIN_POINTS_BELOW or np.log10(cut / x[below].min()) < MIN_DECADES_BELOW:
-        return False
-    return len(_held_out(x, y, cut)[0]) >= MIN_ABOVE
+        return None
+    tx, ty = _held_out(x, y, cut)
+    return (tx, ty) if len(tx) >= MIN_ABOVE else None
 
 
-def choose_cuts(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[float]:
+def choose_cuts(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> list[tuple[float, float]]:
     """The two largest powers of ten at which >= 90% of ``series`` qualify (see the module
-    docstring); when none reaches 90%, the best-qualifying one and the next lower."""
+    docstring); when none reaches 90%, the best-qualifying one and the next lower. Each
+    with the share of the series that qualify there."""
     lo = min(np.log10(x.min()) for x, _ in series.values())
     hi = max(np.log10(x.max()) for x, _ in series.values())
     cuts = [10.0 ** k for k in range(int(np.ceil(lo)), int(np.floor(hi)) + 1)]
-    share = np.array([np.mean([_qualifies(x, y, c) for x, y in series.values()])
+    share = np.array([np.mean([_split(x, y, c) is not None for x, y in series.values()])
                       for c in cuts])
     if not len(cuts) or share.max() == 0:
         return []
     ok = np.flatnonzero(share >= QUALIFY_SHARE)
     top = int(ok[-1]) if len(ok) else int(np.argmax(share))
-    return [cuts[i] for i in (top, top - 1) if i >= 0 and share[i] > 0]
+    return [(cuts[i], float(share[i])) for i in (top, top - 1) if i >= 0 and share[i] > 0]
 
 
 def _relative_cut(x: np.ndarray) -> float:
@@ -144,9 +148,8 @@ def _relative_cut(x: np.ndarray) -> float:
 def _cut_family(family: str, kind: str, series: dict, bounded: dict) -> list[Task]:
     out = []
     cuts = choose_cuts(series)
-    share = max((np.mean([_qualifies(x, y, c) for x, y in series.values()]) for c in cuts),
-                default=0.0)
-    if share < 0.5:  # the series do not share an x range: each is cut on its own
+    if max((share for _, share in cuts), default=0.0) < 0.5:
+        # the series do not share an x range: each is cut on its own
         for name, (x, y) in series.items():
             cut = _relative_cut(x)
             tx, ty = _held_out(x, y, cut)
@@ -155,13 +158,13 @@ def _cut_family(family: str, kind: str, series: dict, bounded: dict) -> list[Tas
                 out.append(Task(family, kind, name, np.nan, bounded[name], x[below],
                                 y[below], tx, ty))
         return out
-    for cut in cuts:
+    for cut, _ in cuts:
         for name, (x, y) in series.items():
-            if not _qualifies(x, y, cut):
+            held = _split(x, y, cut)
+            if held is None:
                 continue
-            tx, ty = _held_out(x, y, cut)
             below = x <= cut
-            out.append(Task(family, kind, name, cut, bounded[name], x[below], y[below], tx, ty))
+            out.append(Task(family, kind, name, cut, bounded[name], x[below], y[below], *held))
     return out
 
 
@@ -489,10 +492,11 @@ def paired_ratio(df: pd.DataFrame, method: str, family: str) -> float:
     return float(r[method].mean() / min(r[b].mean() for b in base))
 
 
-def lofo(df: pd.DataFrame, candidates: list[str]) -> pd.DataFrame:
+def lofo(df: pd.DataFrame, table: pd.DataFrame,
+         candidates: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For each family F: the candidate with the smallest geometric mean, over the other
-    families, of its :func:`paired_ratio`; that choice's ratio and scores on F."""
-    table = score(df)
+    families, of its :func:`paired_ratio`; that choice's ratio and its scores on F (rows of
+    ``table``, :func:`score` of ``df``). Also the ratios, family x candidate."""
     fams = sorted(df.family.unique())
     ratio = pd.DataFrame({c: [paired_ratio(df, c, f) for f in fams] for c in candidates},
                          index=fams)
@@ -556,7 +560,7 @@ def report(df: pd.DataFrame) -> None:
     print(table.to_string())
     cands = [c for c in CANDIDATES if c in table.index.get_level_values("method")]
     if cands and all(b in table.index.get_level_values("method") for b in BASELINES):
-        choice, ratio = lofo(df, cands)
+        choice, ratio = lofo(df, table, cands)
         print("\nrelative MAE / the better baseline's, on the points both predicted:")
         print(ratio.to_string())
         print("\nleave-one-family-out choice (by that ratio, geometric mean over the others):")
