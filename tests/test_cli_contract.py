@@ -24,37 +24,11 @@ import pandas as pd
 import pytest
 
 import scalecmp
-from scalecmp.cli import PARAM_FLAGS, main, to_flags
+from cli_run import one_error, run
+from scalecmp.cli import PARAM_FLAGS, to_flags
 from scalecmp.errors import DataError, UsageError
 
 FAST = ["--law", "power_floor", "--n-bootstrap", "20"]
-
-
-def run(*args):
-    """The CLI in-process: (exit code, stdout, stderr)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error(err: str, *needles: str) -> str:
-    """The single error line of ``err`` (warning lines allowed besides), holding every
-    needle."""
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if not ln.startswith("scalecmp: warning: ")]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("scalecmp: error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 def _frame(seed: int = 0) -> pd.DataFrame:

@@ -4,8 +4,6 @@ contract, determinism; and the engine's ``data_end`` / replicate accessors it re
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 import scalecmp
+from cli_run import one_error, run
 from scalecmp.acquire import (
     OBJECTIVES,
     NextResult,
@@ -23,7 +22,6 @@ from scalecmp.acquire import (
     default_candidates,
     next_runs,
 )
-from scalecmp.cli import main
 from scalecmp.errors import DataError, UsageError
 
 SIZES = tuple(np.geomspace(2.0, 200.0, 5))  # GFLOPs per sample; the optimal split inside
@@ -71,27 +69,6 @@ def frame() -> pd.DataFrame:
 def fitted(frame):
     return scalecmp.fit(frame, x="gflops_total", y="value", by="model_type", maximize=True,
                         random_state=0, **FAST)
-
-
-def run(*args):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
-
-
-def one_error(err: str, *needles: str) -> str:
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if not ln.startswith("scalecmp: warning: ")]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("scalecmp: error: "), err
-    for n in needles:
-        assert n in lines[0], (n, lines[0])
-    return lines[0]
 
 
 # --------------------------------------------------------------------------- behaviour
