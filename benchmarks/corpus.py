@@ -401,7 +401,8 @@ def m4(task_list: list[Task]) -> list[Prediction]:
 
 #: the study's recipe (the ``laion2025`` preset) on scalecmp's optimiser from its start grid
 RECIPE = {"law": "saturating", "loss": "ls", "weighting": "none", "frontier": "binned",
-          "starts": "laion2025", "min_slope_ratio": 0.0, "range_prior": False}
+          "frontier_bins": "study", "starts": "laion2025", "min_slope_ratio": 0.0,
+          "range_prior": False}
 
 #: scalecmp candidates for its defaults (chosen among by leave-one-family-out)
 CANDIDATES: dict[str, dict] = {
@@ -410,6 +411,10 @@ CANDIDATES: dict[str, dict] = {
     "power_floor": {"law": "power_floor"},
     "power_floor_unweighted": {"law": "power_floor", "weighting": "none"},
     "saturating": {"law": "saturating"},
+    # the binned frontier's bins per doubling of compute (auto's own default: 8)
+    "auto_bins1": {"frontier_bins": 1.0},
+    "auto_bins2": {"frontier_bins": 2.0},
+    "auto_bins4": {"frontier_bins": 4.0},
 }
 
 

@@ -40,5 +40,5 @@ def fit_paper(x: np.ndarray, err: np.ndarray, grid: str = "subset") -> np.ndarra
 
 def paper_fit_series(x: np.ndarray, err: np.ndarray, grid: str = "subset") -> np.ndarray | None:
     """The whole recipe on one series: binned frontier, then the grid of curve_fit calls."""
-    mask = binned_frontier(x, err)
+    mask = binned_frontier(x, err, "study")  # the study's own count (GFLOPs)
     return fit_paper(x[mask], err[mask], grid)

@@ -122,6 +122,14 @@ def test_fit_refuses_to_overwrite_without_force(data, tmp_path, capsys):
         (["{data}", "--x", "gflops", "--y", "acc", "--predict-at", "-5"], "must be > 0"),
         (["{data}", "--x", "gflops", "--y", "acc", "--level", "2"], "level"),
         (["{data}", "--x", "gflops", "--y", "acc", "--plot", "{tmp}/p.bmp"], "figure type"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--frontier-bins", "many"],
+         "--frontier-bins must be a number of bins per doubling"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--frontier-bins", "0"],
+         "--frontier-bins must be a number of bins per doubling"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--frontier-bins", "nan"],
+         "--frontier-bins must be a number of bins per doubling"),
+        (["{data}", "--x", "gflops", "--y", "acc", "--preset", "laion2025",
+          "--frontier-bins", "4"], "cannot be combined with --frontier-bins=4"),
         (
             ["{data}", "--x", "gflops", "--y", "acc", "--maximize", "--where", "gflops<1.2e7"],
             "too few",
@@ -293,3 +301,26 @@ def test_skipped_groups_and_warnings_speak_flags(tmp_path, capsys):
     skipped = [line for line in out.splitlines() if line.startswith("skipped")]
     assert skipped and "did you mean --maximize?" in " ".join(skipped)
     assert "`maximize`" not in out
+
+
+def test_frontier_bins_sets_how_many_runs_the_binned_frontier_keeps(data, tmp_path, capsys):
+    """24 runs over 13.3 doublings: 0.5 bins per doubling keeps fewer frontier runs than
+    the default; 'study' counts from x_max / 1500 GFLOPs; the JSON records the choice."""
+    kept = {}
+    for bins in ("0.5", "study", None):
+        js = tmp_path / f"fit_{bins}.json"
+        extra = [] if bins is None else ["--frontier-bins", bins]
+        code, _, err = run(["fit", data, "--x", "gflops", "--y", "acc", "--maximize",
+                            "--law", "power_floor", "--n-bootstrap", "0", "--json", js,
+                            *extra], capsys)
+        assert code == 0, err
+        d = json.loads(js.read_text())
+        assert d["frontier_bins"] == (8.0 if bins is None else
+                                      float(bins) if bins != "study" else "study")
+        kept[bins] = d["groups"][0]["n_frontier"]
+    assert kept["0.5"] < kept[None]
+    frame = pd.read_csv(data).query("proc == 'clip'")
+    from scalecmp.engine.frontier import binned_frontier
+
+    assert kept["study"] == binned_frontier(frame.gflops, 1 - frame.acc, "study").sum()
+    assert kept["0.5"] == binned_frontier(frame.gflops, 1 - frame.acc, 0.5).sum()

@@ -33,10 +33,11 @@ def test_binned_frontier_is_a_subset_of_the_naive_one_and_monotone():
 def test_binned_frontier_keeps_one_point_per_bin_at_most():
     x = np.geomspace(1e6, 1e12, 200)
     e = 1.0 / np.log(x)  # strictly improving: every point is on the naive frontier
-    b = binned_frontier(x, e)
-    n_edges = int(np.log2(1e12 / 1500))
-    assert b.sum() <= n_edges  # n_edges - 1 bins plus the largest point
-    assert b[-1]  # the largest-compute point improves on all: kept
+    for bins, n_edges in (("study", int(np.log2(1e12 / 1500))),
+                          (2.0, int(2 * np.log2(1e6)) + 1), (0.5, int(0.5 * np.log2(1e6)) + 1)):
+        b = binned_frontier(x, e, bins)
+        assert b.sum() <= n_edges  # n_edges - 1 bins plus the largest point
+        assert b[-1]  # the largest-compute point improves on all: kept
 
 
 def test_frontier_mask_methods():
@@ -52,10 +53,27 @@ def test_binned_frontier_keeps_enough_bins_for_small_compute_units():
     # compute in GFLOPs of a tiny CPU grid (0.5 ... 650): the study's count alone gives no bins
     x = np.geomspace(0.5, 650.0, 40)
     e = 1.0 / np.log(x + 2.0)
+    assert binned_frontier(x, e, "study").sum() >= 10
     assert binned_frontier(x, e).sum() >= 10
 
 
 def test_binned_frontier_matches_the_study_count_on_gflops():
     x = np.geomspace(7e6, 1.1e12, 300)
     e = 1.0 / np.log(x)
-    assert binned_frontier(x, e).sum() == int(np.log2(1.1e12 / 1500))  # edges-1 bins + top
+    assert binned_frontier(x, e, "study").sum() == int(np.log2(1.1e12 / 1500))  # bins + top
+    # two bins per doubling restates the study's count on its own range (17.3 doublings)
+    assert binned_frontier(x, e, 2.0).sum() == int(2 * np.log2(1.1e12 / 7e6)) + 1
+
+
+@pytest.mark.parametrize("k", [1e-12, 1e-6, 3.7, 1e6, 1e12])
+@pytest.mark.parametrize("bins", [0.5, 1.0, 2.0, 3.0, 8.0])
+def test_binned_frontier_does_not_depend_on_the_unit_of_compute(k, bins):
+    rng = np.random.default_rng(1)
+    x = np.r_[np.geomspace(1e8, 1e12, 14), 10 ** rng.uniform(8, 12, 40)]
+    e = 3.0 * x**-0.2 * np.exp(rng.normal(0, 0.1, len(x)))
+    assert (binned_frontier(x * k, e, bins) == binned_frontier(x, e, bins)).all()
+
+
+def test_an_unknown_bin_count_is_refused():
+    with pytest.raises(UsageError, match="frontier_bins"):
+        binned_frontier(np.array([1.0, 2.0, 4.0]), np.array([3.0, 2.0, 1.0]), "many")

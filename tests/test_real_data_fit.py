@@ -89,7 +89,7 @@ def test_preset_laion2025_reproduces_the_studys_fit(laion_best):
     assert g.params["alpha"] == pytest.approx(-0.227, abs=0.002)
     assert g.params["E"] == pytest.approx(0.111, abs=0.002)
     assert g.diagnostics["loss"] == "ls" and g.diagnostics["weighting"] == "none"
-    with pytest.raises(scalecmp.UsageError, match="preset 'laion2025' sets loss"):
+    with pytest.raises(scalecmp.UsageError, match="preset 'laion2025' sets `loss`"):
         scalecmp.fit(train, x="gflops_total", y="value", maximize=True, preset="laion2025",
                      loss="log")
 

@@ -79,3 +79,37 @@ def test_a_metric_in_zero_one_is_fitted_as_it_is():
     assert all(m.y_scale == 1.0 for m in reg.result_.members)
     assert _fit(Y * 1e-9).result_.members[0].y_scale == pytest.approx(
         float(np.exp(np.mean(np.log(Y * 1e-9)))), rel=1e-12)
+
+
+# --- the x half: the unit of compute ----------------------------------------------------
+
+
+def _fit_x(k: float, law: str, **fields) -> ScalingLawRegressor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ScalingLawRegressor(law, n_bootstrap=50, **fields).fit(X * k, Y)
+
+
+@pytest.mark.parametrize("law", ["auto", "power_floor", "saturating", "broken_power"])
+@pytest.mark.parametrize("k", [1e-12, 1e-6, 3.7, 1e6, 1e12])
+def test_predictions_and_intervals_do_not_depend_on_the_unit_of_compute(law, k):
+    """x -> k x: the same frontier (bins per doubling), the same starts in units of the
+    data's scale (the study's grid included), so the same predictions at k x."""
+    ref, got = _fit_x(1.0, law), _fit_x(k, law)
+    np.testing.assert_allclose(got.predict(AT * k), ref.predict(AT), rtol=1e-6)
+    for a, b in zip(got.interval(AT * k), ref.interval(AT), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert (got.frontier_mask_ == ref.frontier_mask_).all()
+    assert got.weights_ == pytest.approx(ref.weights_, rel=1e-6)
+
+
+def test_the_study_bin_count_is_stated_in_gflops():
+    """``frontier_bins="study"`` (the laion2025 preset's) counts bins from x_max / 1500
+    GFLOPs: another unit of compute keeps other runs; the default does not."""
+    x = np.geomspace(1e6, 1e12, 200)
+    y = 1.0 / np.log(x)
+    study = [ScalingLawRegressor("power", n_bootstrap=0, frontier_bins="study").fit(x * k, y)
+             for k in (1.0, 1e9)]
+    assert study[0].frontier_mask_.sum() != study[1].frontier_mask_.sum()
+    free = [ScalingLawRegressor("power", n_bootstrap=0).fit(x * k, y) for k in (1.0, 1e9)]
+    assert (free[0].frontier_mask_ == free[1].frontier_mask_).all()

@@ -10,7 +10,8 @@ Numbers (never ``inf`` in a report: a word, ``∞`` or ``$\\infty$``; missing va
 * :func:`fmt_general`: Python's general format (``f"{v:.4g}"``: the ``fit`` command's tables);
 * :func:`fmt_compact`: 3 significant digits with a short exponent (``1.5e10``; ``unbounded``
   when missing or not finite: the sentences of :mod:`scalecmp.compare`);
-* :func:`fmt_compute`: a compute value in prose (``1,000,000``; the held-out check's words).
+* :func:`fmt_compute`: a compute value in prose (``1,000,000``; the held-out check's words);
+* :func:`clock`: a duration in seconds as ``m:ss`` or ``h:mm:ss`` (progress lines).
 
 Labels:
 
@@ -36,6 +37,7 @@ from typing import Any, Literal
 
 __all__ = [
     "DASH",
+    "clock",
     "fmt_ci",
     "fmt_compact",
     "fmt_compute",
@@ -238,3 +240,13 @@ def mixture_text(g: Any) -> str:
     if getattr(g, "mode", None) != "auto":
         return f"{g.law.name} law"
     return "auto (w: " + ", ".join(f"{n} {w:.2f}" for n, w in law_weights(g)) + ")"
+
+
+def clock(seconds: float) -> str:
+    """A duration in seconds as ``m:ss`` or ``h:mm:ss`` (``?`` when not finite)."""
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = max(0, round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -421,7 +421,7 @@ def optimal_allocation(
         d = rows[samples].to_numpy(float)
         n = rows[size].to_numpy(float) if size else c / d
         err = 1.0 - rows[y].to_numpy(float) if maximize else rows[y].to_numpy(float)
-        mask = frontier_mask(c, err, frontier)
+        mask = frontier_mask(c, err, frontier, options.frontier_bins)
         label = group_label(key_d)
         if mask.sum() < 3:
             hint = (f" ({MAXIMIZE_HINT})" if not maximize and looks_higher_is_better(c, err)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from scalecmp.cli.common import (
+    DEFAULT_FRONTIER_BINS,
     DEFAULT_X,
     DEFAULT_Y,
     AtOpt,
@@ -17,6 +18,7 @@ from scalecmp.cli.common import (
     ByOpt,
     DataArg,
     ForceOpt,
+    FrontierBinsOpt,
     FrontierOpt,
     HuberDeltaOpt,
     JsonOpt,
@@ -173,6 +175,7 @@ def next_cmd(
     law: LawOpt = FitOptions.law,
     preset: PresetOpt = None,
     frontier: FrontierOpt = None,
+    frontier_bins: FrontierBinsOpt = DEFAULT_FRONTIER_BINS,
     loss: LossOpt = FitOptions.loss,
     huber_delta: HuberDeltaOpt = FitOptions.delta,
     min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,

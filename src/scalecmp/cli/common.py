@@ -84,6 +84,17 @@ FrontierOpt = Annotated[
         show_default=False,
     ),
 ]
+FrontierBinsOpt = Annotated[
+    str,
+    typer.Option(
+        "--frontier-bins",
+        help="Bins of the binned frontier per doubling of the measured compute range (does "
+        "not depend on the unit of x), or 'study': the study's count log2(x_max / 1500), "
+        "for compute in GFLOPs (the laion2025 preset's).",
+    ),
+]
+#: the command-line text of FitOptions' default bin count
+DEFAULT_FRONTIER_BINS = f"{FitOptions.frontier_bins:g}"
 LossOpt = Annotated[
     str,
     typer.Option(
@@ -158,8 +169,8 @@ QuietOpt = Annotated[
     bool,
     typer.Option(
         "--quiet", "-q",
-        help="Print no tables, progress or 'wrote' lines; warnings and errors still go to "
-        "stderr.",
+        help="Print no tables, training progress or 'wrote' lines; warnings, errors and "
+        "the progress of a fit of many groups that runs longer than 5 s still go to stderr.",
     ),
 ]
 
@@ -172,7 +183,49 @@ def build_options(params: Mapping[str, Any], **fixed: Any) -> FitOptions:
     start: the fit options among them, by their field names or :data:`_OPTION_FIELDS`),
     with ``fixed`` values the command sets itself; checked here, once."""
     values = {_OPTION_FIELDS.get(k, k): v for k, v in params.items()}
+    if isinstance(values.get("frontier_bins"), str):
+        values["frontier_bins"] = _bins_value(values["frontier_bins"])
     return FitOptions(**{k: v for k, v in values.items() if k in FIELDS}, **fixed)
+
+
+def _bins_value(text: str) -> float | str:
+    """``--frontier-bins``: a number, or the word FitOptions checks (``study``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text.strip()
+
+
+class GroupProgress:
+    """``progress(done, total)`` of a fit of many groups, as lines on stderr: none while the
+    fit has run less than ``after`` seconds, then at most one every ``every`` seconds, and a
+    last one when it ends (``scalecmp: fitted 120 of 10000 groups (1:10 elapsed, about 5:00
+    left)``). On stderr, so it shows also with ``--quiet`` and never mixes with a table."""
+
+    def __init__(self, after: float = 5.0, every: float = 10.0) -> None:
+        import time
+
+        self._now = time.monotonic
+        self.after, self.every = after, every
+        self.t0 = self._now()
+        self.last: float | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        from scalecmp.format import clock
+
+        now = self._now()
+        elapsed = now - self.t0
+        if total < 2 or elapsed < self.after:
+            return
+        if done < total and self.last is not None and now - self.last < self.every:
+            return
+        if done == total and self.last is None:
+            return  # finished before any line was due
+        self.last = now
+        left = elapsed * (total - done) / done if done else float("nan")
+        tail = "" if done == total else f", about {clock(left)} left"
+        print(f"scalecmp: fitted {done} of {total} groups ({clock(elapsed)} elapsed{tail})",
+              file=sys.stderr, flush=True)
 
 
 def check_plot(plot: Path | None) -> None:

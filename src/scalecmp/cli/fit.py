@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from scalecmp.cli.common import (
+    DEFAULT_FRONTIER_BINS,
     DEFAULT_X,
     DEFAULT_Y,
     BootOpt,
@@ -18,7 +19,9 @@ from scalecmp.cli.common import (
     ByOpt,
     DataArg,
     ForceOpt,
+    FrontierBinsOpt,
     FrontierOpt,
+    GroupProgress,
     HuberDeltaOpt,
     JsonOpt,
     LawOpt,
@@ -120,6 +123,7 @@ def fit_command(
     law: LawOpt = FitOptions.law,
     preset: PresetOpt = None,
     frontier: FrontierOpt = None,
+    frontier_bins: FrontierBinsOpt = DEFAULT_FRONTIER_BINS,
     loss: LossOpt = FitOptions.loss,
     huber_delta: HuberDeltaOpt = FitOptions.delta,
     min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,
@@ -157,7 +161,8 @@ def fit_command(
     check_bootstrap_memory(n_bootstrap, len(frame))
     no_intervals_warning(n_bootstrap)
     result = fit_frame(frame, x=x, y=y, x2=x2, by=by_cols, where=where, maximize=maximize,
-                       predict_at=at, predict_at2=at2, options=options)
+                       predict_at=at, predict_at2=at2, options=options,
+                       progress=GroupProgress())
     if not quiet:
         print_fit(result, Console())
 

@@ -29,6 +29,7 @@ PARAM_FLAGS: dict[str, str] = {
     "law": "--law",
     "preset": "--preset",
     "frontier": "--frontier",
+    "frontier_bins": "--frontier-bins",
     "loss": "--loss",
     "delta": "--huber-delta",
     "min_slope_ratio": "--min-slope-ratio",

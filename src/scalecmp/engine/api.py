@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,7 @@ def fit(
     predict_at: Sequence[float] | None = None,
     predict_at2: Sequence[float] | None = None,
     options: FitOptions | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **option_values: Any,
 ) -> FitResult:
     """Fit one scaling law, or the evidence-weighted mixture (``law="auto"``), per group.
@@ -46,17 +47,20 @@ def fit(
     (``law="saturating"``, ``n_bootstrap=200``, ``preset="laion2025"``, ...), which override
     those of ``options``. A group with too few frontier points for every law is skipped
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
+    ``progress(done, total)``, if given, is called after each group (fitted or skipped).
     """
     maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
     return fit_frame(frame, x=x, y=y, by=by, x2=x2, where=where, maximize=maximize,
-                     predict_at=predict_at, predict_at2=predict_at2, options=options)
+                     predict_at=predict_at, predict_at2=predict_at2, options=options,
+                     progress=progress)
 
 
 def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
               x2: str | None, where: Sequence[str] | None, maximize: bool,
               predict_at: Sequence[float] | None, predict_at2: Sequence[float] | None,
-              options: FitOptions) -> FitResult:
+              options: FitOptions,
+              progress: Callable[[int, int], None] | None = None) -> FitResult:
     """:func:`fit` with options already checked (what ``compare``, ``optimal``, the report
     and the command line call: their options were checked once, where they were made)."""
     by = [by] if isinstance(by, str) else list(by or [])
@@ -77,7 +81,10 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     groups: list[GroupFit] = []
     skipped: list[dict] = []
     grouped = data.groupby(by, sort=True, dropna=False) if by else [((), data)]
-    for key, rows in grouped:
+    total = grouped.ngroups if by else 1
+    for done, (key, rows) in enumerate(grouped, start=1):
+        if progress is not None and done > 1:
+            progress(done - 1, total)
         key = key if isinstance(key, tuple) else (key,)
         key_dict = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
         # every warning and error of a group names it (on stderr, away from its table)
@@ -112,6 +119,8 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
                 predictions_at=tuple(at),
             )
         )
+    if progress is not None:
+        progress(total, total)
     if not groups:
         reasons = join_some([f"{group_label(s['key'])}: {s['reason']}" for s in skipped],
                             "groups")

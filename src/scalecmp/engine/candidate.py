@@ -29,7 +29,7 @@ from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import BatchResult, minimize_batch, objective, residuals
 from scalecmp.engine.options import WEIGHTINGS, Candidate, FitOptions
 from scalecmp.engine.priors import Priors, augment
-from scalecmp.engine.recipes import fit_exact, study_starts
+from scalecmp.engine.recipes import STUDY_SCALE, fit_exact, study_starts
 from scalecmp.errors import UsageError
 
 __all__ = ["BACKTEST_CUTS", "CandidateFit", "bootstrap", "fit_candidate", "point_weights"]
@@ -102,7 +102,10 @@ class Solver:
         prob = self.problem(xn, ef, xc)
         exact = exact and self.starts == "laion2025-exact"
         if self.starts in ("laion2025", "laion2025-exact"):
-            starts = study_starts(law, scale, prob.lower, prob.upper)
+            # the exact recipe's grid is in GFLOPs; the study's grid as starts of scalecmp's
+            # optimiser is placed at the study's compute scale, whatever x's unit
+            at = scale if self.starts == "laion2025-exact" else np.full_like(scale, STUDY_SCALE)
+            starts = study_starts(law, at, prob.lower, prob.upper)
             if exact:
                 popt = fit_exact(xn * scale, ef)
                 if popt is not None:

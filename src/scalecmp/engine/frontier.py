@@ -3,10 +3,15 @@
 A training run at compute ``x`` with error ``e`` (lower is better) is only evidence of what
 the procedure *can* reach at ``x`` if no cheaper run did better. Three choices:
 
-* ``binned`` (the study's): split ``[x_min, x_max]`` into geometric bins (edges at
-  ``log2(x_max / 1500)`` geometric steps), keep the lowest-error point of each bin, then
-  keep only points whose error is below that of every cheaper kept point (plus the
-  largest-compute point if it improves on them all).
+* ``binned`` (the study's): split ``[x_min, x_max]`` into geometric bins, keep the
+  lowest-error point of each bin, then keep only points whose error is below that of every
+  cheaper kept point (plus the largest-compute point if it improves on them all). How many
+  bins is ``bins``: a number ``b`` of bins per doubling of the measured range,
+  ``int(b log2(x_max / x_min)) + 1`` edges, which does not depend on the unit of ``x``
+  (default :data:`DEFAULT_BINS`, 8; ``b = 2`` restates the study's count on its own data:
+  about 24 edges over its 12 doublings), or ``"study"``, the study's own count
+  ``log2(x_max / 1500)`` edges, which holds only for compute in GFLOPs (the ``laion2025``
+  preset).
 * ``naive``: the non-dominated points: error below that of every cheaper measurement.
 * ``none``: every point.
 """
@@ -17,9 +22,15 @@ import numpy as np
 
 from scalecmp.errors import UsageError
 
-__all__ = ["FRONTIERS", "frontier_mask", "naive_frontier", "binned_frontier"]
+__all__ = ["DEFAULT_BINS", "FRONTIERS", "STUDY_BINS", "bin_edges", "binned_frontier",
+           "frontier_mask", "naive_frontier"]
 
 FRONTIERS = ("binned", "naive", "none")
+#: the value of ``bins`` that asks for the study's count of edges (compute in GFLOPs)
+STUDY_BINS = "study"
+#: bins per doubling of the measured compute range, chosen by leave-one-family-out among
+#: 1, 2, 4 and 8 (BENCHMARKS.md, section 13)
+DEFAULT_BINS = 8.0
 
 
 def naive_frontier(x: np.ndarray, err: np.ndarray) -> np.ndarray:
@@ -41,14 +52,28 @@ def naive_frontier(x: np.ndarray, err: np.ndarray) -> np.ndarray:
     return keep
 
 
-def binned_frontier(x: np.ndarray, err: np.ndarray, n_edges: int | None = None) -> np.ndarray:
+def bin_edges(lo: float, hi: float, bins: float | str) -> int:
+    """How many geometric bin edges span ``[lo, hi]`` (``hi > lo``): ``int(bins *
+    log2(hi / lo)) + 1`` for a number of bins per doubling, or for ``bins="study"`` the
+    study's ``int(log2(hi / 1500))`` (compute in GFLOPs, smallest runs ~1e6; never fewer
+    than one bin per doubling); at least 3."""
+    octaves = float(np.log2(hi / lo))
+    if isinstance(bins, str):
+        if bins != STUDY_BINS:
+            raise UsageError(f"frontier_bins must be a number > 0 or '{STUDY_BINS}', got {bins!r}")
+        n = max(int(np.log2(max(hi / 1500.0, 1.0))), int(octaves) + 1)
+    else:
+        n = int(float(bins) * octaves + 1e-9) + 1
+    return max(n, 3)
+
+
+def binned_frontier(x: np.ndarray, err: np.ndarray, bins: float | str = DEFAULT_BINS) -> np.ndarray:
     """Mask of the study's binned frontier.
 
-    ``n_edges = int(log2(x_max / 1500))`` geometric bin edges from ``x_min`` to ``x_max`` (the
-    study's count for compute in GFLOPs; at least ``int(log2(x_max / x_min)) + 1`` and 3),
-    half-open bins ``[e_k, e_k+1)``; the lowest-error point of each
-    bin; of those, the first and then every point below all cheaper kept ones; finally the
-    largest-compute measurement if it improves on them all.
+    :func:`bin_edges` geometric bin edges from ``x_min`` to ``x_max`` (``bins``: bins per
+    doubling, or ``"study"``), half-open bins ``[e_k, e_k+1)``; the lowest-error point of
+    each bin; of those, the first and then every point below all cheaper kept ones; finally
+    the largest-compute measurement if it improves on them all.
     """
     x, err = np.asarray(x, float), np.asarray(err, float)
     if len(x) == 0:
@@ -56,13 +81,12 @@ def binned_frontier(x: np.ndarray, err: np.ndarray, n_edges: int | None = None) 
     lo, hi = float(x.min()), float(x.max())
     if hi <= lo:
         return naive_frontier(x, err)
-    if n_edges is None:
-        # the study's count (compute in GFLOPs, smallest runs ~1e6), and never fewer than
-        # one bin per doubling of the measured range (compute in other units, tiny grids)
-        n_edges = max(int(np.log2(max(hi / 1500.0, 1.0))), int(np.log2(hi / lo)) + 1)
-    n_edges = max(n_edges, 3)
-    edges = np.geomspace(lo, hi, n_edges)
-    idx = np.searchsorted(edges, x, side="right") - 1  # bin k holds edges[k] <= x < edges[k+1]
+    n_edges = bin_edges(lo, hi, bins)
+    # bin k holds edges[k] <= x < edges[k+1] of geomspace(lo, hi, n_edges), computed on the
+    # log scale relative to lo (a point within 1e-9 of a bin's width below an edge counts
+    # as on it), so that x -> k x bins every point the same way whatever k is
+    u = (np.log(x) - np.log(lo)) / (np.log(hi) - np.log(lo)) * (n_edges - 1)
+    idx = np.floor(u + 1e-9).astype(int)
     in_bins = idx < n_edges - 1
     best = np.zeros(len(x), dtype=bool)
     for b in np.unique(idx[in_bins]):
@@ -81,10 +105,12 @@ def binned_frontier(x: np.ndarray, err: np.ndarray, n_edges: int | None = None) 
     return keep
 
 
-def frontier_mask(x: np.ndarray, err: np.ndarray, method: str = "binned") -> np.ndarray:
-    """Boolean mask of the frontier points by ``method`` (``binned``, ``naive``, ``none``)."""
+def frontier_mask(x: np.ndarray, err: np.ndarray, method: str = "binned",
+                  bins: float | str = DEFAULT_BINS) -> np.ndarray:
+    """Boolean mask of the frontier points by ``method`` (``binned``, ``naive``, ``none``);
+    ``bins`` only for ``binned`` (:func:`bin_edges`)."""
     if method == "binned":
-        return binned_frontier(x, err)
+        return binned_frontier(x, err, bins)
     if method == "naive":
         return naive_frontier(x, err)
     if method == "none":

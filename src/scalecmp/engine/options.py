@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from scalecmp.engine.bootstrap import BOOTSTRAPS
-from scalecmp.engine.frontier import FRONTIERS
+from scalecmp.engine.frontier import DEFAULT_BINS, FRONTIERS, STUDY_BINS
 from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
 from scalecmp.errors import UsageError
@@ -82,6 +82,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "loss": "ls",
         "weighting": "none",
         "frontier": "binned",
+        "frontier_bins": STUDY_BINS,
         "starts": "laion2025-exact",
         "min_slope_ratio": 0.0,
         "range_prior": False,
@@ -89,7 +90,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 #: preset values that conflict with a different value set explicitly (the others are
 #: the preset's own choices, silently taken)
-_PRESET_CONFLICTS = ("law", "loss", "weighting", "frontier")
+_PRESET_CONFLICTS = ("law", "loss", "weighting", "frontier", "frontier_bins")
 
 
 def _one_of(known: tuple[str, ...], what: str) -> Callable[[Any], None]:
@@ -107,6 +108,18 @@ def _check_law(value: Any) -> None:
 def _check_frontier(value: Any) -> None:
     if value is not None:
         _one_of(FRONTIERS, "frontier")(value)
+
+
+def _check_frontier_bins(value: Any) -> None:
+    if isinstance(value, str) and value == STUDY_BINS:
+        return
+    try:
+        ok = (not isinstance(value, bool)) and math.isfinite(value) and 0.25 <= value <= 64
+    except TypeError:
+        ok = False
+    if not ok:
+        raise UsageError(f"frontier_bins must be a number of bins per doubling of compute in "
+                         f"[0.25, 64] or '{STUDY_BINS}', got {value!r}")
 
 
 def _check_delta(value: Any) -> None:
@@ -150,6 +163,10 @@ class FitOptions:
     delta : Huber threshold on log residuals (0.05 = 5% relative error).
     frontier : ``binned``, ``naive`` or ``none`` (:mod:`scalecmp.engine.frontier`);
         ``None``: ``binned``, or ``none`` for two-input laws.
+    frontier_bins : the binned frontier's bins per doubling of the measured compute range
+        (unit-free; chosen by leave-one-family-out, BENCHMARKS.md section 13), or
+        ``"study"``: the study's count ``log2(x_max / 1500)``, for compute in GFLOPs only
+        (the ``laion2025`` preset).
     n_bootstrap : replicates for intervals (0: none; otherwise >= 20).
     bootstrap : ``pairs`` or ``residual``.
     level : interval level, in (0, 1).
@@ -164,9 +181,9 @@ class FitOptions:
         ``uniform``.
     starts : ``grid``, ``laion2025`` (the study's start grid, scalecmp's optimiser) or
         ``laion2025-exact`` (the study's ``curve_fit`` from its 3,200 starts).
-    preset : ``laion2025`` sets law, loss, weighting, frontier, starts and the priors to
-        exactly the study's recipe; a different law, loss, weighting or frontier set
-        explicitly conflicts with it.
+    preset : ``laion2025`` sets law, loss, weighting, frontier (with the study's bin
+        count), starts and the priors to exactly the study's recipe; a different law, loss,
+        weighting, frontier or frontier_bins set explicitly conflicts with it.
     random_state : seed of the bootstrap (``None`` or an integer >= 0).
     """
 
@@ -174,6 +191,7 @@ class FitOptions:
     loss: str = "huber_log"
     delta: float = 0.05
     frontier: str | None = None
+    frontier_bins: float | str = DEFAULT_BINS
     n_bootstrap: int = 1000
     bootstrap: str = "pairs"
     level: float = 0.95
@@ -194,6 +212,7 @@ class FitOptions:
         "loss": _one_of(LOSSES, "loss"),
         "weighting": _one_of(WEIGHTINGS, "weighting"),
         "frontier": _check_frontier,
+        "frontier_bins": _check_frontier_bins,
         "bootstrap": _one_of(BOOTSTRAPS, "bootstrap"),
         "level": check_level,
         "n_bootstrap": check_n_bootstrap,
@@ -227,8 +246,9 @@ class FitOptions:
         for name in _PRESET_CONFLICTS:
             mine = getattr(self, name)
             if mine is not None and mine != defaults[name] and mine != values[name]:
-                raise UsageError(f"preset '{self.preset}' sets {name}={values[name]}; it "
-                                 f"cannot be combined with {name}={mine}")
+                shown = f"{mine:g}" if isinstance(mine, float) else mine
+                raise UsageError(f"preset '{self.preset}' sets `{name}`={values[name]}; it "
+                                 f"cannot be combined with `{name}`={shown}")
         return values
 
     # -- derived ---------------------------------------------------------------------

@@ -9,7 +9,10 @@ lowest mean squared error. Two uses:
 * :func:`study_starts`: the grid as internal start vectors of the ``saturating`` law, which
   scalecmp's batched optimiser polishes (the ``recipe`` candidate of ``law="auto"``: the
   study's objective from the study's starts; the narrow grid keeps the fit near shallow
-  exponents and small ``B``, which regularises it);
+  exponents and small ``B``, which regularises it). ``starts="laion2025"`` places the grid
+  at :data:`STUDY_SCALE`, the geometric mean of the study's frontier compute (1e9 GFLOPs;
+  8.7-9.2 on the log10 scale over its 28 series), rather than at the data's own scale, so
+  that the starts, in units of the data's scale, do not depend on the unit of ``x``;
 * :func:`fit_exact`: the recipe itself, ``curve_fit`` from every start (``preset="laion2025"``;
   about 10 ms per start on 15 points: ~30 s per series).
 """
@@ -23,9 +26,12 @@ import numpy as np
 
 from scalecmp.engine.laws import Law
 
-__all__ = ["STUDY_AB", "STUDY_ALPHAS", "STUDY_ES", "study_grid", "study_starts", "fit_exact"]
+__all__ = ["STUDY_AB", "STUDY_ALPHAS", "STUDY_ES", "STUDY_SCALE", "fit_exact", "study_grid",
+           "study_starts"]
 
 STUDY_AB = np.arange(0.0, 100.0, 5.0)
+#: the compute (GFLOPs) at which the study's grid is stated: its frontiers' geometric mean
+STUDY_SCALE = 1e9
 STUDY_ALPHAS = (-0.2, -0.15, -0.1, -0.05)
 STUDY_ES = (0.0, 5e-4)
 

@@ -522,6 +522,7 @@ class FitResult:
             "level": self.level,
             "n_bootstrap": self.n_bootstrap,
             "frontier": self.frontier,
+            "frontier_bins": self.options.frontier_bins,
             "loss": self.loss,
             "groups": [g.to_dict() for g in self.groups],
             "skipped": [dict(s) for s in self.skipped],

@@ -65,7 +65,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         )
     xc = X if n_inputs == 1 else X[:, 0] * X[:, 1]
     method = options.frontier or ("none" if n_inputs == 2 else DEFAULT_FRONTIER)
-    mask = frontier_mask(xc, err, method)
+    mask = frontier_mask(xc, err, method, options.frontier_bins)
     n_front = int(mask.sum())
     specs, skipped = _specs(options, n_front, n_inputs)
     if not specs or (not is_auto and n_front < get_law(options.law).n_params + 1):

@@ -6,13 +6,13 @@ No torch at import time.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from scalecmp.experiments.plan import Job
+from scalecmp.format import clock
 
 __all__ = ["CostModel", "PlainProgress", "clock", "describe", "is_terminal", "make_progress",
            "null_context"]
@@ -39,15 +39,6 @@ def is_terminal(console: Any = None) -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
-
-
-def clock(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = max(0, round(seconds))
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
 #: per-sample training cost of a model in "work" units: its forward GFLOPs per sample plus
