@@ -58,14 +58,14 @@ def fit_task(task: families.Task, kappa: float) -> list[dict]:
     names = [c["name"] for c in fitted]
     member_pred = np.array([1.0 - m.predict_error(task.test_x) for m in mix.members])
     ok = [c["status"] == "ok" for c in fitted]
-    primary = [next(s for s in AUTO_CANDIDATES if s.name == n).primary for n in names]
+    tiers = [next(s for s in AUTO_CANDIDATES if s.name == n).tier for n in names]
     preds: dict[str, np.ndarray] = {n: member_pred[i] for i, n in enumerate(names)}
     for rule in MIXTURES:
         # the engine's own combination rule, the pool as in the engine ...
-        w = combine(primary, ok, reg.backtest_matrix_, rule)
+        w = combine(tiers, ok, reg.backtest_matrix_, rule)
         preds[f"auto:{rule}"] = w @ member_pred
         # ... and without the pool (every candidate competes on evidence alone)
-        w = combine([True] * len(names), ok, reg.backtest_matrix_, rule)
+        w = combine([0] * len(names), ok, reg.backtest_matrix_, rule)
         preds[f"all:{rule}"] = w @ member_pred
     rows = []
     for method, p in preds.items():

@@ -44,12 +44,20 @@ interval width, interval score (Gneiting and Raftery 2007: ``hi - lo + 40 (lo - 
 
 Leave-one-family-out: for each family F, the candidate with the smallest geometric mean over
 the *other* families of its relative MAE divided by the better baseline's is the choice made
-without F, and is reported on F. The interval calibration (a factor on the interval's
-half-widths, by reach in decades beyond the data) is learned the same way.
+without F, and is reported on F.
 
-    .venv/bin/python benchmarks/corpus.py [--families a,b] [--methods a,b]
+``--sparse``: every task thinned to a sparse series, as an earlier open CLIP study measured
+them (6 runs a series, 4 on the frontier): of the task's training points, the 4 frontier
+points at evenly spaced ranks of the frontier (first and last included) and 2 dominated
+points drawn at random (seed 0 per family), same held-out points; tasks whose training
+frontier has fewer than 5 points are left out. Its second baseline is ``recipe_exact``:
+the study's ``curve_fit`` of ``A (x + B)^alpha + E`` through the frontier points from 96
+starts of its grid (point predictions only), since the ``recipe`` preset needs 5 points.
+Its candidates (:data:`SPARSE_CANDIDATES`) differ in the pool of a 4-point series.
+
+    .venv/bin/python benchmarks/corpus.py [--families a,b] [--methods a,b] [--sparse]
         [--n-bootstrap 200] [--out corpus_results.parquet] [--max-series 60]
-    .venv/bin/python benchmarks/corpus.py --report corpus_results.parquet
+    .venv/bin/python benchmarks/corpus.py --report corpus_results.parquet [--sparse]
 """
 
 from __future__ import annotations
@@ -71,6 +79,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import families as laion  # noqa: E402
 import scalecmp  # noqa: E402
 from scalecmp.engine.frontier import naive_frontier  # noqa: E402
+from scalecmp.engine.options import AUTO_CANDIDATES, Candidate  # noqa: E402
+from scalecmp.engine.recipes import STUDY_ALPHAS, STUDY_ES, fit_exact  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = SHARED / "families"
@@ -81,6 +91,7 @@ MIN_POINTS_BELOW = 4
 MIN_ABOVE = 2
 QUALIFY_SHARE = 0.9
 BASELINES = ("pf_log", "recipe")
+SPARSE_BASELINES = ("pf_log", "recipe_exact")
 
 
 @dataclass(frozen=True)
@@ -227,6 +238,26 @@ def tasks(family: str, max_series: int | None = None) -> list[Task]:
     out = []
     for kind, (s, b) in parts:
         out += _cut_family(family, kind, *thin(s, b))
+    return out
+
+
+def sparse_tasks(family: str, max_series: int | None = None) -> list[Task]:
+    """The tasks of ``family`` thinned to 4 frontier points and 2 dominated ones (module
+    docstring, ``--sparse``)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for t in tasks(family, max_series):
+        x, y = t.x_train, t.y_train
+        front = np.flatnonzero(naive_frontier(x, y))
+        front = front[np.argsort(x[front], kind="stable")]
+        if len(front) < 5:
+            continue
+        pick = front[np.unique(np.round(np.linspace(0, len(front) - 1, 4)).astype(int))]
+        off = np.setdiff1d(np.arange(len(x)), front)
+        if len(off):
+            pick = np.r_[pick, rng.choice(off, min(2, len(off)), replace=False)]
+        out.append(Task(t.family, f"sparse_{t.kind}", t.series, t.cut, t.bounded, x[pick],
+                        y[pick], t.test_x, t.test_y))
     return out
 
 
@@ -399,6 +430,28 @@ def m4(task_list: list[Task]) -> list[Prediction]:
     return out
 
 
+#: 96 starts of the study's grid (A in {1, 10, 50}, B in {0, 50}, its alphas and floors)
+EXACT_STARTS = np.array([(a, b, al, e) for a in (1.0, 10.0, 50.0) for b in (0.0, 50.0)
+                         for al in STUDY_ALPHAS for e in STUDY_ES])
+
+
+def recipe_exact(task_list: list[Task]) -> list[Prediction]:
+    """The study's ``curve_fit`` through the non-dominated training points from
+    :data:`EXACT_STARTS` (no interval): the recipe as the study ran it, any point count."""
+    out = []
+    for t in task_list:
+        front = naive_frontier(t.x_train, t.y_train)
+        p = fit_exact(t.x_train[front], t.y_train[front], starts=EXACT_STARTS)
+        if p is None:
+            out.append(_nan(t))
+            continue
+        a, b, alpha, e = p
+        pred = a * (t.test_x + b) ** alpha + e
+        nan = np.full(len(pred), np.nan)
+        out.append((pred, nan, nan.copy()))
+    return out
+
+
 #: the study's recipe (the ``laion2025`` preset) on scalecmp's optimiser from its start grid
 RECIPE = {"law": "saturating", "loss": "ls", "weighting": "none", "frontier": "binned",
           "frontier_bins": "study", "starts": "laion2025", "min_slope_ratio": 0.0,
@@ -418,7 +471,31 @@ CANDIDATES: dict[str, dict] = {
 }
 
 
-def methods(n_bootstrap: int) -> dict[str, Callable[[list[Task]], list[Prediction]]]:
+def _with(**changes: dict) -> tuple[Candidate, ...]:
+    """``AUTO_CANDIDATES`` with some candidates' fields changed (name -> fields)."""
+    from dataclasses import replace
+
+    return tuple(replace(c, **changes.get(c.name, {})) for c in AUTO_CANDIDATES)
+
+
+#: the pools of a series with 4 frontier points, chosen among with ``--sparse``
+SPARSE_CANDIDATES: dict[str, dict] = {
+    # today's default: the recipe through 4 points beside power_floor (power: tier 2)
+    "auto": {},
+    # before: the unbent laws only (the recipe needs 5 points; power beside power_floor)
+    "auto_unbent": {"candidates": _with(recipe={"min_points": None}, power={"tier": 1})},
+    # the recipe through 4 points beside both unbent laws
+    "auto_recipe4_power": {"candidates": _with(power={"tier": 1})},
+}
+
+
+def methods(n_bootstrap: int, sparse: bool = False
+            ) -> dict[str, Callable[[list[Task]], list[Prediction]]]:
+    if sparse:
+        m = {"pf_log": pf_log, "recipe_exact": recipe_exact}
+        for name, fields in SPARSE_CANDIDATES.items():
+            m[name] = scalecmp_method(n_bootstrap=n_bootstrap, **fields)
+        return m
     m = {"pf_log": pf_log,
          "recipe": scalecmp_method(n_bootstrap=n_bootstrap, **RECIPE),
          "m4": m4}
@@ -477,7 +554,8 @@ def score(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def paired_ratio(df: pd.DataFrame, method: str, family: str) -> float:
+def paired_ratio(df: pd.DataFrame, method: str, family: str,
+                 baselines: tuple[str, ...] = BASELINES) -> float:
     """Mean relative error of ``method`` over that of the better baseline on ``family``,
     both over the points that ``method`` and every baseline predicted (a baseline failing
     on more than a tenth of the family's points is left out; NaN when none is left)."""
@@ -487,7 +565,7 @@ def paired_ratio(df: pd.DataFrame, method: str, family: str) -> float:
         index=key, columns="method", values="r")
     if method not in rel:
         return float("nan")
-    base = [b for b in BASELINES if b in rel and rel[b].notna().mean() >= 0.9]
+    base = [b for b in baselines if b in rel and rel[b].notna().mean() >= 0.9]
     if not base:
         return float("nan")
     ok = rel[[method, *base]].notna().all(axis=1)
@@ -497,14 +575,14 @@ def paired_ratio(df: pd.DataFrame, method: str, family: str) -> float:
     return float(r[method].mean() / min(r[b].mean() for b in base))
 
 
-def lofo(df: pd.DataFrame, table: pd.DataFrame,
-         candidates: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def lofo(df: pd.DataFrame, table: pd.DataFrame, candidates: list[str],
+         baselines: tuple[str, ...] = BASELINES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """For each family F: the candidate with the smallest geometric mean, over the other
     families, of its :func:`paired_ratio`; that choice's ratio and its scores on F (rows of
     ``table``, :func:`score` of ``df``). Also the ratios, family x candidate."""
     fams = sorted(df.family.unique())
-    ratio = pd.DataFrame({c: [paired_ratio(df, c, f) for f in fams] for c in candidates},
-                         index=fams)
+    ratio = pd.DataFrame({c: [paired_ratio(df, c, f, baselines) for f in fams]
+                          for c in candidates}, index=fams)
     rows = []
     for fam in fams:
         others = ratio.drop(index=fam)
@@ -529,16 +607,19 @@ def main() -> None:
     ap.add_argument("--report", metavar="FILE")
     ap.add_argument("--merge", metavar="FILE",
                     help="an earlier results file: its rows of other (method, family) kept")
+    ap.add_argument("--sparse", action="store_true",
+                    help="the sparse protocol: every task thinned to 4 frontier points + 2")
     args = ap.parse_args()
     pd.set_option("display.width", 200)
     if args.report:
-        report(pd.read_parquet(args.report))
+        report(pd.read_parquet(args.report), args.sparse)
         return
-    all_methods = methods(args.n_bootstrap)
+    all_methods = methods(args.n_bootstrap, args.sparse)
+    make_tasks = sparse_tasks if args.sparse else tasks
     names = args.methods.split(",") if args.methods else list(all_methods)
     frames = []
     for fam in args.families.split(","):
-        tl = tasks(fam, args.max_series or None)
+        tl = make_tasks(fam, args.max_series or None)
         cuts = sorted({(t.kind, t.cut) for t in tl})
         print(f"{fam}: {len(tl)} tasks, {sum(len(t.test_x) for t in tl)} held-out points, "
               f"cuts {', '.join(f'{k} {c:.0e}' for k, c in cuts)}", flush=True)
@@ -556,16 +637,18 @@ def main() -> None:
         keep = [(m, f) not in done for m, f in zip(old.method, old.family, strict=True)]
         df = pd.concat([old[keep], df], ignore_index=True)
     df.to_parquet(args.out)
-    report(df)
+    report(df, args.sparse)
 
 
-def report(df: pd.DataFrame) -> None:
+def report(df: pd.DataFrame, sparse: bool = False) -> None:
     pd.set_option("display.float_format", lambda v: f"{v:.4g}")
     table = score(df)
     print(table.to_string())
-    cands = [c for c in CANDIDATES if c in table.index.get_level_values("method")]
-    if cands and all(b in table.index.get_level_values("method") for b in BASELINES):
-        choice, ratio = lofo(df, table, cands)
+    pool, baselines = ((SPARSE_CANDIDATES, SPARSE_BASELINES) if sparse
+                       else (CANDIDATES, BASELINES))
+    cands = [c for c in pool if c in table.index.get_level_values("method")]
+    if cands and all(b in table.index.get_level_values("method") for b in baselines):
+        choice, ratio = lofo(df, table, cands, baselines)
         print("\nrelative MAE / the better baseline's, on the points both predicted:")
         print(ratio.to_string())
         print("\nleave-one-family-out choice (by that ratio, geometric mean over the others):")

@@ -204,6 +204,47 @@ def test_auto_uses_the_laws_a_sparse_series_supports():
     assert np.isfinite(reg.predict([1e11])).all()
 
 
+def _sparse_weights(n: int) -> dict[str, float]:
+    x = np.geomspace(1e6, 1e10, n)
+    err = 0.2 + 0.8 * (x / 1e6) ** -0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg = ScalingLawRegressor(n_bootstrap=100, frontier="none").fit(x, err)
+    assert np.isfinite(reg.predict([1e11])).all() and reg.result_.n_replicates == 100
+    return {c["name"]: c["weight"] for c in reg.result_.candidates}
+
+
+def test_four_frontier_points_mix_the_study_recipe_with_power_floor():
+    """Like the study, the recipe's law goes through 4 points (its narrow start grid
+    regularises it); with no degree of freedom it joins power_floor in the fallback pool,
+    and the pure power law (tier 2) is left out (BENCHMARKS.md, section 13c)."""
+    w = _sparse_weights(4)
+    assert w["recipe"] > 0 and w["power_floor"] > 0 and w["power"] == 0
+    assert w["saturating"] == 0 and w["broken_power"] == 0
+    assert w["recipe"] + w["power_floor"] == pytest.approx(1.0)
+
+
+def test_three_frontier_points_fall_back_to_the_power_law():
+    w = _sparse_weights(3)
+    assert w["power"] == pytest.approx(1.0)
+
+
+def test_five_frontier_points_use_the_bending_laws_only():
+    w = _sparse_weights(5)
+    assert w["power_floor"] == 0 and w["power"] == 0
+    assert w["saturating"] + w["recipe"] == pytest.approx(1.0)
+
+
+def test_the_pool_is_the_lowest_tier_that_passed_its_checks():
+    from scalecmp.engine.mixture import combine
+
+    assert combine([0, 1, 2], [True, True, True], None).tolist() == [1.0, 0.0, 0.0]
+    assert combine([0, 1, 1, 2], [False, True, True, True], None).tolist() == [0, .5, .5, 0]
+    assert combine([0, 1, 2], [False, False, True], None).tolist() == [0.0, 0.0, 1.0]
+    # nothing passed: the lowest tier of all
+    assert combine([1, 0, 2], [False, False, False], None).tolist() == [0.0, 1.0, 0.0]
+
+
 def test_nan_rows_are_dropped_with_a_warning():
     frame = _accuracy_frame()
     frame.loc[3, "acc"] = np.nan

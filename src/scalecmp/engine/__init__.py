@@ -7,11 +7,13 @@ metric and ``err = 1 - y`` with ``maximize`` (accuracy, recall, mIoU). Predictio
 reported in the metric's own units.
 
 ``law="auto"`` (the default). Every candidate of :data:`AUTO_CANDIDATES` that the number of
-frontier points supports (``n >= p + 1``) is fitted, and scored by *leave-future-out
+frontier points supports (``n >= p + 1``; the study's recipe also ``n = 4``) is fitted, and
+scored by *leave-future-out
 backtests inside the series*: the frontier is cut at 60, 70, 80 and 90% of its log-compute
 range, each candidate is fitted below the cut and predicts the points above it. The pool is
 the laws that can bend at small compute (``saturating``, ``broken_power`` and the study's
-recipe), or ``power_floor`` and ``power`` when the series is too sparse for all of them; the
+recipe), or, when the series is too sparse for all of them, the recipe through its 4 points
+with ``power_floor`` (4 points) or ``power`` alone (3: the candidates' tiers); the
 pool is combined by :func:`combine`: weights ``w_k ∝ 1 / MSE_k`` of the backtest predictions
 (a pseudo-Bayesian model average; stacking and selection are options), candidates without
 backtest evidence keeping an equal prior share. The point prediction is the weighted mixture

@@ -1,7 +1,8 @@
 """Mixture weights of the candidates of ``law="auto"``, from their backtests.
 
-The pool of a series is its primary candidates that passed the sanity checks (or every
-candidate that did, when the series is too sparse for the primary ones); their weights come
+The pool of a series is its candidates of the lowest tier that passed the sanity checks
+(the primary ones; the fallbacks of the next tier when the series is too sparse for them,
+a candidate fitted with no degree of freedom counting one tier higher); their weights come
 from leave-future-out predictions inside the series (:func:`mixture_weights`: by default
 ``w_k ∝ 1 / MSE_k``, a pseudo-Bayesian model average), and the bootstrap replicates are split
 between them in proportion (:func:`allocate`).
@@ -74,20 +75,22 @@ def mixture_weights(pred: np.ndarray, truth: np.ndarray, group: np.ndarray,
     raise UsageError(f"unknown mixture '{method}' (known: {', '.join(MIXTURES)})")
 
 
-def combine(primary: Sequence[bool], ok: Sequence[bool], evidence: tuple | None,
+def combine(tiers: Sequence[int], ok: Sequence[int | bool], evidence: tuple | None,
             method: str = DEFAULT_MIXTURE) -> np.ndarray:
     """Mixture weights of K fitted candidates.
 
-    The pool is the ``primary`` candidates that passed the sanity checks (``ok``), or every
-    ``ok`` candidate when no primary one did (series too sparse for them). Pool members
+    The pool is the candidates of the lowest of their ``tiers`` among those that passed the
+    sanity checks (``ok``; among all of them when none did): the primary candidates (tier
+    0) when the series has points for them, else the fallbacks of the next tier. Pool members
     with backtest evidence (``evidence = (use, P, truth, cut)``: indices, predictions (|use|,
     n), truth (n,), cut of each point) share ``|evidenced| / |pool|`` of the weight by
     :func:`mixture_weights`; pool members without evidence (too few points below every cut)
     keep an equal prior share ``1 / |pool|`` each.
     """
-    k = len(primary)
+    k = len(tiers)
     ok_idx = [i for i in range(k) if ok[i]] or list(range(k))
-    pool = [i for i in ok_idx if primary[i]] or ok_idx
+    low = min(int(tiers[i]) for i in ok_idx)
+    pool = [i for i in ok_idx if int(tiers[i]) == low]
     w = np.zeros(k)
     ev: list[int] = []
     if evidence is not None:

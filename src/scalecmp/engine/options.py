@@ -50,8 +50,12 @@ STARTS = ("grid", "laion2025", "laion2025-exact")
 @dataclass(frozen=True)
 class Candidate:
     """One candidate of ``law="auto"``: a law with its own loss, weighting, starts and
-    whether the priors apply (``None``: the fit's setting). ``primary`` candidates form the
-    mixture's pool; the others only serve series too sparse for every primary one."""
+    whether the priors apply (``None``: the fit's setting). ``tier``: the mixture's pool is
+    the fitted candidates of the lowest tier present (0, the primary ones, when the series
+    has points for them; a higher tier serves only series too sparse for every lower one).
+    ``min_points``: the fewest frontier points it is fitted on (``None``: ``p + 1`` for a
+    law of ``p`` parameters, one degree of freedom); fitted with no degree of freedom, a
+    candidate counts one tier higher."""
 
     name: str
     law: str | Law
@@ -59,19 +63,31 @@ class Candidate:
     weighting: str | None = None
     starts: str = "grid"
     priors: bool = True
-    primary: bool = True
+    tier: int = 0
+    min_points: int | None = None
+
+    @property
+    def primary(self) -> bool:
+        return self.tier == 0
+
+    @property
+    def needs(self) -> int:
+        """Frontier points this candidate needs."""
+        return self.min_points or get_law(self.law).n_params + 1
 
 
 AUTO_CANDIDATES: tuple[Candidate, ...] = (
     # laws that bend at small compute (a frontier starts near chance): used when they fit
     Candidate("saturating", "saturating"),
     Candidate("broken_power", "broken_power"),
-    # the study's recipe: its law, raw least squares, no weights, its start grid, no priors
+    # the study's recipe: its law, raw least squares, no weights, its start grid, no priors;
+    # like the study, also through 4 frontier points (its narrow start grid regularises
+    # it), then beside power_floor in the pool of sparse series (BENCHMARKS.md, 13c)
     Candidate("recipe", "saturating", loss="ls", weighting="none", starts="laion2025",
-              priors=False),
+              priors=False, min_points=4),
     # straight-line laws: only for series too sparse for any of the above
-    Candidate("power_floor", "power_floor", primary=False),
-    Candidate("power", "power", primary=False),
+    Candidate("power_floor", "power_floor", tier=1),
+    Candidate("power", "power", tier=2),
 )
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -2,7 +2,8 @@
 their mixture weights and bootstrap replicates: :func:`fit_series` -> :class:`SeriesFit`.
 
 ``law="auto"``. Every candidate of :data:`~scalecmp.engine.options.AUTO_CANDIDATES` that the
-number of frontier points supports (``n >= p + 1``) is fitted and scored by its
+number of frontier points supports (``n >= p + 1``, or the candidate's ``min_points``) is
+fitted and scored by its
 leave-future-out backtests inside the series (:mod:`scalecmp.engine.candidate`); the
 weights come from :func:`scalecmp.engine.mixture.combine` on the cuts every scored
 candidate shares, and candidate ``k`` contributes ``round(w_k R)`` of the ``R`` replicates.
@@ -156,11 +157,10 @@ def _specs(options: FitOptions, n_front: int, n_inputs: int
         return [Candidate(law.name, law, starts=options.starts)], []
     specs, skipped = [], []
     for c in _pool(options, n_inputs):
-        p = get_law(c.law).n_params
-        if n_front >= p + 1:
+        if n_front >= c.needs:
             specs.append(c)
         else:
-            skipped.append(f"{c.name}: {n_front} frontier points, needs >= {p + 1}")
+            skipped.append(f"{c.name}: {n_front} frontier points, needs >= {c.needs}")
     return specs, skipped
 
 
@@ -168,8 +168,8 @@ def _too_few(options: FitOptions, n_front: int, n_all: int, n_inputs: int) -> st
     """The message of a series too sparse for the law (or for every candidate), with the
     rule :func:`_specs` applies: ``p + 1`` points for ``p`` parameters."""
     if options.is_auto:
-        smallest = min(_pool(options, n_inputs), key=lambda c: get_law(c.law).n_params)
-        need = get_law(smallest.law).n_params + 1
+        smallest = min(_pool(options, n_inputs), key=lambda c: c.needs)
+        need = smallest.needs
         return (f"{n_front} frontier points (of {n_all}) are too few for any law "
                 f"(the smallest, {smallest.name}, needs >= {need})")
     law = get_law(options.law)
@@ -216,5 +216,7 @@ def _weigh(fits: list[CandidateFit], mixture: str
         evidence = (list(use), P, truth, group)
         for row, i in enumerate(use):
             scores[i] = float(np.sqrt(np.mean((P[row] - truth) ** 2)))
-    primary = [f.spec.primary for f in fits]
-    return combine(primary, ok, evidence, mixture), scores, evidence
+    # a candidate fitted with no degree of freedom (``min_points`` below p + 1) counts one
+    # tier higher: it joins the sparse series' fallbacks instead of forming the pool alone
+    tiers = [f.spec.tier + int(len(f.ef) <= f.law.n_params) for f in fits]
+    return combine(tiers, ok, evidence, mixture), scores, evidence
