@@ -67,7 +67,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -473,8 +473,6 @@ CANDIDATES: dict[str, dict] = {
 
 def _with(**changes: dict) -> tuple[Candidate, ...]:
     """``AUTO_CANDIDATES`` with some candidates' fields changed (name -> fields)."""
-    from dataclasses import replace
-
     return tuple(replace(c, **changes.get(c.name, {})) for c in AUTO_CANDIDATES)
 
 

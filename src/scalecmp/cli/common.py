@@ -14,6 +14,7 @@ translates them into these flags in one place (``scalecmp.cli.flags.PARAM_FLAGS`
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from scalecmp.engine.options import FIELDS, FitOptions
+from scalecmp.format import clock
 
 # --------------------------------------------------------------------------- defaults
 # the fit options' defaults are FitOptions' own (FitOptions.level, ...): never repeated here
@@ -203,16 +205,12 @@ class GroupProgress:
     left)``). On stderr, so it shows also with ``--quiet`` and never mixes with a table."""
 
     def __init__(self, after: float = 5.0, every: float = 10.0) -> None:
-        import time
-
         self._now = time.monotonic
         self.after, self.every = after, every
         self.t0 = self._now()
         self.last: float | None = None
 
     def __call__(self, done: int, total: int) -> None:
-        from scalecmp.format import clock
-
         now = self._now()
         elapsed = now - self.t0
         if total < 2 or elapsed < self.after:

@@ -18,12 +18,14 @@ the procedure *can* reach at ``x`` if no cheaper run did better. Three choices:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from scalecmp.errors import UsageError
 
 __all__ = ["DEFAULT_BINS", "FRONTIERS", "STUDY_BINS", "bin_edges", "binned_frontier",
-           "frontier_mask", "naive_frontier"]
+           "check_bins", "frontier_mask", "naive_frontier"]
 
 FRONTIERS = ("binned", "naive", "none")
 #: the value of ``bins`` that asks for the study's count of edges (compute in GFLOPs)
@@ -52,15 +54,28 @@ def naive_frontier(x: np.ndarray, err: np.ndarray) -> np.ndarray:
     return keep
 
 
+def check_bins(bins: object) -> None:
+    """``bins`` (``frontier_bins``) is a number of bins per doubling in [0.25, 64] or
+    ``"study"``; else :class:`UsageError`."""
+    if isinstance(bins, str) and bins == STUDY_BINS:
+        return
+    try:
+        ok = (not isinstance(bins, bool)) and math.isfinite(bins) and 0.25 <= bins <= 64
+    except TypeError:
+        ok = False
+    if not ok:
+        raise UsageError(f"frontier_bins must be a number of bins per doubling of compute in "
+                         f"[0.25, 64] or '{STUDY_BINS}', got {bins!r}")
+
+
 def bin_edges(lo: float, hi: float, bins: float | str) -> int:
     """How many geometric bin edges span ``[lo, hi]`` (``hi > lo``): ``int(bins *
     log2(hi / lo)) + 1`` for a number of bins per doubling, or for ``bins="study"`` the
     study's ``int(log2(hi / 1500))`` (compute in GFLOPs, smallest runs ~1e6; never fewer
     than one bin per doubling); at least 3."""
+    check_bins(bins)
     octaves = float(np.log2(hi / lo))
     if isinstance(bins, str):
-        if bins != STUDY_BINS:
-            raise UsageError(f"frontier_bins must be a number > 0 or '{STUDY_BINS}', got {bins!r}")
         n = max(int(np.log2(max(hi / 1500.0, 1.0))), int(octaves) + 1)
     else:
         n = int(float(bins) * octaves + 1e-9) + 1

@@ -75,7 +75,7 @@ def mixture_weights(pred: np.ndarray, truth: np.ndarray, group: np.ndarray,
     raise UsageError(f"unknown mixture '{method}' (known: {', '.join(MIXTURES)})")
 
 
-def combine(tiers: Sequence[int], ok: Sequence[int | bool], evidence: tuple | None,
+def combine(tiers: Sequence[int], ok: Sequence[bool], evidence: tuple | None,
             method: str = DEFAULT_MIXTURE) -> np.ndarray:
     """Mixture weights of K fitted candidates.
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from scalecmp.engine.bootstrap import BOOTSTRAPS
-from scalecmp.engine.frontier import DEFAULT_BINS, FRONTIERS, STUDY_BINS
+from scalecmp.engine.frontier import DEFAULT_BINS, FRONTIERS, STUDY_BINS, check_bins
 from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
 from scalecmp.errors import UsageError
@@ -65,10 +65,6 @@ class Candidate:
     priors: bool = True
     tier: int = 0
     min_points: int | None = None
-
-    @property
-    def primary(self) -> bool:
-        return self.tier == 0
 
     @property
     def needs(self) -> int:
@@ -124,18 +120,6 @@ def _check_law(value: Any) -> None:
 def _check_frontier(value: Any) -> None:
     if value is not None:
         _one_of(FRONTIERS, "frontier")(value)
-
-
-def _check_frontier_bins(value: Any) -> None:
-    if isinstance(value, str) and value == STUDY_BINS:
-        return
-    try:
-        ok = (not isinstance(value, bool)) and math.isfinite(value) and 0.25 <= value <= 64
-    except TypeError:
-        ok = False
-    if not ok:
-        raise UsageError(f"frontier_bins must be a number of bins per doubling of compute in "
-                         f"[0.25, 64] or '{STUDY_BINS}', got {value!r}")
 
 
 def _check_delta(value: Any) -> None:
@@ -228,7 +212,7 @@ class FitOptions:
         "loss": _one_of(LOSSES, "loss"),
         "weighting": _one_of(WEIGHTINGS, "weighting"),
         "frontier": _check_frontier,
-        "frontier_bins": _check_frontier_bins,
+        "frontier_bins": check_bins,
         "bootstrap": _one_of(BOOTSTRAPS, "bootstrap"),
         "level": check_level,
         "n_bootstrap": check_n_bootstrap,

@@ -69,7 +69,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     mask = frontier_mask(xc, err, method, options.frontier_bins)
     n_front = int(mask.sum())
     specs, skipped = _specs(options, n_front, n_inputs)
-    if not specs or (not is_auto and n_front < get_law(options.law).n_params + 1):
+    if not specs or (not is_auto and n_front < specs[0].needs):
         raise DataError(_too_few(options, n_front, len(err), n_inputs))
     xf, ef, xcf = X[mask], err[mask], xc[mask]
     # the laws are fitted to errors of order 1 (a metric in [0, 1] as it is): the fit does

@@ -14,7 +14,7 @@ from typing import Any
 from scalecmp.experiments.plan import Job
 from scalecmp.format import clock
 
-__all__ = ["CostModel", "PlainProgress", "clock", "describe", "is_terminal", "make_progress",
+__all__ = ["CostModel", "PlainProgress", "describe", "is_terminal", "make_progress",
            "null_context"]
 
 
