@@ -69,6 +69,33 @@ def _demo_table(jump: float = 1.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _loss_table(scale: float = 1.0) -> pd.DataFrame:
+    """The smooth losses of a demo table: nats on power laws with a floor (+ noise);
+    ``scale`` multiplies the largest runs' losses."""
+    rows = []
+    for r in _demo_table().to_dict("records"):
+        if (r["task"], r["metric"]) not in demo.REPORT_METRICS[:2]:
+            continue
+        task, metric = demo.LOSS_METRICS[0 if r["task"] == "zeroshot_classification" else 1]
+        loss = 0.5 + 3.0 * (1.0 - r["value"]) * (scale if r["gflops_total"] > 300 else 1.0)
+        rows.append({**r, "task": task, "metric": metric, "value": loss})
+    return pd.DataFrame(rows)
+
+
+def test_demo_checks_its_smooth_losses_with_relative_errors():
+    loss = demo.loss_holdout(_loss_table(), n_bootstrap=20)
+    assert loss.relative and not loss.maximize and loss.n > 0
+    assert set(loss.runs["metric"]) == {"cross_entropy", "contrastive_loss"}
+    measured = loss.runs["measured"].to_numpy()
+    assert loss.runs["abs_error"].to_numpy() == pytest.approx(
+        abs(loss.runs["predicted"].to_numpy() - measured) / measured)
+    assert loss.passed and "%" in loss.summary_lines()[0]  # smooth power laws extrapolate
+    # a jump no law below could see fails it, in words
+    bad = demo.loss_holdout(_loss_table(scale=0.6), n_bootstrap=20)
+    assert not bad.passed and "mean error" in bad.summary_lines()[0]
+    assert demo.loss_holdout(_demo_table(), n_bootstrap=20) is None  # no loss rows
+
+
 def _h2(html: str) -> list[str]:
     import re
 
@@ -78,14 +105,19 @@ def _h2(html: str) -> list[str]:
 def test_demo_report_opens_with_the_validated_prediction(tmp_path, capsys):
     import html as H
 
-    res = demo.analyse(_demo_table(), tmp_path, n_bootstrap=20, title="t")
+    res = demo.analyse(_demo_table(), tmp_path, n_bootstrap=20, title="t",
+                       losses=_loss_table())
     check = res["holdout"]
     stdout = capsys.readouterr().out.splitlines()
     assert stdout[0] == check.summary_lines()[0]  # printed first
     assert check.holdout_factor == demo.HOLDOUT_FACTOR and check.n > 0
+    # then the check of the smooth losses, in words, with relative errors
+    loss = res["loss_holdout"]
+    assert "Smooth losses: " + loss.summary_lines()[0] in stdout
     page = res["report"].read_text()
-    assert _h2(page)[:2] == ["Validated prediction: held-out check",
+    assert _h2(page)[:3] == ["Validated prediction: held-out check", demo.LOSS_CHECK_TITLE,
                              "Cosine check: constant LR + cooldown against cosine"]
+    assert "mean rel. error (%)" in page
     # the report opens with the same check: its verdict (an alert when it failed), figure
     cls = "verdict alert" if not check.passed else "verdict"
     first = f'<p class="{cls}">{H.escape(check.summary_lines()[0])}</p>'

@@ -16,6 +16,7 @@ from torch import nn  # noqa: E402
 from scalecmp.errors import UsageError  # noqa: E402
 from scalecmp.experiments.data import images_to_tensor  # noqa: E402
 from scalecmp.experiments.evaluate import (  # noqa: E402
+    calibrated_cross_entropy,
     class_iou,
     evaluate_checkpoint,
     expected_hits_at_k,
@@ -145,7 +146,9 @@ def test_oracle_classifier_is_perfect(world: SyntheticWorld, tok: WordTokenizer)
     model = LookupClip(tok.vocab_size, table, text_fn)
     model.train()
     out = zero_shot_classification(model, tok, task, batch_size=32)
+    ce = out.pop("cross_entropy")  # one-hot cosines: CE -> 0 as s grows
     assert out == {"acc1": 1.0, "acc5": 1.0, "mean_per_class_recall": 1.0}
+    assert 0.0 <= ce < 1e-30  # s = 1000 at the best temperature
     assert model.training and model.calls_in_train_mode == 0  # eval inside, restored after
 
 
@@ -157,12 +160,16 @@ def test_random_and_constant_models_are_at_chance(world: SyntheticWorld,
     assert random_out["acc1"] < 0.15 and random_out["acc5"] < 0.4
     const = zero_shot_classification(ConstantClip(tok.vocab_size), tok, task)
     assert const["acc1"] == pytest.approx(1 / n) and const["acc5"] == pytest.approx(5 / n)
+    assert const["cross_entropy"] == pytest.approx(np.log(n))  # the smooth loss at chance
+    assert random_out["cross_entropy"] > 0.9 * np.log(n)
     ret = world.retrieval_task(100)
     r = retrieval(ConstantClip(tok.vocab_size), tok, ret)
     assert r["image_retrieval_recall@1"] == pytest.approx(0.01)
     assert r["text_retrieval_recall@10"] == pytest.approx(0.1)
+    assert r["contrastive_loss"] == pytest.approx(np.log(100))
     rr = retrieval(TinyClip(tok.vocab_size, seed=2), tok, ret)
-    assert set(rr) == {f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in (1, 5, 10)}
+    assert set(rr) == {*(f"{d}_retrieval_recall@{k}" for d in ("image", "text")
+                         for k in (1, 5, 10)), "contrastive_loss"}
     assert rr["image_retrieval_recall@1"] < 0.1 and rr["text_retrieval_recall@5"] < 0.25
 
 
@@ -181,7 +188,9 @@ def test_oracle_retrieval_is_perfect_and_directional(world: SyntheticWorld,
         return vecs[ids]
 
     out = retrieval(LookupClip(tok.vocab_size, table, text_fn), tok, task)
+    loss = out.pop("contrastive_loss")
     assert all(v == 1.0 for v in out.values())
+    assert 0.0 <= loss < 0.05
     # texts leaning towards image 0 (text j = 2 e0 + e_j, image j = e_j): text -> image
     # queries all find image 0 first, image -> text queries still find their own caption
     eye = torch.eye(60)
@@ -278,8 +287,12 @@ def test_evaluate_checkpoint_rows(world: SyntheticWorld, tok: WordTokenizer) -> 
     assert ("zeroshot_classification", "synthetic_classification", "acc1") in got
     assert ("zeroshot_retrieval", "synthetic_retrieval", "image_retrieval_recall@5") in got
     assert ("segmentation", "synthetic_segmentation", "miou") in got
-    assert len(rows) == 3 + 6 + 1
-    assert all(0.0 <= r["value"] <= 1.0 and isinstance(r["value"], float) for r in rows)
+    assert len(rows) == 4 + 7 + 1
+    losses = {"cross_entropy", "contrastive_loss"}  # nats, lower is better
+    assert {r["metric"] for r in rows} >= losses
+    assert all(isinstance(r["value"], float) for r in rows)
+    assert all(0.0 <= r["value"] <= 1.0 for r in rows if r["metric"] not in losses)
+    assert all(r["value"] > 0.0 for r in rows if r["metric"] in losses)
     assert model.training
     again = evaluate_checkpoint(model, tok, world, n_per_class=2, n_retrieval=50,
                                 n_seg_train=16, n_seg_test=8, seed=0, seg_epochs=5)
@@ -296,3 +309,19 @@ def test_clip_benchmark_json(tmp_path: Path) -> None:
     path = write_clip_benchmark_json(tmp_path / "a" / "b.json", "synthetic_classification",
                                      "clip-S", "ckpt-1000.pt", "zeroshot_classification", metrics)
     assert json.loads(path.read_text()) == rec
+
+
+def test_calibrated_cross_entropy_is_the_minimum_over_temperatures() -> None:
+    gen = torch.Generator().manual_seed(0)
+    cos = torch.nn.functional.normalize(torch.randn(300, 16, generator=gen), dim=-1)
+    target = torch.randint(0, 16, (300,), generator=gen)
+    cos = cos + 0.3 * torch.nn.functional.one_hot(target, 16)  # an informative embedding
+    got = calibrated_cross_entropy(cos, target)
+    grid = np.geomspace(0.1, 1000.0, 4001)
+    brute = min(float(torch.nn.functional.cross_entropy(s * cos.double(), target))
+                for s in grid)
+    assert got <= brute + 1e-9 and got == pytest.approx(brute, rel=1e-5)
+    assert got < np.log(16)
+    # constant similarities: chance, log n, at every temperature
+    assert calibrated_cross_entropy(torch.zeros(50, 16), target[:50]) == pytest.approx(
+        np.log(16))

@@ -166,7 +166,7 @@ def test_run_skip_and_status(tmp_path):
                                   "segmentation"}
     assert (table["gflops_total"] == table["gflops_per_sample"] * table["samples_seen"]).all()
     assert table["params"].gt(0).all()
-    assert len(table) == 4 * (1 + 3 + 6 + 1)
+    assert len(table) == 4 * (1 + 4 + 7 + 1)  # + the two smooth losses
     assert len(list((tmp_path / "evals").rglob("*.json"))) == 4 * 3
 
     again = G.run_grid(s, tmp_path, device="cpu", progress=False)
@@ -359,8 +359,16 @@ def test_cosine_check_adds_one_cosine_cell_at_the_largest_scale(tmp_path):
     assert not spec().cosine_check
     both = spec(schedules=["cosine", "const"], cosine_check=True)
     assert len(G.expand_cells(both)) == 2 * 2
-    with pytest.raises(UsageError, match="'cosine_check' must be true or false"):
+    with pytest.raises(UsageError, match="'cosine_check' must be true, false or a list"):
         spec(cosine_check="yes")
+    # a list of sizes: the check's runs for those sizes only
+    two = spec(sizes=["xxs", "xs"], cosine_check=["xs"])
+    assert two.cosine_sizes == ("xs",)
+    assert [(c.size, c.schedule) for c in G.expand_cells(two) if c.schedule == "cosine"] == [
+        ("xs", "cosine")]
+    assert spec(sizes=["xxs", "xs"], cosine_check=True).cosine_sizes == ("xxs", "xs")
+    with pytest.raises(UsageError, match="cosine_check: size 's' is not in sizes"):
+        spec(sizes=["xxs", "xs"], cosine_check=["s"])
 
 
 def test_cosine_check_run_resume_and_layout(tmp_path):

@@ -106,6 +106,9 @@ class HoldoutResult:
     coverage_min: float = COVERAGE_MIN
     holdout_factor: float = HOLDOUT_FACTOR
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: errors relative to the measured value (``|predicted - measured| / measured``, for
+    #: losses in any unit) instead of in the metric's units
+    relative: bool = False
 
     @classmethod
     def not_made(cls, reason: str, *, x: str, y: str, by: Sequence[str],
@@ -169,6 +172,8 @@ class HoldoutResult:
     def _units(self) -> tuple[float, str]:
         """(scale, unit) of errors in prose: percentage points for metrics in [0, 1]."""
         vals = self.runs["measured"].to_numpy(float) if self.n else np.array([])
+        if self.relative:
+            return 100.0, "%"
         if self.maximize or (len(vals) and np.all((vals >= 0) & (vals <= 1))):
             return 100.0, " pp"
         return 1.0, ""
@@ -176,6 +181,11 @@ class HoldoutResult:
     def _err(self, v: float) -> str:
         scale, unit = self._units()
         return f"{v * scale:.1f}{unit}" if scale != 1.0 else f"{v:.3g}"
+
+    @property
+    def error_name(self) -> str:
+        """What ``abs_error`` measures, in words."""
+        return "relative error" if self.relative else "error"
 
     def where(self) -> str:
         """``fitted below 100 GFLOPs``, or with one threshold per group, ``fitted below 1/4
@@ -248,7 +258,8 @@ class HoldoutResult:
             "x": self.x, "y": self.y, "by": list(self.by), "series": list(self.series),
             "maximize": self.maximize, "level": self.level,
             "mae_max": self.mae_max, "coverage_min": self.coverage_min,
-            "n": self.n, "mae": clean(self.mae), "n_inside": self.n_inside,
+            "relative": self.relative, "n": self.n, "mae": clean(self.mae),
+            "n_inside": self.n_inside,
             "coverage": clean(self.coverage),
             "summary": self.summary_lines(),
             "per_series": records(self.series_table()),
@@ -270,6 +281,7 @@ def holdout_check(
     holdout_factor: float = HOLDOUT_FACTOR,
     mae_max: float = MAE_MAX,
     coverage_min: float = COVERAGE_MIN,
+    relative: bool = False,
     options: FitOptions | None = None,
     **option_values: Any,
 ) -> HoldoutResult:
@@ -284,9 +296,12 @@ def holdout_check(
     ``random_state``, ...) is fitted to the group's runs at or below it, and each held-out
     run is compared with the prediction and its ``level`` prediction interval (for a new
     measurement). ``mae_max`` and
-    ``coverage_min`` are the pass thresholds of each series.
+    ``coverage_min`` are the pass thresholds of each series; with ``relative`` every error
+    is ``|predicted - measured| / measured`` (a loss in nats or any unit: ``mae_max=0.03``
+    is 3%).
     """
     maximize = check_flag(maximize, "maximize")
+    relative = check_flag(relative, "relative")
     options = fit_options(options, **option_values)
     level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)
@@ -355,7 +370,7 @@ def holdout_check(
         hx, hy = xs[held][order], ys[held][order]
         pred = np.asarray(g.predict(hx), float)
         lo, hi = (np.asarray(v, float) for v in g.interval(hx, level))
-        ae = np.abs(pred - hy)
+        ae = np.abs(pred - hy) / (np.abs(hy) if relative else 1.0)
         inside = (hy >= lo) & (hy <= hi)
         for i in range(len(hx)):
             run_rows.append({**skey, **gkey, "x": float(hx[i]), "measured": float(hy[i]),
@@ -375,7 +390,7 @@ def holdout_check(
         threshold=threshold, x=x, y=y, by=tuple(by_cols), series=tuple(series_cols),
         maximize=maximize, level=level, mae_max=mae_max, coverage_min=coverage_min,
         holdout_factor=holdout_factor,
-        notes=tuple(notes),
+        notes=tuple(notes), relative=relative,
     )
 
 

@@ -33,8 +33,8 @@ from scalecmp.engine import FitOptions, fit_frame
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.files import check_output_dir
 
-__all__ = ["DEMO_SPEC", "TINY_OVERRIDES", "REPORT_METRICS", "analyse", "demo_spec", "demo_options",
-           "holdout", "run_demo"]
+__all__ = ["DEMO_SPEC", "LOSS_METRICS", "TINY_OVERRIDES", "REPORT_METRICS", "analyse",
+           "demo_spec", "demo_options", "holdout", "loss_holdout", "run_demo"]
 
 #: the built-in demo grid (identical to examples/demo_grid.yaml; a test checks it)
 DEMO_SPEC = """\
@@ -104,6 +104,15 @@ REPORT_METRICS = (
     ("segmentation", "miou"),
 )
 
+LOSS_CHECK_TITLE = "Validated prediction: held-out check of the smooth losses"
+
+#: the smooth losses (nats, lower is better) the demo also checks: their held-out errors
+#: are relative (pass: mean <= 3% of the measured loss, >= 80% inside the intervals)
+LOSS_METRICS = (
+    ("zeroshot_classification", "cross_entropy"),
+    ("zeroshot_retrieval", "contrastive_loss"),
+)
+
 
 #: the demo's analysis settings: law, frontier, slope prior and the held-out check's
 #: factor (fit below 1/HOLDOUT_FACTOR of each procedure's largest compute, predict the
@@ -154,14 +163,31 @@ def demo_spec(tiny: bool = False) -> dict[str, Any]:
     return raw
 
 
-def report_frame(table):  # noqa: ANN001, ANN201 - pandas in and out
-    """The rows the demo's report fits: the main metric of each task family."""
+def report_frame(table, metrics=REPORT_METRICS):  # noqa: ANN001, ANN201 - pandas
+    """The rows of ``metrics`` (default: the main metric of each task family, what the
+    demo's report fits; :data:`LOSS_METRICS`: the smooth losses)."""
     import pandas as pd
 
     keep = pd.Series(False, index=table.index)
-    for task, metric in REPORT_METRICS:
+    for task, metric in metrics:
         keep |= (table["task"] == task) & (table["metric"] == metric)
     return table.loc[keep].reset_index(drop=True)
+
+
+def loss_holdout(frame, n_bootstrap: int = 200, *,  # noqa: ANN001, ANN201 - HoldoutResult
+                 options: FitOptions | None = None):
+    """The held-out check of the smooth losses (:data:`LOSS_METRICS` rows of ``frame``,
+    lower is better, errors relative to the measured loss), as :func:`holdout`; None when
+    the table has no loss rows (a grid measured before they were recorded)."""
+    from scalecmp.holdout import holdout_check
+
+    options = demo_options(n_bootstrap) if options is None else options
+    rows = measurement_frame(report_frame(frame, LOSS_METRICS))
+    if rows.empty:
+        return None
+    return holdout_check(rows, x="gflops_total", y="value", by="procedure",
+                         series=("task", "metric"), maximize=False, threshold=None,
+                         holdout_factor=HOLDOUT_FACTOR, relative=True, options=options)
 
 
 def fit_series(frame, n_bootstrap: int = 200, *,  # noqa: ANN001
@@ -194,7 +220,8 @@ def summarise_laws(fits: dict, failed: dict | None = None) -> list[str]:
     for (task, metric), res in fits.items():
         for g in res.groups:
             front = g.frontier.sort_values("gflops_total")
-            err = 1.0 - front["value"].to_numpy(float)
+            vals = front["value"].to_numpy(float)
+            err = 1.0 - vals if res.maximize else vals
             c = front["gflops_total"].to_numpy(float)
             members = [(m, w) for m, w in zip(g.members, g.weights, strict=True) if w >= 0.1]
             law = ", ".join(
@@ -283,8 +310,9 @@ def run_demo(
         return {"report": None, "table": out / "measurements.parquet", "grid": summary,
                 "laws": [], "holdout": None, "holdout_figure": None, "cosine_gap": None,
                 "grid_s": t_grid, "wall_s": t_grid}
-    frame = report_frame(spec_rows(parsed, read_measurements(out)))
-    result = analyse(frame, out, options=options,
+    table = spec_rows(parsed, read_measurements(out))
+    result = analyse(report_frame(table), out, options=options,
+                     losses=report_frame(table, LOSS_METRICS),
                      title=f"scalecmp demo: {' vs '.join(parsed.procedures)} on the synthetic "
                      "world")
     return {"table": out / "measurements.parquet", "grid": summary, "grid_s": t_grid,
@@ -292,12 +320,15 @@ def run_demo(
 
 
 def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 - pandas
-            options: FitOptions | None = None, title: str = "scalecmp demo") -> dict[str, Any]:
+            options: FitOptions | None = None, title: str = "scalecmp demo",
+            losses=None) -> dict[str, Any]:  # noqa: ANN001 - pandas
     """Everything after the grid, on a demo table (:func:`report_frame` rows): the held-out
-    check (printed first, ``out/holdout.png``), the cosine gap, one line per fitted law,
-    and ``out/report.html``, which opens with the same check and gap, all with ``options``
-    (default :func:`demo_options` with ``n_bootstrap``). Returns ``report``, ``laws``,
-    ``holdout``, ``holdout_figure``, ``cosine_gap``."""
+    check (printed first, ``out/holdout.png``), the check of the smooth losses (``losses``:
+    the :data:`LOSS_METRICS` rows, if any; :func:`loss_holdout`), the cosine gap, one line
+    per fitted law, and ``out/report.html``, which opens with the same checks and gap, all
+    with ``options`` (default :func:`demo_options` with ``n_bootstrap``). Returns
+    ``report``, ``laws``, ``holdout``, ``loss_holdout``, ``holdout_figure``,
+    ``cosine_gap``."""
     from scalecmp.holdout import cosine_gap, cosine_gap_lines
     from scalecmp.report import Precomputed, ReportOptions, write_report
 
@@ -308,20 +339,25 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
     measured = measurement_frame(frame)
     # the validated prediction first: fit below a compute threshold, predict the largest runs
     check = holdout(frame, options=options)
+    loss_check = None if losses is None else loss_holdout(losses, options=options)
+    loss_lines = [] if loss_check is None else [
+        "Smooth losses: " + loss_check.summary_lines()[0], *loss_check.summary_lines()[1:]]
     gap = cosine_gap(frame)
     fits, failed = fit_series(measured, options=options)
     lines = summarise_laws(fits, failed)
-    for line in check.summary_lines() + cosine_gap_lines(gap) + lines:
+    for line in check.summary_lines() + loss_lines + cosine_gap_lines(gap) + lines:
         print(line, flush=True)
     figure = _save_holdout_figure(check, out)
     report = write_report(
         measured, out, x="gflops_total", y="value", by="procedure", series=("task", "metric"),
         maximize=True, options=options, force=True,
         report=ReportOptions(title=title, holdout_factor=HOLDOUT_FACTOR),
-        precomputed=Precomputed(holdout=check, cosine_gap=gap, fits=fits),
+        precomputed=Precomputed(
+            holdout=check, cosine_gap=gap, fits=fits,
+            more_holdouts=() if loss_check is None else ((LOSS_CHECK_TITLE, loss_check),)),
     )
-    return {"report": report, "laws": lines, "holdout": check, "holdout_figure": figure,
-            "cosine_gap": gap}
+    return {"report": report, "laws": lines, "holdout": check, "loss_holdout": loss_check,
+            "holdout_figure": figure, "cosine_gap": gap}
 
 
 def _save_holdout_figure(check, out: Path) -> Path | None:  # noqa: ANN001

@@ -6,8 +6,12 @@ The model contract (see docs/architecture.md)::
     model.encode_text(tokens, normalize=True)  -> (B, D)   # tokens = tok(list_of_str)
     model.image_tokens(images) -> (B, T, W)                # patch tokens (segmentation probe)
 
-Every metric is "higher is better" in [0, 1]. Ranking metrics treat ties as a random tie
-break and report its expectation (a model with constant embeddings scores chance, not 1).
+Every metric is "higher is better" in [0, 1], except the two smooth losses (nats, lower is
+better; Schaeffer et al. 2023: a thresholded metric such as top-1 can jump where the
+model's probabilities improve smoothly): the zero-shot classification ``cross_entropy`` and
+the retrieval pairs' ``contrastive_loss``, both at the temperature that fits the set best
+(:func:`calibrated_cross_entropy`). Ranking metrics treat ties as a random tie break and report
+its expectation (a model with constant embeddings scores chance, not 1).
 Results can be written in clip_benchmark's JSON format (:func:`to_clip_benchmark_json`).
 """
 
@@ -39,6 +43,7 @@ __all__ = [
     "class_iou",
     "evaluate_checkpoint",
     "expected_hits_at_k",
+    "calibrated_cross_entropy",
     "retrieval",
     "segmentation_probe",
     "to_clip_benchmark_json",
@@ -109,6 +114,42 @@ def expected_hits_at_k(scores: torch.Tensor, target: torch.Tensor, k: int) -> to
     return ((k - greater).clamp(min=0).float() / (ties + 1).float()).clamp(max=1.0)
 
 
+def calibrated_cross_entropy(cosines: torch.Tensor, target: torch.Tensor) -> float:
+    """``min_s mean_i -log softmax(s * cos_i)[target_i]`` (nats) over the temperature
+    ``s`` in [0.1, 1000]: the cross-entropy of the similarities at the temperature that
+    fits this set best (temperature scaling; Guo et al. 2017).
+
+    Why not the model's learnt temperature: early in training it is far from calibrated
+    (zero-shot cross-entropies above ``log n_classes``, the value at chance, were measured
+    at the model's own scale), so the loss then measures the temperature, not the
+    embedding. The loss is convex in ``s``: a grid of 49 log-spaced values, then a
+    golden-section search in the best bracket. At chance (constant cosines) it is
+    ``log n`` for every ``s``."""
+    cos = cosines.double()
+    tgt = torch.as_tensor(target, dtype=torch.long)
+
+    def loss(s: float) -> float:
+        return float(F.cross_entropy(s * cos, tgt))
+
+    grid = np.geomspace(0.1, 1000.0, 49)
+    values = [loss(float(s)) for s in grid]
+    i = int(np.argmin(values))
+    lo, hi = np.log(grid[max(i - 1, 0)]), np.log(grid[min(i + 1, len(grid) - 1)])
+    golden = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+    fa, fb = loss(float(np.exp(a))), loss(float(np.exp(b)))
+    for _ in range(30):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - golden * (hi - lo)
+            fa = loss(float(np.exp(a)))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + golden * (hi - lo)
+            fb = loss(float(np.exp(b)))
+    return float(min(values[i], fa, fb))
+
+
 # ----------------------------------------------------------------------------- classification
 
 def zero_shot_classification(
@@ -118,8 +159,10 @@ def zero_shot_classification(
 
     The class embedding is the mean over ``task.templates`` of the normalised text embeddings
     of ``template.format(classname)``, renormalised; an image's logits are the dot products
-    with its normalised embedding. Returns ``{"acc1", "acc5", "mean_per_class_recall"}``
-    (top-5 is top-min(5, n_classes)).
+    with its normalised embedding. Returns ``{"acc1", "acc5", "mean_per_class_recall",
+    "cross_entropy"}`` (top-5 is top-min(5, n_classes)); ``cross_entropy`` (nats, lower is
+    better; ``log n_classes`` at chance) is the mean of ``-log softmax(s * cos)`` of the
+    true class at the best temperature ``s`` (:func:`calibrated_cross_entropy`).
     """
     n_classes = len(task.classnames)
     with _eval_mode(model):
@@ -134,10 +177,12 @@ def zero_shot_classification(
     per_class = torch.zeros(n_classes).index_add_(0, target, top1)
     counts = torch.bincount(target, minlength=n_classes).float()
     present = counts > 0
+    ce = calibrated_cross_entropy(logits, target)
     return {
         "acc1": float(top1.mean()),
         "acc5": float(top5.mean()),
         "mean_per_class_recall": float((per_class[present] / counts[present]).mean()),
+        "cross_entropy": float(ce),
     }
 
 
@@ -165,6 +210,8 @@ def retrieval(
         out[f"image_retrieval_recall@{k}"] = float(expected_hits_at_k(sim, target, k).mean())
     for k in ks:
         out[f"text_retrieval_recall@{k}"] = float(expected_hits_at_k(sim.T, target, k).mean())
+    both = torch.cat([sim, sim.T])  # text -> image rows, then image -> text rows
+    out["contrastive_loss"] = calibrated_cross_entropy(both, torch.cat([target, target]))
     return out
 
 

@@ -90,7 +90,8 @@ class Unit:
 
 def expand_cells(spec: GridSpec) -> list[Cell]:
     """Every measurement point of the grid, in run order (with ``cosine_check``, one cosine
-    cell per (procedure, size, lr) at the largest samples seen after its other cells)."""
+    cell per (procedure, size of ``cosine_sizes``, lr) at the largest samples seen after its
+    other cells)."""
     check = spec.cosine_check and "cosine" not in spec.schedules
     cells = []
     for p in spec.procedures:
@@ -98,7 +99,7 @@ def expand_cells(spec: GridSpec) -> list[Cell]:
             for lr in spec.lrs_for(s):
                 cells += [Cell(p, s, lr, sched, n) for sched in spec.schedules
                           for n in spec.samples_seen]
-                if check:
+                if check and s in spec.cosine_sizes:
                     cells.append(Cell(p, s, lr, "cosine", spec.samples_seen[-1]))
     return cells
 

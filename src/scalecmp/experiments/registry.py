@@ -42,11 +42,17 @@ def _ladder(*sizes: ModelSize) -> dict[str, ModelSize]:
 #   xxs 0.0025 (mammut 0.0052)   xs 0.0062 (0.0120)   s 0.0222 (0.0336)
 #   m   0.0636 (0.0884)          l  0.164  (0.248)    xl 0.338 (0.468)
 # "xxs" trains about 4,000 samples/s (clip, batch 128) on one CPU core. The two smallest
-# use patch 8 (16 patch tokens), the others patch 4 (64 patch tokens). ``embed_dim ==
+# use patch 8 (16 patch tokens), "s" to "xl" patch 4 (64 patch tokens). "s8" and "m8" are
+# wider, deeper patch-8 rungs between "xs" and "m" (clip 0.0107 and 0.0233 GFLOPs per
+# sample with the concept world's 24-token captions and ~280-word vocabulary, where xxs is
+# 0.0020, xs 0.0052, s 0.0204; mammut 0.0187 and 0.0405): CPU_SIZES lists every rung in
+# order of compute. ``embed_dim ==
 # text_width`` at every size (CoCa's decoder needs it; MaMMUT then needs no projection).
 SIZE_LADDER: dict[str, ModelSize] = _ladder(
     ModelSize("xxs", 32, 1, 2, 8, 32, 2, 2, 32),
     ModelSize("xs", 48, 2, 3, 8, 48, 2, 3, 48),
+    ModelSize("s8", 64, 3, 4, 8, 64, 2, 4, 64),
+    ModelSize("m8", 96, 3, 4, 8, 96, 2, 4, 96),
     ModelSize("s", 64, 2, 4, 4, 64, 2, 4, 64),
     ModelSize("m", 96, 3, 4, 4, 96, 2, 4, 96),
     ModelSize("l", 128, 4, 4, 4, 128, 4, 4, 128),
@@ -61,7 +67,7 @@ SIZE_LADDER: dict[str, ModelSize] = _ladder(
 
 #: the rungs sized for CPUs and 32 x 32 images (the synthetic world); the others are the
 #: study's ViTs for real data on GPUs
-CPU_SIZES: tuple[str, ...] = ("xxs", "xs", "s", "m", "l", "xl")
+CPU_SIZES: tuple[str, ...] = ("xxs", "xs", "s8", "s", "m8", "m", "l", "xl")
 
 
 def get_size(size: str | ModelSize) -> ModelSize:

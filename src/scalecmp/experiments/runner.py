@@ -66,9 +66,10 @@ def resolve_device(wanted: str | None, name: str = "device", *, present: bool = 
 
 def world_of(knobs: Mapping[str, Any]):  # noqa: ANN201 - SyntheticWorld
     """The synthetic world of a spec's ``data`` or ``eval.world`` knobs."""
-    from scalecmp.experiments.synthetic import SyntheticWorld, WorldConfig
+    from scalecmp.experiments.concepts import make_world
+    from scalecmp.experiments.synthetic import WorldConfig
 
-    return SyntheticWorld(WorldConfig(**{k: v for k, v in knobs.items() if k in WORLD_KEYS}))
+    return make_world(WorldConfig(**{k: v for k, v in knobs.items() if k in WORLD_KEYS}))
 
 
 def training_source(spec: GridSpec):  # noqa: ANN201 - a PairSource

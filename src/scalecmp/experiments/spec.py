@@ -10,6 +10,7 @@ A spec (YAML) names procedures x sizes x samples seen (x learning rates) x sched
     schedules: [const, cooldown]              # any of cosine, const, cooldown
     cooldown_fraction: 0.2                    # cooldown: linear decay over the last 20%
     cosine_check: true                        # + one cosine run at the largest samples_seen
+                                              #   (or a list of the sizes that get one)
     batch_size: 64
     warmup: 8                                 # steps
     seed: 0
@@ -22,7 +23,8 @@ trains one run per (procedure, size, lr) to the largest target with a checkpoint
 target, each measured; ``cooldown`` branches from that constant run at ``(1 - fraction) x
 target`` and decays the rate linearly to zero at the target (the const run is trained for
 the branch points even when ``const`` itself is not measured). ``cosine_check: true`` adds
-one ``cosine`` run per (procedure, size, lr) to the *largest* samples-seen target only,
+one ``cosine`` run per (procedure, size, lr) to the *largest* samples-seen target only
+(``cosine_check: [xs, s8]``: for those sizes only),
 measured and stored with ``schedule="cosine"`` like any cosine cell: the check that the
 constant-LR + cooldown measurements trace the frontier a cosine run reaches (nothing is
 added when ``cosine`` is already among the schedules).
@@ -118,7 +120,8 @@ _TOP_KEYS = {
 }
 WORLD_KEYS = {
     "image_size", "n_shapes", "n_colours", "max_objects", "caption_noise", "n_unique", "seed",
-    "zipf_a", "p_group", "pixel_noise", "illumination", "caption_positions",
+    "zipf_a", "p_group", "pixel_noise", "illumination", "caption_positions", "n_concepts",
+    "zipf_offset",
 }
 _DATA_KEYS = {
     "synthetic": {"type", "name"} | WORLD_KEYS,
@@ -249,6 +252,8 @@ class GridSpec:
     schedules: tuple[str, ...] = ("cosine",)
     cooldown_fraction: float = 0.2
     cosine_check: bool = False
+    #: the sizes that get the cosine check's run (all of ``sizes`` for ``cosine_check: true``)
+    cosine_sizes: tuple[str, ...] = ()
     batch_size: int = 64
     warmup: int = 0
     seed: int = 0
@@ -477,8 +482,19 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
     if not fraction < 1:
         raise _fail(where, f"'cooldown_fraction' must be in (0, 1), got {fraction}")
     cosine_check = raw.get("cosine_check", False)
-    if not isinstance(cosine_check, bool):
-        raise _fail(where, f"'cosine_check' must be true or false, got {cosine_check!r}")
+    if isinstance(cosine_check, bool):
+        cosine_sizes = sizes if cosine_check else ()
+    elif isinstance(cosine_check, list) and cosine_check and all(
+            isinstance(c, str) for c in cosine_check):
+        unknown = [c for c in cosine_check if c not in sizes]
+        if unknown:
+            raise _fail(where, f"cosine_check: size '{unknown[0]}' is not in sizes "
+                        f"({', '.join(sizes)})")
+        cosine_sizes = tuple(c for c in sizes if c in cosine_check)
+        cosine_check = True
+    else:
+        raise _fail(where, "'cosine_check' must be true, false or a list of sizes, got "
+                    f"{cosine_check!r}")
     batch = _int(where, "batch_size", raw.get("batch_size", 64))
     warmup = _int(where, "warmup", raw.get("warmup", 0), minimum=0)
     seed = _int(where, "seed", raw.get("seed", 0), minimum=0)
@@ -568,7 +584,7 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
         procedures=procedures, sizes=sizes, samples_seen=samples, lrs=lrs,
         lr_by_size=lr_by_size,
         schedules=schedules, cooldown_fraction=fraction, cosine_check=cosine_check,
-        batch_size=batch, warmup=warmup,
+        cosine_sizes=cosine_sizes, batch_size=batch, warmup=warmup,
         seed=seed, data=data, eval=ev, train=tr, cluster=_parse_cluster(where, raw.get("cluster")),
         name=str(raw.get("name", "grid")),
         base_dir=Path(base_dir),

@@ -203,6 +203,12 @@ class WorldConfig:
         corner"). Objects are placed on the 3 x 3 anchor grid either way (segmentation
         masks are unchanged); without position words no caption needs the model to locate
         objects.
+    n_concepts : 0 (default): the shape world. ``> 0``: the concept world of
+        :mod:`scalecmp.experiments.concepts` (objects are that many random glyphs with
+        made-up names, Zipf-Mandelbrot frequent; ``n_shapes`` concept groups are the
+        segmentation classes; captions never name positions).
+    zipf_offset : ``q`` of the concept world's frequencies ``p_k ~ (k + 1 + q) ** -zipf_a``
+        (0: a pure Zipf law; larger flattens the head).
     """
 
     image_size: int = 32
@@ -217,6 +223,8 @@ class WorldConfig:
     pixel_noise: float = 6.0
     illumination: float = 14.0
     caption_positions: bool = True
+    n_concepts: int = 0
+    zipf_offset: float = 0.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -231,6 +239,11 @@ class WorldConfig:
             (self.pixel_noise >= 0.0 and self.illumination >= 0.0,
              "pixel_noise and illumination must be >= 0"),
             (isinstance(self.caption_positions, bool), "caption_positions must be true or false"),
+            (isinstance(self.n_concepts, int) and 0 <= self.n_concepts <= 4900,
+             "n_concepts must be an integer in 0..4900"),
+            (self.zipf_offset >= 0.0, "zipf_offset must be >= 0"),
+            (self.n_concepts == 0 or self.max_objects <= 4,
+             "the concept world has at most 4 objects per scene (max_objects <= 4)"),
         ]
         for ok, message in checks:
             if not ok:

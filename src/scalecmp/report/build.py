@@ -153,18 +153,19 @@ HOLDOUT_TITLE = "Validated prediction: held-out check"
 COSINE_TITLE = "Cosine check: constant LR + cooldown against cosine"
 
 
-def holdout_section(check: Any) -> Section:
+def holdout_section(check: Any, title: str = HOLDOUT_TITLE) -> Section:
     """The report's first section: a :class:`scalecmp.holdout.HoldoutResult` in words (the
     verdict first; a failed check is an alert), its predicted-vs-measured figure, one row per
     series (the pass rule) and one per (series, group) (what was fitted and predicted)."""
-    sec = Section(title=HOLDOUT_TITLE)
+    sec = Section(title=title)
     lines = check.summary_lines()
     sec.verdicts.append(lines[0])
     sec.alert = not check.passed
     scale, unit = check._units()
     dec = 1 if scale != 1.0 else None
-    err_head = f"mean abs. error{f' ({unit.strip()})' if unit else ''}"
-    max_head = f"max abs. error{f' ({unit.strip()})' if unit else ''}"
+    kind = "rel. error" if getattr(check, "relative", False) else "abs. error"
+    err_head = f"mean {kind}{f' ({unit.strip()})' if unit else ''}"
+    max_head = f"max {kind}{f' ({unit.strip()})' if unit else ''}"
     if check.n:
         from scalecmp.plots import holdout_figure
 
@@ -177,7 +178,7 @@ def holdout_section(check: Any) -> Section:
             f"bars: {check.level:.0%} prediction intervals of the law fitted below the "
             "threshold (the engine's bootstrap, for a new measurement), colour: the group, "
             "hollow: outside its interval; dashed: identity (a perfect prediction). A series "
-            f"passes when its mean absolute error is at most {check._err(check.mae_max)} and "
+            f"passes when its mean {kind} is at most {check._err(check.mae_max)} and "
             f"at least {check.coverage_min:.0%} of its held-out runs lie inside their "
             "intervals.", png))
         rows = []
@@ -188,13 +189,15 @@ def holdout_section(check: Any) -> Section:
                          f"{int(r['n_inside'])}/{int(r['n'])}", Pct(r["coverage"]),
                          "passed" if r["passed"] else "FAILED"])
         sec.tables.append(Table(
-            caption=f"Held-out check per series: {check.where()}; pass: mean absolute error "
+            caption=f"Held-out check per series: {check.where()}; pass: mean {kind} "
             f"<= {check._err(check.mae_max)} and >= {check.coverage_min:.0%} inside the "
             f"{check.level:.0%} prediction intervals",
             header=["series", "held-out runs", err_head, max_head, "inside", "coverage",
                     "verdict"],
             rows=rows,
         ))
+    units = ("relative to the measured value" if kind == "rel. error"
+             else f"in the metric's {'percentage points' if unit else 'units'}")
     rows = []
     for r in check.groups.to_dict("records"):
         checked = r["status"] == "checked"
@@ -210,8 +213,7 @@ def holdout_section(check: Any) -> Section:
         ])
     sec.tables.append(Table(
         caption=f"Held-out check per group: runs fitted (compute <= threshold), frontier runs "
-        f"held out and predicted ({check.x}; errors in the metric's "
-        f"{'percentage points' if unit else 'units'})",
+        f"held out and predicted ({check.x}; errors {units})",
         header=["series", "group", "threshold", "fit runs", "held out", err_head, max_head,
                 "inside", "law", "status"],
         rows=rows,
@@ -412,6 +414,9 @@ class Precomputed:
     holdout: HoldoutResult | None = None
     cosine_gap: pd.DataFrame | None = None
     fits: Mapping[tuple, FitResult] = field(default_factory=dict)
+    #: further checks shown after the first, each (section title, result): the demo's
+    #: check of its smooth losses
+    more_holdouts: tuple[tuple[str, HoldoutResult], ...] = ()
 
 
 def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
@@ -476,6 +481,7 @@ def build_sections(
     sections = [holdout_section(ready.holdout if ready.holdout is not None else _holdout(
         frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, report=report,
         options=options))]
+    sections += [holdout_section(check, title) for title, check in ready.more_holdouts]
     if ready.cosine_gap is not None:
         sections.append(cosine_section(ready.cosine_gap, maximize=maximize))
     parts = frame.groupby(series_l, sort=True) if series_l else [((), frame)]
