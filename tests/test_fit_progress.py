@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 import scalecmp
-from scalecmp.cli.common import GroupProgress
+from scalecmp.cli.progress import GroupProgress
 
 
 def _frame(groups: int) -> pd.DataFrame:

@@ -14,7 +14,6 @@ translates them into these flags in one place (``scalecmp.cli.flags.PARAM_FLAGS`
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,7 +21,6 @@ from typing import Annotated, Any
 import typer
 
 from scalecmp.engine.options import FIELDS, FitOptions
-from scalecmp.format import clock
 
 # --------------------------------------------------------------------------- defaults
 # the fit options' defaults are FitOptions' own (FitOptions.level, ...): never repeated here
@@ -196,34 +194,6 @@ def _bins_value(text: str) -> float | str:
         return float(text)
     except ValueError:
         return text.strip()
-
-
-class GroupProgress:
-    """``progress(done, total)`` of a fit of many groups, as lines on stderr: none while the
-    fit has run less than ``after`` seconds, then at most one every ``every`` seconds, and a
-    last one when it ends (``scalecmp: fitted 120 of 10000 groups (1:10 elapsed, about 5:00
-    left)``). On stderr, so it shows also with ``--quiet`` and never mixes with a table."""
-
-    def __init__(self, after: float = 5.0, every: float = 10.0) -> None:
-        self._now = time.monotonic
-        self.after, self.every = after, every
-        self.t0 = self._now()
-        self.last: float | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        now = self._now()
-        elapsed = now - self.t0
-        if total < 2 or elapsed < self.after:
-            return
-        if done < total and self.last is not None and now - self.last < self.every:
-            return
-        if done == total and self.last is None:
-            return  # finished before any line was due
-        self.last = now
-        left = elapsed * (total - done) / done if done else float("nan")
-        tail = "" if done == total else f", about {clock(left)} left"
-        print(f"scalecmp: fitted {done} of {total} groups ({clock(elapsed)} elapsed{tail})",
-              file=sys.stderr, flush=True)
 
 
 def check_plot(plot: Path | None) -> None:

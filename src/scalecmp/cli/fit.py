@@ -21,7 +21,6 @@ from scalecmp.cli.common import (
     ForceOpt,
     FrontierBinsOpt,
     FrontierOpt,
-    GroupProgress,
     HuberDeltaOpt,
     JsonOpt,
     LawOpt,
@@ -45,6 +44,7 @@ from scalecmp.cli.common import (
     write_outputs,
 )
 from scalecmp.cli.flags import one_line
+from scalecmp.cli.progress import GroupProgress
 from scalecmp.engine import FitOptions, FitResult, fit_frame
 from scalecmp.engine.laws import LAWS
 from scalecmp.errors import UsageError
