@@ -113,11 +113,21 @@ def test_demo_report_opens_with_the_validated_prediction(tmp_path, capsys):
     assert check.holdout_factor == demo.HOLDOUT_FACTOR and check.n > 0
     # then the check of the smooth losses, in words, with relative errors
     loss = res["loss_holdout"]
-    assert "Smooth losses: " + loss.summary_lines()[0] in stdout
+    assert stdout[1] == "Smooth losses: " + loss.summary_lines()[0]
+    # then the comparison of the main series and its compute-optimal samples, in words
+    comp = res["comparison"][0]
+    assert stdout[2] == f"Comparison, zeroshot_classification / acc1: clip vs mammut: " \
+                        f"{comp.verdict}"
+    assert stdout[3].startswith("Compute-optimal samples seen") and "D_opt = " in stdout[3]
+    assert len(stdout) == 4
     page = res["report"].read_text()
     assert _h2(page)[:3] == ["Validated prediction: held-out check", demo.LOSS_CHECK_TITLE,
                              "Cosine check: constant LR + cooldown against cosine"]
+    assert _h2(page)[-1] == "Compute-optimal samples seen: D_opt(C)"
     assert "mean rel. error (%)" in page
+    # the report shows the same comparison (numbers there are typeset: compare the words)
+    assert H.escape(f"clip vs mammut: {comp.verdict.split(' gflops_total')[0]}") in page
+    assert (tmp_path / "optimal.png").stat().st_size > 1000
     # the report opens with the same check: its verdict (an alert when it failed), figure
     cls = "verdict alert" if not check.passed else "verdict"
     first = f'<p class="{cls}">{H.escape(check.summary_lines()[0])}</p>'
@@ -155,12 +165,20 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
         cli.main(["demo", "--tiny", "--out", str(out), "--quiet", "--n-bootstrap", "20"])
     stdout, stderr = capsys.readouterr()
     assert info.value.code == 0, stderr
-    assert f"report: {out / 'report.html'}" in stdout
-    # the validated prediction comes first, in words; then the cosine check and the laws
+    # five lines: the validated prediction first, in words; the losses' check, the
+    # comparison, D_opt, then where the report and the details are
     lines = stdout.splitlines()
+    assert len(lines) == 5, lines
     assert lines[0].startswith("Held-out check ")
+    assert lines[1].startswith("Smooth losses: Held-out check ")
+    assert lines[2].startswith("Comparison, zeroshot_classification / acc1: ")
+    assert lines[3].startswith("Compute-optimal samples seen, zeroshot_classification / acc1")
+    assert lines[4].startswith(f"report: {out / 'report.html'}; every series, law and the "
+                               f"cosine check: {out / 'summary.txt'}")
+    details = (out / "summary.txt").read_text().splitlines()
+    assert details[:4] == lines[:4]
     assert any(line.startswith("Cosine check, zeroshot_classification / acc1: ")
-               for line in lines)
+               for line in details)
     table = pd.read_parquet(out / "measurements.parquet")
     assert set(table["procedure"]) == {"clip", "mammut"}
     assert set(table["model"]) == {"xxs", "xs"}

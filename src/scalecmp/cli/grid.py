@@ -193,7 +193,8 @@ def demo(
     result = run_demo(out, spec=spec, tiny=tiny, n_bootstrap=n_bootstrap, progress=not quiet,
                       console=_console())
     if result["report"] is not None:
-        typer.echo(f"report: {result['report']} ({result['wall_s']:.0f} s)")
+        typer.echo(f"report: {result['report']}; every series, law and the cosine check: "
+                   f"{result['summary']} ({result['wall_s']:.0f} s)")
 
 
 def register(app: typer.Typer) -> None:

@@ -11,12 +11,16 @@ trace the frontier a cosine run reaches.
 
 After the grid (:func:`analyse`): the held-out check (:func:`holdout`: laws fitted below
 1/HOLDOUT_FACTOR of each procedure's largest compute predict the frontier runs above;
-printed first, ``DIR/holdout.png``), the cosine gap (:func:`scalecmp.holdout.cosine_gap`),
-one line per fitted law, then the report (:func:`scalecmp.report.write_report`) on the main
-metric of each task family (zero-shot top-1, retrieval recall@5 both ways, segmentation
-mIoU), which opens with the same check (its verdict in words, the predicted-vs-measured
-figure, mean absolute errors and coverage) and the cosine gap, then the comparison.
-:func:`run_demo` also returns the check and the gap (``"holdout"``, ``"cosine_gap"``).
+``DIR/holdout.png``), the same check of the smooth losses (:func:`loss_holdout`, relative
+errors), the comparison of zero-shot top-1 and its compute-optimal samples ``D_opt(C)``
+(``DIR/optimal.png``), each printed as one line (five with the command's last, which names
+the report and ``DIR/summary.txt``: every series' check, the cosine gap
+(:func:`scalecmp.holdout.cosine_gap`) and one line per fitted law), then the report
+(:func:`scalecmp.report.write_report`) on the main metric of each task family (zero-shot
+top-1, retrieval recall@5 both ways, segmentation mIoU), which opens with the same checks
+(verdicts in words, the predicted-vs-measured figures, errors and coverage) and the cosine
+gap, then one section per series (fit, comparison) and the ``D_opt`` figure.
+:func:`run_demo` also returns the checks, the comparison, the allocation and the gap.
 Re-running reuses every finished cell and regenerates the report.
 """
 
@@ -33,8 +37,8 @@ from scalecmp.engine import FitOptions, fit_frame
 from scalecmp.errors import DataError, ScalecmpError, UsageError
 from scalecmp.files import check_output_dir
 
-__all__ = ["DEMO_SPEC", "LOSS_METRICS", "TINY_OVERRIDES", "REPORT_METRICS", "analyse",
-           "demo_spec", "demo_options", "holdout", "loss_holdout", "run_demo"]
+__all__ = ["DEMO_SPEC", "LOSS_METRICS", "MAIN_SERIES", "TINY_OVERRIDES", "REPORT_METRICS",
+           "analyse", "demo_spec", "demo_options", "holdout", "loss_holdout", "run_demo"]
 
 #: the built-in demo grid (identical to examples/demo_grid.yaml; a test checks it)
 DEMO_SPEC = """\
@@ -307,9 +311,10 @@ def run_demo(
     summary = run_grid(parsed, out, progress=progress, console=console)
     t_grid = time.perf_counter() - t0
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 fits and reports
-        return {"report": None, "table": out / "measurements.parquet", "grid": summary,
-                "laws": [], "holdout": None, "holdout_figure": None, "cosine_gap": None,
-                "grid_s": t_grid, "wall_s": t_grid}
+        return {"report": None, "summary": None, "table": out / "measurements.parquet",
+                "grid": summary, "laws": [], "holdout": None, "loss_holdout": None,
+                "comparison": None, "optimal": None, "holdout_figure": None,
+                "cosine_gap": None, "grid_s": t_grid, "wall_s": t_grid}
     table = spec_rows(parsed, read_measurements(out))
     result = analyse(report_frame(table), out, options=options,
                      losses=report_frame(table, LOSS_METRICS),
@@ -319,18 +324,31 @@ def run_demo(
             **result, "wall_s": time.perf_counter() - t0}
 
 
+#: the series whose comparison and compute-optimal allocation the demo states in words
+MAIN_SERIES = ("zeroshot_classification", "acc1")
+
+
 def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 - pandas
             options: FitOptions | None = None, title: str = "scalecmp demo",
             losses=None) -> dict[str, Any]:  # noqa: ANN001 - pandas
-    """Everything after the grid, on a demo table (:func:`report_frame` rows): the held-out
-    check (printed first, ``out/holdout.png``), the check of the smooth losses (``losses``:
-    the :data:`LOSS_METRICS` rows, if any; :func:`loss_holdout`), the cosine gap, one line
-    per fitted law, and ``out/report.html``, which opens with the same checks and gap, all
-    with ``options`` (default :func:`demo_options` with ``n_bootstrap``). Returns
-    ``report``, ``laws``, ``holdout``, ``loss_holdout``, ``holdout_figure``,
-    ``cosine_gap``."""
+    """Everything after the grid, on a demo table (:func:`report_frame` rows), all with
+    ``options`` (default :func:`demo_options` with ``n_bootstrap``): the held-out check
+    (``out/holdout.png``), the check of the smooth losses (``losses``: the
+    :data:`LOSS_METRICS` rows, if any; :func:`loss_holdout`), the laws of every series, the
+    comparison of :data:`MAIN_SERIES` and its compute-optimal samples ``D_opt(C)``
+    (``out/optimal.png``; :func:`scalecmp.optimal.optimal_allocation`, frontier route), the
+    cosine gap, and ``out/report.html``, which opens with the same checks.
+
+    Printed: four lines (the held-out check's verdict, the losses' verdict, the comparison's
+    verdict, ``D_opt``); every per-series line, law and the cosine check go to
+    ``out/summary.txt`` (the fifth line, printed by ``scalecmp demo``, names it and the
+    report). Returns
+    ``report``, ``summary``, ``laws``, ``holdout``, ``loss_holdout``, ``comparison``,
+    ``optimal``, ``holdout_figure``, ``cosine_gap``."""
+    from scalecmp.compare import compare
+    from scalecmp.files import atomic_write_text
     from scalecmp.holdout import cosine_gap, cosine_gap_lines
-    from scalecmp.report import Precomputed, ReportOptions, write_report
+    from scalecmp.report import Precomputed, ReportOptions, optimal_section, write_report
 
     options = demo_options(n_bootstrap) if options is None else options
     out = Path(out)
@@ -340,24 +358,81 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
     # the validated prediction first: fit below a compute threshold, predict the largest runs
     check = holdout(frame, options=options)
     loss_check = None if losses is None else loss_holdout(losses, options=options)
-    loss_lines = [] if loss_check is None else [
-        "Smooth losses: " + loss_check.summary_lines()[0], *loss_check.summary_lines()[1:]]
     gap = cosine_gap(frame)
     fits, failed = fit_series(measured, options=options)
-    lines = summarise_laws(fits, failed)
-    for line in check.summary_lines() + loss_lines + cosine_gap_lines(gap) + lines:
+    laws = summarise_laws(fits, failed)
+    main = fits.get(MAIN_SERIES)
+    label = " / ".join(MAIN_SERIES)
+    comparison, why = None, failed.get(MAIN_SERIES, "no rows")
+    if main is not None:
+        try:
+            comparison = compare(main, level=main.level)
+        except ScalecmpError as exc:
+            why = str(exc)
+    optimal, optimal_png, why_not = _allocation(measured, out, options)
+    head = [check.summary_lines()[0]]
+    if loss_check is not None:
+        head.append("Smooth losses: " + loss_check.summary_lines()[0])
+    if comparison is not None:
+        c = comparison[0]
+        head.append(f"Comparison, {label}: {c.label_a} vs {c.label_b}: {c.verdict}")
+    else:
+        head.append(f"Comparison, {label}: not made ({why})")
+    head.append(_optimal_line(optimal, label) if optimal is not None else
+                f"Compute-optimal samples seen, {label}: not fitted ({why_not})")
+    summary = out / "summary.txt"
+    details = [*head, "", *check.summary_lines()[1:],
+               *([] if loss_check is None else loss_check.summary_lines()[1:]),
+               *cosine_gap_lines(gap), *laws]
+    atomic_write_text(summary, "\n".join(details) + "\n")
+    for line in head:
         print(line, flush=True)
     figure = _save_holdout_figure(check, out)
+    more = () if optimal is None else (optimal_section(optimal, optimal_png, metric=label),)
     report = write_report(
         measured, out, x="gflops_total", y="value", by="procedure", series=("task", "metric"),
         maximize=True, options=options, force=True,
         report=ReportOptions(title=title, holdout_factor=HOLDOUT_FACTOR),
         precomputed=Precomputed(
             holdout=check, cosine_gap=gap, fits=fits,
-            more_holdouts=() if loss_check is None else ((LOSS_CHECK_TITLE, loss_check),)),
+            more_holdouts=() if loss_check is None else ((LOSS_CHECK_TITLE, loss_check),),
+            comparisons={} if comparison is None else {MAIN_SERIES: comparison},
+            more_sections=more),
     )
-    return {"report": report, "laws": lines, "holdout": check, "loss_holdout": loss_check,
+    return {"report": report, "summary": summary, "laws": laws, "holdout": check,
+            "loss_holdout": loss_check, "comparison": comparison, "optimal": optimal,
             "holdout_figure": figure, "cosine_gap": gap}
+
+
+def _allocation(measured, out: Path, options: FitOptions):  # noqa: ANN001, ANN202
+    """The compute-optimal allocation of :data:`MAIN_SERIES` (frontier route, by
+    procedure), its figure ``out/optimal.png`` as PNG bytes, and why not (None, None,
+    the reason) when it cannot be fitted (too few frontier runs)."""
+    from scalecmp.optimal import optimal_allocation
+    from scalecmp.plots import plot_optimal
+
+    rows = report_frame(measured, (MAIN_SERIES,))
+    if rows.empty:
+        return None, None, "no rows"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = optimal_allocation(rows, x="gflops_total", y="value",
+                                        samples="samples_seen", by="procedure", maximize=True,
+                                        chinchilla=False, options=options)
+    except ScalecmpError as exc:
+        return None, None, str(exc)
+    path = plot_optimal(result, out / "optimal.png")
+    return result, Path(path).read_bytes(), ""
+
+
+def _optimal_line(result, label: str) -> str:  # noqa: ANN001
+    """``D_opt(C)`` of every group in one line."""
+    level = f"{result.level:.0%}"
+    parts = [f"{' '.join(str(v) for v in g.key.values())} D_opt = {g.d_opt.k:.3g} C^"
+             f"{g.d_opt.a:.2f} ({level}: {g.d_opt.a_ci[0]:.2f} to {g.d_opt.a_ci[1]:.2f})"
+             for g in result.groups]
+    return f"Compute-optimal samples seen, {label} (C in GFLOPs): {'; '.join(parts)}"
 
 
 def _save_holdout_figure(check, out: Path) -> Path | None:  # noqa: ANN001

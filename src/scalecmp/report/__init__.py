@@ -11,6 +11,7 @@ from scalecmp.report.build import (
     COSINE_TITLE,
     HOLDOUT_FACTOR,
     HOLDOUT_TITLE,
+    OPTIMAL_TITLE,
     REPORT_NEEDS_INTERVALS,
     Precomputed,
     ReportOptions,
@@ -19,6 +20,7 @@ from scalecmp.report.build import (
     check_report_options,
     cosine_section,
     holdout_section,
+    optimal_section,
     write_report,
 )
 
@@ -26,6 +28,7 @@ __all__ = [
     "COSINE_TITLE",
     "HOLDOUT_FACTOR",
     "HOLDOUT_TITLE",
+    "OPTIMAL_TITLE",
     "Precomputed",
     "REPORT_NEEDS_INTERVALS",
     "ReportOptions",
@@ -34,5 +37,6 @@ __all__ = [
     "check_report_options",
     "cosine_section",
     "holdout_section",
+    "optimal_section",
     "write_report",
 ]

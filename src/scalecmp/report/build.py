@@ -68,7 +68,7 @@ from scalecmp.report.tables import (
 from scalecmp.validate import check_flag, check_positive, check_series_by
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
-           "cosine_section", "holdout_section", "write_report"]
+           "cosine_section", "holdout_section", "optimal_section", "write_report"]
 
 
 @dataclass
@@ -151,6 +151,38 @@ def _params_table(fit: Any, title: str, ctx: str) -> Table:
 
 HOLDOUT_TITLE = "Validated prediction: held-out check"
 COSINE_TITLE = "Cosine check: constant LR + cooldown against cosine"
+
+
+OPTIMAL_TITLE = "Compute-optimal samples seen: D_opt(C)"
+
+
+def optimal_section(result: Any, png: bytes | None, *, metric: str,
+                    title: str = OPTIMAL_TITLE) -> Section:
+    """A :class:`scalecmp.optimal.OptimalResult` (frontier route): its figure (``png``, from
+    :func:`scalecmp.plots.plot_optimal`) and one row per group: ``D_opt(C) = k C^a`` and
+    ``N_opt(C)`` with their bootstrap intervals."""
+    sec = Section(title=title, context={"metric": metric})
+    level = f"{result.level:.0%}"
+    if png is not None:
+        sec.figures.append((
+            f"Compute-optimal allocation on {metric}: samples seen (left) and model size "
+            f"(right) of the compute-frontier runs against compute, with the fitted k C^a "
+            f"lines and their {level} bootstrap bands (pairs bootstrap over the frontier "
+            "runs); dashed and shaded: beyond the largest frontier compute.", png))
+    rows = []
+    for g in result.groups:
+        rows.append([group_label(g.key, names="several"), len(g.frontier),
+                     Num(g.d_opt.k), Num(g.d_opt.a), Interval(*g.d_opt.a_ci),
+                     Num(g.n_opt.a), Interval(*g.n_opt.a_ci)])
+    sec.tables.append(Table(
+        caption=f"D_opt(C) = k C^a ({result.samples}) and N_opt(C) ({result.size}) fitted "
+        f"by least squares in log-log on the {result.frontier} frontier's runs; {level} "
+        "bootstrap intervals of the exponents",
+        header=["group", "frontier runs", "k (D_opt)", "a (D_opt)", f"a {level}",
+                "a (N_opt)", f"a {level}"],
+        rows=rows,
+    ))
+    return sec
 
 
 def holdout_section(check: Any, title: str = HOLDOUT_TITLE) -> Section:
@@ -293,7 +325,7 @@ def _compare_caption(ctx: str, c: Any, metric: str, x: str, ga: Any, gb: Any) ->
 def _section(
     frame: pd.DataFrame, key: dict[str, Any], *, x: str, y: str, by: list[str],
     maximize: bool, options: FitOptions, at: Sequence[float] | None,
-    fit: FitResult | None = None,
+    fit: FitResult | None = None, comparison: Any = None,
 ) -> Section:
 
     title = series_label(key, empty=y)
@@ -316,7 +348,7 @@ def _section(
         sec.figures.append((_fit_caption(ctx, fit, metric, x, by),
                             _png(plot_fit(fit, metric=metric, context=context))))
     if len(fit.groups) >= 2:
-        res = compare(fit, at=at, level=fit.level)
+        res = comparison if comparison is not None else compare(fit, at=at, level=fit.level)
         by_key = {tuple(map(str, g.key.values())): g for g in fit.groups}
         warned = {group_label(g.key, names="several"): len(g.warnings) for g in fit.groups
                   if g.warnings}
@@ -417,6 +449,10 @@ class Precomputed:
     #: further checks shown after the first, each (section title, result): the demo's
     #: check of its smooth losses
     more_holdouts: tuple[tuple[str, HoldoutResult], ...] = ()
+    #: series key -> the ``compare`` of that series' fit (made with ``report.at``)
+    comparisons: Mapping[tuple, Any] = field(default_factory=dict)
+    #: sections appended after the series (the demo's compute-optimal allocation)
+    more_sections: tuple[Section, ...] = ()
 
 
 def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
@@ -491,11 +527,12 @@ def build_sections(
         title = " / ".join(str(k) for k in key) or y
         try:
             sections.append(_section(sub, key_d, x=x, y=y, by=by_l, maximize=maximize,
-                                     options=options, at=report.at, fit=ready.fits.get(key)))
+                                     options=options, at=report.at, fit=ready.fits.get(key),
+                                     comparison=ready.comparisons.get(key)))
         except ScalecmpError as exc:
             sections.append(Section(title=title, context={k: str(v) for k, v in key_d.items()},
                                     notes=[f"not fitted: {exc}"]))
-    return sections
+    return sections + list(ready.more_sections)
 
 
 _CSS = """
