@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -13,6 +14,7 @@ import yaml
 import scalecmp.cli as cli
 from scalecmp.experiments import demo
 from scalecmp.experiments.grid import expand_cells, parse_spec
+from scalecmp.report import SEED_TITLE
 
 torch.set_num_threads(1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,11 +107,22 @@ def _h2(html: str) -> list[str]:
 def test_demo_report_opens_with_the_validated_prediction(tmp_path, capsys):
     import html as H
 
-    res = demo.analyse(_demo_table(), tmp_path, n_bootstrap=20, title="t",
-                       losses=_loss_table())
+    table, losses = _demo_table(), _loss_table()
+    rng = np.random.default_rng(1)
+    seeds = pd.concat([table, losses])  # a second seed of the xs constant-LR runs
+    seeds = seeds[(seeds["model"] == "xs") & (seeds["schedule"] == "const")]
+    seeds = seeds.assign(value=seeds["value"] * (1 + rng.normal(0, 0.01, len(seeds))))
+    res = demo.analyse(table, tmp_path, n_bootstrap=20, title="t", losses=losses,
+                       seeds=seeds)
     check = res["holdout"]
     stdout = capsys.readouterr().out.splitlines()
-    assert stdout[0] == check.summary_lines()[0]  # printed first
+    # printed first, with the seed noise and its share of the intervals
+    assert stdout[0].startswith(check.summary_lines()[0] + " Seed noise (a second training "
+                                "seed of the largest size, one standard deviation): ")
+    (acc, rel_acc), (loss_noise, rel_loss) = res["seed_noise"]
+    assert not rel_acc and rel_loss
+    assert set(acc["procedure"]) == {"clip", "mammut"} and (acc["n_pairs"] == 6).all()
+    assert acc["sigma"].between(0.0005, 0.02).all() and acc["share"].notna().any()
     assert check.holdout_factor == demo.HOLDOUT_FACTOR and check.n > 0
     # then the check of the smooth losses, in words, with relative errors
     loss = res["loss_holdout"]
@@ -121,7 +134,8 @@ def test_demo_report_opens_with_the_validated_prediction(tmp_path, capsys):
     assert stdout[3].startswith("Compute-optimal samples seen") and "D_opt = " in stdout[3]
     assert len(stdout) == 4
     page = res["report"].read_text()
-    assert _h2(page)[:3] == ["Validated prediction: held-out check", demo.LOSS_CHECK_TITLE,
+    assert _h2(page)[:4] == ["Validated prediction: held-out check", demo.LOSS_CHECK_TITLE,
+                             H.escape(SEED_TITLE),
                              "Cosine check: constant LR + cooldown against cosine"]
     assert _h2(page)[-1] == "Compute-optimal samples seen: D_opt(C)"
     assert "mean rel. error (%)" in page
@@ -169,7 +183,11 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     # comparison, D_opt, then where the report and the details are
     lines = stdout.splitlines()
     assert len(lines) == 5, lines
-    assert lines[0].startswith("Held-out check ")
+    assert lines[0].startswith("Held-out check ") and " Seed noise (" in lines[0]
+    # the seed check: the largest size's constant-LR runs again, with the next seed
+    seed_rows = pd.read_parquet(out / "seed-check" / "measurements.parquet")
+    assert set(seed_rows["seed"]) == {1} and set(seed_rows["model"]) == {"xs"}
+    assert set(seed_rows["schedule"]) == {"const"}
     assert lines[1].startswith("Smooth losses: Held-out check ")
     assert lines[2].startswith("Comparison, zeroshot_classification / acc1: ")
     assert lines[3].startswith("Compute-optimal samples seen, zeroshot_classification / acc1")

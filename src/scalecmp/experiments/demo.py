@@ -309,6 +309,9 @@ def run_demo(
                             base_dir=Path.cwd())
     check_demo_spec(parsed, str(spec) if spec is not None else "built-in demo spec")
     summary = run_grid(parsed, out, progress=progress, console=console)
+    seed_spec = seed_check_spec(parsed)
+    seed_out = out / SEED_CHECK_DIR
+    run_grid(seed_spec, seed_out, progress=progress, console=console)
     t_grid = time.perf_counter() - t0
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 fits and reports
         return {"report": None, "summary": None, "table": out / "measurements.parquet",
@@ -318,6 +321,7 @@ def run_demo(
     table = spec_rows(parsed, read_measurements(out))
     result = analyse(report_frame(table), out, options=options,
                      losses=report_frame(table, LOSS_METRICS),
+                     seeds=spec_rows(seed_spec, read_measurements(seed_out)),
                      title=f"scalecmp demo: {' vs '.join(parsed.procedures)} on the synthetic "
                      "world")
     return {"table": out / "measurements.parquet", "grid": summary, "grid_s": t_grid,
@@ -327,17 +331,74 @@ def run_demo(
 #: the series whose comparison and compute-optimal allocation the demo states in words
 MAIN_SERIES = ("zeroshot_classification", "acc1")
 
+#: the folder (inside the demo's) of the seed check: the largest size's constant-LR runs
+#: trained again with the next seed (:func:`seed_check_spec`)
+SEED_CHECK_DIR = "seed-check"
+
+
+def seed_check_spec(spec: Any) -> Any:
+    """The seed check of a demo grid: the constant-LR run of its last (largest) size, for
+    every procedure, with seed + 1, measured at every samples-seen target (the cells whose
+    two seeds measure the training-seed noise: :mod:`scalecmp.seeds`)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, name=f"{spec.name}-seed-check", seed=spec.seed + 1,
+                               sizes=(spec.sizes[-1],), schedules=("const",),
+                               cosine_check=False, cosine_sizes=())
+
+
+def _seed_tables(frame, losses, seeds, check, loss_check):  # noqa: ANN001, ANN202
+    """(seed_share table, relative) for the metrics and the losses measured under both
+    seeds; [] without a seed check."""
+    from scalecmp.seeds import seed_noise, seed_share
+
+    if seeds is None or len(seeds) == 0:
+        return []
+    out = []
+    for rows, metrics, result, relative in ((frame, REPORT_METRICS, check, False),
+                                            (losses, LOSS_METRICS, loss_check, True)):
+        other = report_frame(seeds, metrics)
+        if rows is None or result is None or other.empty:
+            continue
+        try:
+            noise = seed_noise(measurement_frame(rows), other)
+        except DataError:
+            continue
+        out.append((seed_share(noise, result.runs, level=result.level, relative=relative),
+                    relative))
+    return out
+
+
+def _seed_clause(tables) -> str:  # noqa: ANN001
+    """The seed noise in a few words: its median over the series, and its median share of
+    the intervals."""
+    import numpy as np
+
+    parts = []
+    for table, relative in tables:
+        sigma = float(np.nanmedian(table["sigma_scaled"])) * 100
+        share = table["share"].dropna()
+        unit = "%" if relative else " pp"
+        part = f"{'losses ' if relative else ''}{sigma:.1f}{unit}"
+        if len(share):
+            part += f", {float(np.median(share)):.0%} of the median interval"
+        parts.append(part)
+    return (" Seed noise (a second training seed of the largest size, one standard "
+            f"deviation): {'; '.join(parts)}.") if parts else ""
+
 
 def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 - pandas
             options: FitOptions | None = None, title: str = "scalecmp demo",
-            losses=None) -> dict[str, Any]:  # noqa: ANN001 - pandas
+            losses=None, seeds=None) -> dict[str, Any]:  # noqa: ANN001 - pandas
     """Everything after the grid, on a demo table (:func:`report_frame` rows), all with
     ``options`` (default :func:`demo_options` with ``n_bootstrap``): the held-out check
     (``out/holdout.png``), the check of the smooth losses (``losses``: the
     :data:`LOSS_METRICS` rows, if any; :func:`loss_holdout`), the laws of every series, the
     comparison of :data:`MAIN_SERIES` and its compute-optimal samples ``D_opt(C)``
     (``out/optimal.png``; :func:`scalecmp.optimal.optimal_allocation`, frontier route), the
-    cosine gap, and ``out/report.html``, which opens with the same checks.
+    training-seed noise (``seeds``: the seed check's rows, :func:`seed_check_spec`; its
+    share of the checks' intervals, :mod:`scalecmp.seeds`), the cosine gap, and
+    ``out/report.html``, which opens with the same checks.
 
     Printed: four lines (the held-out check's verdict, the losses' verdict, the comparison's
     verdict, ``D_opt``); every per-series line, law and the cosine check go to
@@ -348,7 +409,13 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
     from scalecmp.compare import compare
     from scalecmp.files import atomic_write_text
     from scalecmp.holdout import cosine_gap, cosine_gap_lines
-    from scalecmp.report import Precomputed, ReportOptions, optimal_section, write_report
+    from scalecmp.report import (
+        Precomputed,
+        ReportOptions,
+        optimal_section,
+        seed_section,
+        write_report,
+    )
 
     options = demo_options(n_bootstrap) if options is None else options
     out = Path(out)
@@ -370,7 +437,8 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
         except ScalecmpError as exc:
             why = str(exc)
     optimal, optimal_png, why_not = _allocation(measured, out, options)
-    head = [check.summary_lines()[0]]
+    seed_tables = _seed_tables(frame, losses, seeds, check, loss_check)
+    head = [check.summary_lines()[0] + _seed_clause(seed_tables)]
     if loss_check is not None:
         head.append("Smooth losses: " + loss_check.summary_lines()[0])
     if comparison is not None:
@@ -397,11 +465,13 @@ def analyse(frame, out: str | Path, *, n_bootstrap: int = 200,  # noqa: ANN001 -
             holdout=check, cosine_gap=gap, fits=fits,
             more_holdouts=() if loss_check is None else ((LOSS_CHECK_TITLE, loss_check),),
             comparisons={} if comparison is None else {MAIN_SERIES: comparison},
-            more_sections=more),
+            more_sections=more,
+            lead_sections=(seed_section(seed_tables, level=options.level),)
+            if seed_tables else ()),
     )
     return {"report": report, "summary": summary, "laws": laws, "holdout": check,
             "loss_holdout": loss_check, "comparison": comparison, "optimal": optimal,
-            "holdout_figure": figure, "cosine_gap": gap}
+            "seed_noise": seed_tables, "holdout_figure": figure, "cosine_gap": gap}
 
 
 def _allocation(measured, out: Path, options: FitOptions):  # noqa: ANN001, ANN202

@@ -13,6 +13,7 @@ from scalecmp.report.build import (
     HOLDOUT_TITLE,
     OPTIMAL_TITLE,
     REPORT_NEEDS_INTERVALS,
+    SEED_TITLE,
     Precomputed,
     ReportOptions,
     Section,
@@ -21,6 +22,7 @@ from scalecmp.report.build import (
     cosine_section,
     holdout_section,
     optimal_section,
+    seed_section,
     write_report,
 )
 
@@ -32,11 +34,13 @@ __all__ = [
     "Precomputed",
     "REPORT_NEEDS_INTERVALS",
     "ReportOptions",
+    "SEED_TITLE",
     "Section",
     "build_sections",
     "check_report_options",
     "cosine_section",
     "holdout_section",
     "optimal_section",
+    "seed_section",
     "write_report",
 ]

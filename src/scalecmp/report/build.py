@@ -68,7 +68,8 @@ from scalecmp.report.tables import (
 from scalecmp.validate import check_flag, check_positive, check_series_by
 
 __all__ = ["Precomputed", "ReportOptions", "Section", "build_sections", "check_report_options",
-           "cosine_section", "holdout_section", "optimal_section", "write_report"]
+           "cosine_section", "holdout_section", "optimal_section", "seed_section",
+           "write_report"]
 
 
 @dataclass
@@ -154,6 +155,35 @@ COSINE_TITLE = "Cosine check: constant LR + cooldown against cosine"
 
 
 OPTIMAL_TITLE = "Compute-optimal samples seen: D_opt(C)"
+SEED_TITLE = "Seed noise: how much of each interval a second training seed explains"
+
+
+def seed_section(tables: Sequence[tuple[pd.DataFrame, bool]], *, level: float,
+                 note: str = "", title: str = SEED_TITLE) -> Section:
+    """:func:`scalecmp.seeds.seed_share` tables (each with whether it is relative: losses)
+    as one table: per series the seed noise ``sigma``, the median width of the held-out
+    check's intervals, the width seed noise alone needs (``2 z sigma``) and its share."""
+    sec = Section(title=title)
+    lev = f"{level:.0%}"
+    rows = []
+    for table, relative in tables:
+        unit = "%" if relative else " pp"
+        for r in table.to_dict("records"):
+            lab = " / ".join(str(r[k]) for k in ("task", "metric", "procedure"))
+            rows.append([lab, int(r["n_pairs"]), f"{100 * r['sigma_scaled']:.2f}{unit}",
+                         Num(100 * r["median_width"], decimals=1),
+                         Num(100 * r["seed_width"], decimals=1), Pct(r["share"])])
+    sec.tables.append(Table(
+        caption=f"Training-seed noise per series: sigma = sqrt(mean(d^2) / 2) over the cells "
+        f"measured under two seeds (d: their difference), in pp (losses: % of the loss); "
+        f"the median width of the held-out check's {lev} prediction intervals; the width "
+        f"seed noise alone needs (2 z sigma) and its share of that median",
+        header=["series", "cells", "sigma", f"median {lev} width", "seed width", "share"],
+        rows=rows,
+    ))
+    if note:
+        sec.notes.append(note)
+    return sec
 
 
 def optimal_section(result: Any, png: bytes | None, *, metric: str,
@@ -453,6 +483,8 @@ class Precomputed:
     comparisons: Mapping[tuple, Any] = field(default_factory=dict)
     #: sections appended after the series (the demo's compute-optimal allocation)
     more_sections: tuple[Section, ...] = ()
+    #: sections right after the checks (the demo's seed noise)
+    lead_sections: tuple[Section, ...] = ()
 
 
 def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
@@ -518,6 +550,7 @@ def build_sections(
         frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, report=report,
         options=options))]
     sections += [holdout_section(check, title) for title, check in ready.more_holdouts]
+    sections += list(ready.lead_sections)
     if ready.cosine_gap is not None:
         sections.append(cosine_section(ready.cosine_gap, maximize=maximize))
     parts = frame.groupby(series_l, sort=True) if series_l else [((), frame)]
