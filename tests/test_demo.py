@@ -29,17 +29,22 @@ def test_demo_spec_meets_the_brief():
     assert set(spec.procedures) == {"clip", "mammut"}
     assert len(spec.sizes) >= 2 and len(spec.samples_seen) >= 4
     # the study's design: constant LR + cooldown branches measured, one cosine run per
-    # (procedure, size) at the largest scale as the check
+    # procedure for the largest size at the largest scale as the check
     assert spec.schedules == ("const", "cooldown") and spec.cosine_check
     cells = expand_cells(spec)
     cosine = [c for c in cells if c.schedule == "cosine"]
-    assert len(cosine) == len(spec.procedures) * len(spec.sizes)
+    assert [(c.procedure, c.size) for c in cosine] == [(p, spec.sizes[-1])
+                                                       for p in spec.procedures]
     assert {c.samples_seen for c in cosine} == {max(spec.samples_seen)}
+    # the seed check: the largest size's constant-LR runs with the next seed
+    seed = demo.seed_check_spec(spec)
+    assert seed.seed == spec.seed + 1 and seed.sizes == (spec.sizes[-1],)
+    assert {c.schedule for c in expand_cells(seed)} == {"const"}
     assert spec.train.workers == "auto"  # a process per core: 2 on the 2-core target
     tiny = parse_spec(demo.demo_spec(tiny=True))
     assert len(tiny.sizes) == 2 and len(tiny.samples_seen) == 3
     assert tiny.train.workers == 1 and tiny.cosine_check
-    assert len(expand_cells(tiny)) == 2 * 2 * (3 * len(tiny.schedules) + 1)
+    assert len(expand_cells(tiny)) == 2 * (2 * 3 * len(tiny.schedules) + 1)
 
 
 def _demo_table(jump: float = 1.0) -> pd.DataFrame:
@@ -216,7 +221,7 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     pd.testing.assert_frame_equal(_values(pd.read_parquet(again["table"])), _values(table))
     check = again["holdout"]
     assert check.summary_lines()[0].startswith("Held-out check ")
-    assert set(again["cosine_gap"]["model"]) == {"xxs", "xs"}
+    assert set(again["cosine_gap"]["model"]) == {"xs"}  # cosine_check: [xs]
     page = again["report"].read_text()
     assert _h2(page)[0] == "Validated prediction: held-out check"
     assert ("Held-out check passed" in page) == check.passed

@@ -6,8 +6,8 @@ when the examples folder is not next to the package) run through the ordinary gr
 (:func:`scalecmp.experiments.grid.run_grid`, two worker processes on a 2-core CPU), so
 ``runs/demo`` has the layout of any ``scalecmp grid run --out DIR``. It keeps the study's
 measurement design: constant-LR runs with cooldown branches are the measurements, and one
-cosine run per (procedure, size) at the largest scale (``cosine_check``) checks that they
-trace the frontier a cosine run reaches.
+cosine run per procedure for the largest size at the largest scale (``cosine_check``)
+checks that they trace the frontier a cosine run reaches.
 
 After the grid (:func:`analyse`): the held-out check (:func:`holdout`: laws fitted below
 1/HOLDOUT_FACTOR of each procedure's largest compute predict the frontier runs above;
@@ -43,7 +43,7 @@ __all__ = ["DEMO_SPEC", "LOSS_METRICS", "MAIN_SERIES", "TINY_OVERRIDES", "REPORT
 #: the built-in demo grid (identical to examples/demo_grid.yaml; a test checks it)
 DEMO_SPEC = """\
 # The `make demo` grid: CLIP vs MaMMUT on the synthetic world, sized for a 2-core CPU (one
-# worker process per core, about 5 CPU-minutes of training and evaluation). Calibrated so that
+# worker process per core, about 8 CPU-minutes of training and evaluation). Calibrated so that
 # the measurements leave chance and fall along power laws within that budget: a world of
 # 3 shapes x 6 colours (18 zero-shot classes, chance error 0.944), one object per scene,
 # clean captions; the two fastest sizes (the larger ones cost 3-8x more per sample and were
@@ -54,15 +54,16 @@ DEMO_SPEC = """\
 # + the image embedding, a per-patch pixel decoder) trained on 256 images for 100 epochs,
 # scored on 128.
 # Measurements: one constant-LR run per (procedure, size) with a checkpoint at every
-# samples-seen target, plus a cooldown branch to each target (the last 20%); the check: one
-# cosine run per (procedure, size) to the largest target (cosine_check).
+# samples-seen target, plus a cooldown branch to each target (the last 20%); the checks: one
+# cosine run per procedure for the largest size to the largest target (cosine_check), and
+# (added by `scalecmp demo`) that size's constant-LR runs again with the next seed.
 name: demo
 procedures: [clip, mammut]
 sizes: [xxs, xs]
 samples_seen: [12288, 16384, 24576, 32768, 49152, 65536]
 lr: 0.003
 schedules: [const, cooldown]
-cosine_check: true
+cosine_check: [xs]
 cooldown_fraction: 0.2
 batch_size: 128
 warmup: 8
