@@ -40,6 +40,9 @@ def test_demo_spec_meets_the_brief():
     seed = demo.seed_check_spec(spec)
     assert seed.seed == spec.seed + 1 and seed.sizes == (spec.sizes[-1],)
     assert {c.schedule for c in expand_cells(seed)} == {"const"}
+    mixed = parse_spec({**yaml.safe_load(demo.DEMO_SPEC), "sizes": ["m8", "xs", "s"],
+                        "cosine_check": True})
+    assert demo.seed_check_spec(mixed).sizes == ("m8",)  # by compute, not by position
     assert spec.train.workers == "auto"  # a process per core: 2 on the 2-core target
     tiny = parse_spec(demo.demo_spec(tiny=True))
     assert len(tiny.sizes) == 2 and len(tiny.samples_seen) == 3

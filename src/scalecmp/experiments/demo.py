@@ -338,13 +338,18 @@ SEED_CHECK_DIR = "seed-check"
 
 
 def seed_check_spec(spec: Any) -> Any:
-    """The seed check of a demo grid: the constant-LR run of its last (largest) size, for
-    every procedure, with seed + 1, measured at every samples-seen target (the cells whose
-    two seeds measure the training-seed noise: :mod:`scalecmp.seeds`)."""
+    """The seed check of a demo grid: the constant-LR run of its largest size (by the size
+    ladder's compute order), for every procedure, with seed + 1, measured at every
+    samples-seen target (the cells whose two seeds measure the training-seed noise:
+    :mod:`scalecmp.seeds`)."""
     import dataclasses
 
+    from scalecmp.experiments.registry import CPU_SIZES, SIZE_LADDER
+
+    order = [*CPU_SIZES, *(s for s in SIZE_LADDER if s not in CPU_SIZES)]
+    largest = max(spec.sizes, key=lambda s: order.index(s) if s in order else -1)
     return dataclasses.replace(spec, name=f"{spec.name}-seed-check", seed=spec.seed + 1,
-                               sizes=(spec.sizes[-1],), schedules=("const",),
+                               sizes=(largest,), schedules=("const",),
                                cosine_check=False, cosine_sizes=())
 
 
