@@ -32,13 +32,17 @@ ADE20K release (``load_segmentation_task``)::
     <root>/annotations/{training,validation}/<stem>.png   # 0 = other/ignore, 1..K = classes
     <root>/objectInfo150.{txt,csv}              # optional: class names (last column "Name")
 
-Metrics (all higher is better, fractions in [0, 1]):
+Metrics (higher is better, fractions in [0, 1], but for the one loss):
 
 * ``acc1`` / ``acc5``: share of images whose true class is among the 1 / 5 best-scored
   classes (``acc5`` is NaN when the dataset has fewer than 5 classes, clip_benchmark's rule);
 * ``mean_per_class_recall``: balanced accuracy, the mean over classes present of the share of
   their images classified correctly (top-1);
-* ``mean_average_precision``: instead of the three above, for multi-label datasets;
+* ``cross_entropy`` (single-label sets; nats, lower is better): the smooth counterpart of
+  ``acc1``, the cross-entropy of the true class at the temperature that fits the set best,
+  computed from clip_benchmark's own logits
+  (:func:`scalecmp.experiments.evaluate.calibrated_cross_entropy`);
+* ``mean_average_precision``: instead of the four above, for multi-label datasets;
 * ``image_retrieval_recall@k``: share of captions whose image is among the k images most
   similar to the caption (text -> image);
 * ``text_retrieval_recall@k``: share of images with at least one of their captions among
@@ -79,7 +83,12 @@ from scalecmp.experiments.datasets import (
     SegmentationDataset,
     _seg_pairs,
 )
-from scalecmp.experiments.evaluate import _device, _eval_mode, to_clip_benchmark_json
+from scalecmp.experiments.evaluate import (
+    _device,
+    _eval_mode,
+    calibrated_cross_entropy,
+    to_clip_benchmark_json,
+)
 from scalecmp.experiments.synthetic import SegmentationTask
 
 __all__ = [
@@ -243,19 +252,32 @@ def _accuracy_is_broken(accuracy: Callable[..., list[float]]) -> bool:
 
 
 @contextlib.contextmanager
-def _clip_benchmark_patched() -> Iterator[None]:
-    """While inside: clip_benchmark's metric loops without tqdm bars and, where the installed
-    ``accuracy`` fails under this NumPy, :func:`_accuracy` in its place. Restored after."""
+def _clip_benchmark_patched() -> Iterator[dict[str, torch.Tensor]]:
+    """While inside: clip_benchmark's metric loops without tqdm bars, where the installed
+    ``accuracy`` fails under this NumPy :func:`_accuracy` in its place, and its
+    classification logits and targets recorded in the yielded dict (for the smooth
+    ``cross_entropy``). Restored after."""
     from clip_benchmark.metrics import zeroshot_classification as zc
     from clip_benchmark.metrics import zeroshot_retrieval as zr
 
-    saved = [(m, "tqdm", m.tqdm) for m in (zc, zr)] + [(zc, "accuracy", zc.accuracy)]
+    saved = [(m, "tqdm", m.tqdm) for m in (zc, zr)] + [(zc, "accuracy", zc.accuracy),
+                                                       (zc, "run_classification",
+                                                        zc.run_classification)]
     try:
         for m, _, bar in saved[:2]:
             m.tqdm = functools.partial(bar, disable=True)
         if _accuracy_is_broken(zc.accuracy):
             zc.accuracy = _accuracy
-        yield
+        run = zc.run_classification
+        captured: dict[str, torch.Tensor] = {}
+
+        def recording(*args: Any, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            logits, target = run(*args, **kwargs)
+            captured["logits"], captured["target"] = logits, target
+            return logits, target
+
+        zc.run_classification = recording
+        yield captured
     finally:
         for m, attr, value in saved:
             setattr(m, attr, value)
@@ -280,19 +302,31 @@ def _build_loader(dataset: BenchmarkDataset, transform: GridImageTransform, batc
     return _CappedLoader(loader, dataset.max_samples)
 
 
+#: clip_benchmark's classification logits are ``100 * cos`` (its ``run_classification``)
+CLIP_BENCHMARK_LOGIT_SCALE = 100.0
+#: metrics scalecmp adds to clip_benchmark's (left out of its JSON record)
+SCALECMP_METRICS = ("cross_entropy",)
+
+
 def _run_metrics(model: nn.Module, tok: Tokenizer, dataset: BenchmarkDataset,
                  loader: _CappedLoader, amp: bool) -> dict[str, float]:
     from clip_benchmark.metrics import zeroshot_classification, zeroshot_retrieval
 
     device = _device(model)
     cuda = torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
-    with cuda, _eval_mode(model), _clip_benchmark_patched(), warnings.catch_warnings():
+    with cuda, _eval_mode(model), _clip_benchmark_patched() as captured, \
+            warnings.catch_warnings():
         # sklearn's balanced accuracy warns when a class is predicted but absent (harmless)
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         if dataset.task == "zeroshot_classification":
             ds = loader.dataset
-            return zeroshot_classification.evaluate(
+            metrics = zeroshot_classification.evaluate(
                 model, loader, tok, ds.classes, ds.templates, device=device.type, amp=amp)
+            target = captured.get("target")
+            if target is not None and target.dim() == 1:  # single-label: the smooth loss
+                cosines = captured["logits"].float().cpu() / CLIP_BENCHMARK_LOGIT_SCALE
+                metrics["cross_entropy"] = calibrated_cross_entropy(cosines, target.cpu())
+            return metrics
         return zeroshot_retrieval.evaluate(model, loader, tok, device=device.type, amp=amp,
                                            recall_k_list=list(dataset.recall_k))
 
@@ -351,8 +385,9 @@ def evaluate_benchmark(
             raise
         raise error from exc
     metrics = {k: float(v) for k, v in metrics.items()}
-    if output is not None:
-        record = clip_benchmark_record(dataset, metrics, model_name=_model_name(model, model_name),
+    if output is not None:  # the CLI's record: its metrics only (not the smooth loss)
+        theirs = {k: v for k, v in metrics.items() if k not in SCALECMP_METRICS}
+        record = clip_benchmark_record(dataset, theirs, model_name=_model_name(model, model_name),
                                        pretrained=pretrained)
         _write_json(Path(output), record)
     return metrics
