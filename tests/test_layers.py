@@ -23,7 +23,8 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("scalecmp.errors", "scalecmp.validate", "scalecmp.format", "scalecmp.intervals")),
     (1, ("scalecmp.files", "scalecmp.io")),
     (2, ("scalecmp.engine",)),
-    (3, ("scalecmp.compare", "scalecmp.optimal", "scalecmp.holdout", "scalecmp.acquire")),
+    (3, ("scalecmp.compare", "scalecmp.optimal", "scalecmp.holdout", "scalecmp.acquire",
+         "scalecmp.seeds")),
     (4, ("scalecmp.plots",)),
     (5, ("scalecmp.report",)),
     (6, ("scalecmp.experiments",)),
@@ -161,7 +162,7 @@ def test_importing_loads_no_torch(what):
 def test_analysis_modules_load_no_figure_or_report_code():
     """The analysis never loads the figures, the reports, or matplotlib."""
     analysis = ("scalecmp.engine", "scalecmp.compare", "scalecmp.optimal", "scalecmp.holdout",
-                "scalecmp.acquire", "scalecmp.format", "scalecmp.intervals")
+                "scalecmp.acquire", "scalecmp.seeds", "scalecmp.format", "scalecmp.intervals")
     code = (
         "import sys\n"
         f"for m in {analysis!r}:\n"

@@ -412,6 +412,6 @@ def test_cli_with_a_grid_spec_writes_complete_specs(tmp_path):
                        "--candidates", spec, "--law", "power_floor", "--n-bootstrap", "200")
     assert code == 2
     one_error(err, "no measured GFLOPs per sample for clip size 's'")
-    assert ladder_name("xs+1") == "s" and ladder_name("xl+1") == "xl+1"
+    assert ladder_name("xs+1") == "s8" and ladder_name("xl+1") == "xl+1"  # compute order
     assert ladder_name("vit-s-16+1") == "vit-b-16" and ladder_name("ViT-H-14+1") == \
         "ViT-H-14+1"
