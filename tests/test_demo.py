@@ -230,8 +230,10 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert ("Held-out check passed" in page) == check.passed
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
-def test_example_specs_are_valid(path):
+@pytest.mark.parametrize("path", sorted([*(ROOT / "examples").glob("*.yaml"),
+                                         *(ROOT / "benchmarks" / "worlds").glob("*.yaml")]),
+                         ids=lambda p: p.name)
+def test_example_specs_are_valid(path):  # and the worlds BENCHMARKS 7c screened
     from scalecmp.experiments.grid import load_spec
 
     spec = load_spec(path)
