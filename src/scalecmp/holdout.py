@@ -182,11 +182,6 @@ class HoldoutResult:
         scale, unit = self._units()
         return f"{v * scale:.1f}{unit}" if scale != 1.0 else f"{v:.3g}"
 
-    @property
-    def error_name(self) -> str:
-        """What ``abs_error`` measures, in words."""
-        return "relative error" if self.relative else "error"
-
     def where(self) -> str:
         """``fitted below 100 GFLOPs``, or with one threshold per group, ``fitted below 1/4
         of each group's largest compute (clip: 100 GFLOPs, ...)``."""

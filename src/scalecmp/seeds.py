@@ -67,14 +67,12 @@ def seed_share(noise: pd.DataFrame, runs: pd.DataFrame, *, level: float = 0.95,
     z = NormalDist().inv_cdf(0.5 + level / 2.0)
     series = list(series)
     runs = runs.assign(_w=(runs["hi"] - runs["lo"]) / (runs["measured"] if relative else 1.0))
-    width = runs.groupby(series, sort=True)["_w"].median().rename("median_width").reset_index()
-    out = noise.merge(width, on=series, how="left")
-    out["sigma_scaled"] = out["sigma"]
-    if relative:  # the loss's own scale: sigma over the typical measured value
-        scale = runs.groupby(series, sort=True)["measured"].median().rename("_m").reset_index()
-        out = out.merge(scale, on=series, how="left")
-        out["sigma_scaled"] = out["sigma"] / out["_m"]
-        out = out.drop(columns="_m")
+    per = runs.groupby(series, sort=True).agg(median_width=("_w", "median"),
+                                               _m=("measured", "median")).reset_index()
+    out = noise.merge(per, on=series, how="left")
+    # the loss's own scale for relative errors: sigma over the typical measured value
+    out["sigma_scaled"] = out["sigma"] / out["_m"] if relative else out["sigma"]
+    out = out.drop(columns="_m")
     out["seed_width"] = 2.0 * z * out["sigma_scaled"]
     out["share"] = out["seed_width"] / out["median_width"]
     return out

@@ -40,9 +40,12 @@ from functools import cached_property
 import numpy as np
 
 from scalecmp.experiments.synthetic import (
+    _CLS_OFFSET,
+    _SEG_TEST_OFFSET,
+    _SEG_TRAIN_OFFSET,
+    _SPLITS,
     ClassificationTask,
     RetrievalTask,
-    SceneBatch,
     SegmentationTask,
     SyntheticWorld,
     WorldConfig,
@@ -58,10 +61,7 @@ __all__ = ["ConceptWorld", "concept_frequencies", "concept_names", "make_world"]
 _GLYPH = 4  # glyphs are _GLYPH x _GLYPH cells
 _CONSONANTS = "bdfgklmnprstvz"
 _VOWELS = "aeiou"
-_SPLIT_EVAL = 2
-_CLS_OFFSET = 1 << 42
-_SEG_TRAIN_OFFSET = 1 << 40
-_SEG_TEST_OFFSET = 1 << 41
+_SPLIT_EVAL = _SPLITS["eval"]
 _GLYPH_NAMESPACE = 7
 
 _TEMPLATES = (
@@ -175,25 +175,10 @@ class ConceptWorld(SyntheticWorld):
 
     # -- internals --------------------------------------------------------------------
 
-    def _make(self, namespace: int, idx: np.ndarray, caption_noise: float) -> SceneBatch:
-        scenes = self._scenes(_sample_keys(self._seed_key, namespace, idx))
-        images, labels = self._render(scenes)
-        captions = [self._caption(scenes, i, False) for i in range(idx.size)]
-        noisy = scenes.noise_u < caption_noise
-        if noisy.any():
-            where = np.nonzero(noisy)[0]
-            partners = self._scenes(_sample_keys(self._seed_key, 3, scenes.partner[where]))
-            for k, i in enumerate(where):
-                captions[i] = self._caption(partners, k, False)
-        return SceneBatch(
-            images=images, captions=captions, labels=labels, indices=idx, noisy=noisy,
-            shapes=scenes.shapes, colours=scenes.colours, sizes=scenes.sizes,
-            positions=scenes.positions, n_objects=scenes.n_objects,
-        )
-
     def _caption(self, sc: _Scenes, i: int, detailed: bool) -> str:
-        """Every object as "a [size] colour concept" (``detailed``: always with its size),
-        joined; ``shapes`` hold concept ids here."""
+        """Every glyph's concept left to right, the first in a random template ("a photo of
+        a beba"), the others as "a kifo", with a random joint (``detailed``: "a beba and a
+        kifo", for retrieval galleries); ``shapes`` hold concept ids here."""
         u = sc.style[i]
         parts = []
         for j in range(int(sc.n_objects[i])):
@@ -256,30 +241,21 @@ class ConceptWorld(SyntheticWorld):
         slot = np.zeros((b, s, s), dtype=np.uint8)
         labels = np.zeros((b, s, s), dtype=np.uint8)
         g = self.config.n_shapes
+        boxes = self._slot_boxes()
         for j in range(m):
             k = concepts[:, j]
-            for q, (left, top, cell) in enumerate(self._slot_boxes()):
+            for q, (left, top, cell) in enumerate(boxes):
                 sel = np.nonzero((slots[:, j] == q) & (k >= 0))[0]
                 if not sel.size:
                     continue
                 pix = np.repeat(np.repeat(self.glyphs[k[sel]], cell, axis=1), cell, axis=2)
-                box = (slice(None), slice(top, top + cell * _GLYPH),
-                       slice(left, left + cell * _GLYPH))
-                sub = slot[sel][box]
-                slot[sel[:, None, None], np.arange(top, top + cell * _GLYPH)[None, :, None],
-                     np.arange(left, left + cell * _GLYPH)[None, None, :]] = np.where(
-                         pix, np.uint8(j + 1), sub)
-                lab = labels[sel][box]
-                labels[sel[:, None, None], np.arange(top, top + cell * _GLYPH)[None, :, None],
-                       np.arange(left, left + cell * _GLYPH)[None, None, :]] = np.where(
-                           pix, (1 + k[sel] % g).astype(np.uint8)[:, None, None], lab)
-        palette = np.concatenate([sc.background[rows, None, :], sc.rgb[rows]], axis=1)
-        palette = np.rint(palette).astype(np.int16).reshape(-1, 3)
-        flat = slot.astype(np.int32) + np.int32(m + 1) * np.arange(b, dtype=np.int32)[:, None, None]
-        img = np.take(palette, flat, axis=0)
-        img += np.take(self._noise_bank, sc.bank[rows], axis=0)
-        np.clip(img, 0, 255, out=img)
-        return img.astype(np.uint8), labels
+                side = np.arange(cell * _GLYPH)
+                box = (sel[:, None, None], (top + side)[None, :, None],
+                       (left + side)[None, None, :])
+                slot[box] = np.where(pix, np.uint8(j + 1), slot[box])
+                group = (1 + k[sel] % g).astype(np.uint8)[:, None, None]
+                labels[box] = np.where(pix, group, labels[box])
+        return self._paint(sc, rows, slot), labels
 
 
 def make_world(config: WorldConfig | None = None) -> SyntheticWorld:

@@ -350,7 +350,7 @@ def seed_check_spec(spec: Any) -> Any:
     largest = max(spec.sizes, key=lambda s: order.index(s) if s in order else -1)
     return dataclasses.replace(spec, name=f"{spec.name}-seed-check", seed=spec.seed + 1,
                                sizes=(largest,), schedules=("const",),
-                               cosine_check=False, cosine_sizes=())
+                               cosine_sizes=())
 
 
 def _seed_tables(frame, losses, seeds, check, loss_check):  # noqa: ANN001, ANN202

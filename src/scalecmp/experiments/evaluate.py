@@ -40,10 +40,10 @@ from scalecmp.experiments.synthetic import (
 )
 
 __all__ = [
+    "calibrated_cross_entropy",
     "class_iou",
     "evaluate_checkpoint",
     "expected_hits_at_k",
-    "calibrated_cross_entropy",
     "retrieval",
     "segmentation_probe",
     "to_clip_benchmark_json",
@@ -177,12 +177,11 @@ def zero_shot_classification(
     per_class = torch.zeros(n_classes).index_add_(0, target, top1)
     counts = torch.bincount(target, minlength=n_classes).float()
     present = counts > 0
-    ce = calibrated_cross_entropy(logits, target)
     return {
         "acc1": float(top1.mean()),
         "acc5": float(top5.mean()),
         "mean_per_class_recall": float((per_class[present] / counts[present]).mean()),
-        "cross_entropy": float(ce),
+        "cross_entropy": calibrated_cross_entropy(logits, target),
     }
 
 

@@ -251,7 +251,6 @@ class GridSpec:
     lr_by_size: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     schedules: tuple[str, ...] = ("cosine",)
     cooldown_fraction: float = 0.2
-    cosine_check: bool = False
     #: the sizes that get the cosine check's run (all of ``sizes`` for ``cosine_check: true``)
     cosine_sizes: tuple[str, ...] = ()
     batch_size: int = 64
@@ -263,6 +262,12 @@ class GridSpec:
     cluster: ClusterSpec = field(default_factory=ClusterSpec)
     name: str = "grid"
     base_dir: Path = Path(".")
+
+    @property
+    def cosine_check(self) -> bool:
+        """Whether the grid adds the cosine check's runs (for the sizes of
+        ``cosine_sizes``)."""
+        return bool(self.cosine_sizes)
 
     def lrs_for(self, size: str) -> tuple[float, ...]:
         """Learning rates of ``size`` (a per-size ``lr`` mapping, else the shared ones)."""
@@ -491,7 +496,6 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
             raise _fail(where, f"cosine_check: size '{unknown[0]}' is not in sizes "
                         f"({', '.join(sizes)})")
         cosine_sizes = tuple(c for c in sizes if c in cosine_check)
-        cosine_check = True
     else:
         raise _fail(where, "'cosine_check' must be true, false or a list of sizes, got "
                     f"{cosine_check!r}")
@@ -583,7 +587,7 @@ def parse_spec(raw: Any, *, where: str = "spec", base_dir: str | Path = ".") -> 
     spec = GridSpec(
         procedures=procedures, sizes=sizes, samples_seen=samples, lrs=lrs,
         lr_by_size=lr_by_size,
-        schedules=schedules, cooldown_fraction=fraction, cosine_check=cosine_check,
+        schedules=schedules, cooldown_fraction=fraction,
         cosine_sizes=cosine_sizes, batch_size=batch, warmup=warmup,
         seed=seed, data=data, eval=ev, train=tr, cluster=_parse_cluster(where, raw.get("cluster")),
         name=str(raw.get("name", "grid")),

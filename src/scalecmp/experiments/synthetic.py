@@ -552,7 +552,7 @@ class SyntheticWorld:
         keys = _sample_keys(self._seed_key, _SPLITS["eval"], np.arange(n, dtype=np.int64))
         scenes = self._scenes(keys)
         images, _ = self._render(scenes)
-        captions = tuple(_scene_caption(scenes, i, detailed, self.config.caption_positions)
+        captions = tuple(self._caption(scenes, i, detailed)
                          for i in range(n))
         return RetrievalTask(images=images, captions=captions)
 
@@ -576,18 +576,22 @@ class SyntheticWorld:
 
     # -- internals ----------------------------------------------------------------
 
+    def _caption(self, sc: _Scenes, i: int, detailed: bool) -> str:
+        """The caption of scene ``i`` (:func:`_scene_caption`, with or without positions as
+        the config says); ``detailed``: every attribute, for retrieval galleries."""
+        return _scene_caption(sc, i, detailed, self.config.caption_positions)
+
     def _make(self, namespace: int, idx: np.ndarray, caption_noise: float) -> SceneBatch:
         scenes = self._scenes(_sample_keys(self._seed_key, namespace, idx))
         images, labels = self._render(scenes)
-        pos = self.config.caption_positions
-        captions = [_scene_caption(scenes, i, False, pos) for i in range(idx.size)]
+        captions = [self._caption(scenes, i, False) for i in range(idx.size)]
         noisy = scenes.noise_u < caption_noise
         if noisy.any():
             where = np.nonzero(noisy)[0]
             partner_keys = _sample_keys(self._seed_key, _NOISE_NAMESPACE, scenes.partner[where])
             partners = self._scenes(partner_keys)
             for k, i in enumerate(where):
-                captions[i] = _scene_caption(partners, k, False, pos)
+                captions[i] = self._caption(partners, k, False)
         return SceneBatch(
             images=images, captions=captions, labels=labels, indices=idx, noisy=noisy,
             shapes=scenes.shapes, colours=scenes.colours, sizes=scenes.sizes,
@@ -681,10 +685,16 @@ class SyntheticWorld:
                 hit = _SHAPE_FNS[shape](u, v)
                 slot[sel] = np.where(hit, np.uint8(j + 1), slot[sel])
                 labels[sel] = np.where(hit, np.uint8(shape + 1), labels[sel])
+        return self._paint(sc, rows, slot), labels
+
+    def _paint(self, sc: _Scenes, rows: slice, slot: np.ndarray) -> np.ndarray:
+        """uint8 images (B, S, S, 3) from ``slot`` (B, S, S): 0 the background's colour,
+        ``j + 1`` object ``j``'s, plus the scene's light gradient and pixel noise."""
+        b, m = sc.shapes[rows].shape
         palette = np.concatenate([sc.background[rows, None, :], sc.rgb[rows]], axis=1)
         palette = np.rint(palette).astype(np.int16).reshape(-1, 3)  # (B * (M + 1), 3)
         flat = slot.astype(np.int32) + np.int32(m + 1) * np.arange(b, dtype=np.int32)[:, None, None]
         img = np.take(palette, flat, axis=0)
         img += np.take(self._noise_bank, sc.bank[rows], axis=0)
         np.clip(img, 0, 255, out=img)
-        return img.astype(np.uint8), labels
+        return img.astype(np.uint8)

@@ -159,7 +159,7 @@ SEED_TITLE = "Seed noise: how much of each interval a second training seed expla
 
 
 def seed_section(tables: Sequence[tuple[pd.DataFrame, bool]], *, level: float,
-                 note: str = "", title: str = SEED_TITLE) -> Section:
+                 title: str = SEED_TITLE) -> Section:
     """:func:`scalecmp.seeds.seed_share` tables (each with whether it is relative: losses)
     as one table: per series the seed noise ``sigma``, the median width of the held-out
     check's intervals, the width seed noise alone needs (``2 z sigma``) and its share."""
@@ -181,8 +181,6 @@ def seed_section(tables: Sequence[tuple[pd.DataFrame, bool]], *, level: float,
         header=["series", "cells", "sigma", f"median {lev} width", "seed width", "share"],
         rows=rows,
     ))
-    if note:
-        sec.notes.append(note)
     return sec
 
 
@@ -225,7 +223,7 @@ def holdout_section(check: Any, title: str = HOLDOUT_TITLE) -> Section:
     sec.alert = not check.passed
     scale, unit = check._units()
     dec = 1 if scale != 1.0 else None
-    kind = "rel. error" if getattr(check, "relative", False) else "abs. error"
+    kind = "rel. error" if check.relative else "abs. error"
     err_head = f"mean {kind}{f' ({unit.strip()})' if unit else ''}"
     max_head = f"max {kind}{f' ({unit.strip()})' if unit else ''}"
     if check.n:
