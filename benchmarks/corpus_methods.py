@@ -25,15 +25,16 @@ def _nan(t: Task) -> Prediction:
 
 
 def scalecmp_method(**fields) -> Callable[[list[Task]], list[Prediction]]:
-    """``scalecmp.fit`` with ``fields`` over all tasks at once (grouped by task); bounded
-    tasks as accuracy with ``maximize``, the others as lower-is-better."""
+    """``scalecmp.fit`` with ``fields``, one call per experiment (the tasks of one kind
+    and cut, grouped by task: the series a user fits together, which ``pooling`` pools);
+    bounded tasks as accuracy with ``maximize``, the others as lower-is-better."""
 
     def run(task_list: list[Task]) -> list[Prediction]:
         out: dict[str, Prediction] = {}
-        for bounded in (False, True):
-            sub = [t for t in task_list if t.bounded == bounded]
-            if not sub:
-                continue
+        calls = sorted({(t.bounded, t.kind, f"{t.cut:.4g}") for t in task_list})
+        for bounded, kind, cut in calls:
+            sub = [t for t in task_list
+                   if (t.bounded, t.kind, f"{t.cut:.4g}") == (bounded, kind, cut)]
             frame = pd.concat([
                 pd.DataFrame({"task": t.key, "x": t.x_train,
                               "y": (1.0 - t.y_train) if bounded else t.y_train})
@@ -220,6 +221,8 @@ CANDIDATES: dict[str, dict] = {
     "auto_bins1": {"frontier_bins": 1.0},
     "auto_bins2": {"frontier_bins": 2.0},
     "auto_bins4": {"frontier_bins": 4.0},
+    # the series of one experiment pooled (issue 17, item 3)
+    "auto_pooled": {"pooling": "series"},
 }
 
 
@@ -236,6 +239,8 @@ SPARSE_CANDIDATES: dict[str, dict] = {
     "auto_unbent": {"candidates": _with(recipe={"min_points": None}, power={"tier": 1})},
     # the recipe through 4 points beside both unbent laws
     "auto_recipe4_power": {"candidates": _with(power={"tier": 1})},
+    # today's pool, the series of a family pooled (issue 17, item 3)
+    "auto_pooled": {"pooling": "series"},
 }
 
 

@@ -113,6 +113,15 @@ MinSlopeOpt = Annotated[
         "this share per decade (relative to the data's own bend; 0: off).",
     ),
 ]
+PoolingOpt = Annotated[
+    str,
+    typer.Option(
+        "--pooling",
+        help="none, or series: the groups of the command inform each other (an "
+        "empirical-Bayes prior on the slope at the data's edge and its shrink beyond, "
+        "learnt from the other groups; needs >= 3 groups).",
+    ),
+]
 WeightingOpt = Annotated[
     str, typer.Option("--weighting", help="Point weights: compute (rise with log x) or none.")
 ]

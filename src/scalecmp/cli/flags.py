@@ -33,6 +33,7 @@ PARAM_FLAGS: dict[str, str] = {
     "loss": "--loss",
     "delta": "--huber-delta",
     "min_slope_ratio": "--min-slope-ratio",
+    "pooling": "--pooling",
     "weighting": "--weighting",
     "bootstrap": "--bootstrap",
     "n_bootstrap": "--n-bootstrap",

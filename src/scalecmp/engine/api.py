@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.engine.options import FitOptions, fit_options
+from scalecmp.engine.pooling import MIN_SERIES
 from scalecmp.engine.results import FitResult, GroupFit, jsonable
-from scalecmp.engine.series import fit_series
+from scalecmp.engine.series import fit_series, series_pools
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
@@ -78,27 +79,46 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
             raise UsageError("predict_at: a two-input law predicts at (N, D) pairs: give "
                              "`predict_at2` with one D per N")
         at = [v for pair in zip(at, at2, strict=True) for v in pair]
+    grouped = list(data.groupby(by, sort=True, dropna=False)) if by else [((), data)]
+    keys = [key if isinstance(key, tuple) else (key,) for key, _ in grouped]
+    key_dicts = [{b: jsonable(k) for b, k in zip(by, key, strict=True)} for key in keys]
+    labels = [f"group {group_label(k)}" if by else "" for k in key_dicts]
+    total = len(grouped)
+    pools: list = [None] * total
+    pooled = options.pooling != "none" and total >= MIN_SERIES
+    steps = 2 * total if pooled else total
+
+    def fit_one(i: int, pool: Any, warn: bool) -> Any:
+        rows = grouped[i][1]
+        try:
+            return fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
+                              None if x2 is None else rows[x2], options=options,
+                              maximize=maximize, label=labels[i], pool=pool, warn=warn)
+        except np.linalg.LinAlgError:
+            return DataError("the points are degenerate for this law (a singular system: "
+                             "inputs collinear or constant)")
+        except DataError as exc:
+            return exc
+
+    if pooled:  # first pass: every series alone, quietly; then the priors they give
+        first = []
+        for i in range(total):
+            if progress is not None and i:
+                progress(i, steps)
+            first.append(fit_one(i, None, warn=False))
+        pools = series_pools(first)
     groups: list[GroupFit] = []
     skipped: list[dict] = []
-    grouped = data.groupby(by, sort=True, dropna=False) if by else [((), data)]
-    total = grouped.ngroups if by else 1
-    for done, (key, rows) in enumerate(grouped, start=1):
+    for i, (_, rows) in enumerate(grouped):
+        done = i + 1 + (total if pooled else 0)
         if progress is not None and done > 1:
-            progress(done - 1, total)
-        key = key if isinstance(key, tuple) else (key,)
-        key_dict = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
+            progress(done - 1, steps)
+        key_dict, label = key_dicts[i], labels[i]
         # every warning and error of a group names it (on stderr, away from its table)
-        label = f"group {group_label(key_dict)}" if by else ""
         where_txt = f"{label}: " if label else ""
-        try:
-            try:
-                series = fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
-                                    None if x2 is None else rows[x2], options=options,
-                                    maximize=maximize, label=label)
-            except np.linalg.LinAlgError:
-                raise DataError("the points are degenerate for this law (a singular system: "
-                                "inputs collinear or constant)") from None
-        except DataError as exc:
+        series = fit_one(i, pools[i], warn=True)
+        if isinstance(series, DataError):
+            exc = series
             if not maximize and looks_higher_is_better(rows[x], rows[y]):
                 exc = DataError(f"{exc} ({MAXIMIZE_HINT})")
             if not by or not options.is_auto:
@@ -117,10 +137,11 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
                 frontier_mask=series.frontier_mask,
                 err=series.err,
                 predictions_at=tuple(at),
+                pooled_prior=pools[i],
             )
         )
     if progress is not None:
-        progress(total, total)
+        progress(steps, steps)
     if not groups:
         reasons = join_some([f"{group_label(s['key'])}: {s['reason']}" for s in skipped],
                             "groups")

@@ -28,6 +28,7 @@ from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import BatchResult, minimize_batch, objective, residuals
 from scalecmp.engine.options import WEIGHTINGS, Candidate, FitOptions
+from scalecmp.engine.pooling import PooledPrior
 from scalecmp.engine.priors import Priors, augment
 from scalecmp.engine.recipes import STUDY_SCALE, fit_exact, study_starts
 from scalecmp.errors import UsageError
@@ -86,8 +87,8 @@ class Solver:
     delta: float
 
     def problem(self, xn: np.ndarray, ef: np.ndarray, xc: np.ndarray) -> Problem:
-        f, f_jac, m = augment(self.law, xn, self.priors)
         w = point_weights(xc, self.weighting)
+        f, f_jac, m = augment(self.law, xn, self.priors, float(np.mean(w)))
         y = np.r_[ef, np.ones(m)]
         w = np.r_[w, np.full(m, float(np.mean(w)))]
         return Problem(f, f_jac, y, w, *self.law.bounds(xn, ef))
@@ -174,11 +175,14 @@ class CandidateFit:
 
 
 def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarray, *,
-                  options: FitOptions, maximize: bool, y_scale: float = 1.0) -> CandidateFit:
+                  options: FitOptions, maximize: bool, y_scale: float = 1.0,
+                  pool: PooledPrior | None = None) -> CandidateFit:
     """Point fit and backtests of one candidate on the frontier ``(xf, ef)`` (no bootstrap
     yet). ``ef`` are errors divided by ``y_scale`` (of order 1: every bound, start grid and
     tolerance is stated for such errors), so the fit is the same whatever the metric's
-    unit; parameters are reported in the original unit."""
+    unit; parameters are reported in the original unit. ``pool``: the series' prior from
+    the other series of its command (:mod:`scalecmp.engine.pooling`), applied to
+    candidates that take priors."""
     law = get_law(spec.law)
     use_priors = spec.priors
     solver = Solver(
@@ -189,6 +193,7 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
         priors=Priors(
             min_slope_ratio=options.min_slope_ratio if use_priors else 0.0,
             max_error=1.0 if (use_priors and options.range_prior and maximize) else None,
+            pool=pool if use_priors and law.n_inputs == 1 else None,
         ),
         delta=options.delta,
     )

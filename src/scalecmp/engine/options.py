@@ -24,6 +24,7 @@ from scalecmp.engine.bootstrap import BOOTSTRAPS
 from scalecmp.engine.frontier import DEFAULT_BINS, FRONTIERS, STUDY_BINS, check_bins
 from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
+from scalecmp.engine.pooling import POOLINGS
 from scalecmp.errors import UsageError
 from scalecmp.validate import check_level, check_n_bootstrap, check_seed
 
@@ -176,6 +177,9 @@ class FitOptions:
         0: off).
     range_prior : with ``maximize``, penalise error > 1 inside the data.
     extrapolation_error : add the backtested extrapolation error beyond the fitted range.
+    pooling : ``none`` or ``series``: the series of one call inform each other, an
+        empirical-Bayes prior on the slope at the data's edge and its shrink beyond,
+        learnt from the other series (:mod:`scalecmp.engine.pooling`; needs >= 3 series).
     candidates : the candidates of ``law="auto"``.
     mixture : how ``auto`` weighs them: ``inverse_mse``, ``stacking``, ``best``,
         ``uniform``.
@@ -200,6 +204,7 @@ class FitOptions:
     min_slope_ratio: float = 0.75
     range_prior: bool = True
     extrapolation_error: bool = True
+    pooling: str = "none"
     candidates: tuple[Candidate, ...] = AUTO_CANDIDATES
     mixture: str = "inverse_mse"
     starts: str = "grid"
@@ -220,6 +225,7 @@ class FitOptions:
         "delta": _check_delta,
         "min_slope_ratio": _check_slope,
         "mixture": _one_of(MIXTURES, "mixture"),
+        "pooling": _one_of(POOLINGS, "pooling"),
         "starts": _check_starts,
         "n_starts": _check_n_starts,
     }

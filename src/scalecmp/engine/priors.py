@@ -35,10 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from scalecmp.engine.laws import Law
+from scalecmp.engine.pooling import H as _H
+from scalecmp.engine.pooling import PooledPrior, edge_points, edge_summaries
 
 __all__ = ["Priors", "augment"]
 
-_H = 10.0**0.1  # half-width of the finite difference of the local slope (0.1 decade)
 
 
 @dataclass(frozen=True)
@@ -50,16 +51,19 @@ class Priors:
     ``max_error``: upper bound of the error inside the data (``None``: no range prior).
     ``strength``: ``lam``, log-units to residual scale (10: a 10% violation costs like a
     residual of 1, i.e. a very bad point).
+    ``pool``: the series' prior from the other series of its command
+    (:mod:`scalecmp.engine.pooling`; ``None``: no pooling).
     """
 
     min_slope_ratio: float = 0.0
     horizon: float = 1.0
     max_error: float | None = None
     strength: float = 10.0
+    pool: PooledPrior | None = None
 
     @property
     def active(self) -> bool:
-        return self.min_slope_ratio > 0 or self.max_error is not None
+        return self.min_slope_ratio > 0 or self.max_error is not None or self.pool is not None
 
 
 def _logf_and_grad(law: Law, xn: np.ndarray, theta: np.ndarray):  # noqa: ANN202
@@ -69,9 +73,11 @@ def _logf_and_grad(law: Law, xn: np.ndarray, theta: np.ndarray):  # noqa: ANN202
 
 
 def augment(
-    law: Law, xn: np.ndarray, priors: Priors
+    law: Law, xn: np.ndarray, priors: Priors, pseudo_weight: float = 1.0
 ) -> tuple[Callable, Callable, int]:
-    """The law's model on ``xn`` with the priors appended as pseudo-observations.
+    """The law's model on ``xn`` with the priors appended as pseudo-observations
+    (``pseudo_weight``: the loss weight they get, which the pooled prior's scale accounts
+    for).
 
     Returns ``(f, f_jac, m)``: ``f(theta) -> (S, n + m)``, ``f_jac(theta) -> ((S, n + m),
     (S, n + m, p))`` and ``m`` the number of pseudo-observations (targets 1). One-input laws
@@ -91,8 +97,15 @@ def augment(
     if use_cap:
         grid = np.geomspace(lo, hi, 8)
         pts.append(grid)
+    pool = priors.pool
+    if pool is not None:
+        pts.append(edge_points(hi))
+        pool_mean = np.asarray(pool.mean)
+        # sigma (u - mu) / (sd sqrt(w)): weighted and squared, sigma^2 (u - mu)^2 / sd^2
+        pool_c = pool.noise / (np.asarray(pool.sd) * np.sqrt(max(pseudo_weight, 1e-12)))
     xp = np.concatenate(pts)
-    m = int(use_slope) + (len(pts[-1]) if use_cap else 0)
+    k_pool = len(xp) - 4
+    m = int(use_slope) + (8 if use_cap else 0) + (2 if pool is not None else 0)
     log_k = float(np.log(priors.min_slope_ratio)) if use_slope else 0.0
     log_cap = float(np.log(priors.max_error)) if use_cap else 0.0
     two_lnh = 2.0 * np.log(_H)
@@ -120,16 +133,24 @@ def augment(
             dgs.append(dg[:, None, :])
         if use_cap:  # a hard fact, not a belief: ten times the strength
             k0 = 6 if use_slope else 0
-            gs.append(10.0 * (lf[:, k0:] - log_cap))
-            dgs.append(10.0 * dlf[:, k0:])
-        g = np.concatenate(gs, axis=1)
-        viol = np.maximum(g, 0.0)
-        q = np.exp(np.minimum(lam * viol, 700.0))
-        if not with_grad:
-            return q, None
-        dg = np.concatenate(dgs, axis=1)
-        dq = (q * lam * (g > 0))[..., None] * dg
-        return q, dq
+            gs.append(10.0 * (lf[:, k0:k0 + 8] - log_cap))
+            dgs.append(10.0 * dlf[:, k0:k0 + 8])
+        qs, dqs = [], []
+        if gs:
+            g = np.concatenate(gs, axis=1)
+            viol = np.maximum(g, 0.0)
+            q = np.exp(np.minimum(lam * viol, 700.0))
+            qs.append(q)
+            if with_grad:
+                dg = np.concatenate(dgs, axis=1)
+                dqs.append((q * lam * (g > 0))[..., None] * dg)
+        if pool is not None:  # two-sided: log q = c (u(theta) - mu)
+            q, dq = _pool_pseudo(lf[:, k_pool:], dlf[:, k_pool:], pool_mean, pool_c,
+                                 with_grad)
+            qs.append(q)
+            dqs.append(dq)
+        q = np.concatenate(qs, axis=1)
+        return q, (np.concatenate(dqs, axis=1) if with_grad else None)
 
     def f(theta: np.ndarray) -> np.ndarray:
         theta = np.atleast_2d(theta)
@@ -142,3 +163,26 @@ def augment(
         return np.concatenate([P, q], axis=1), np.concatenate([J, dq], axis=1)
 
     return f, f_jac, m
+
+
+def _pool_pseudo(lf: np.ndarray, dlf: np.ndarray, mean: np.ndarray, c: np.ndarray,
+                 with_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The pooled prior's two pseudo-observations ``q_j = exp(c_j (u_j - mu_j))`` from
+    ``log err`` (S, 4) at :func:`~scalecmp.engine.pooling.edge_points` and its gradient
+    (S, 4, p); the summaries' derivatives by the chain rule of
+    :func:`~scalecmp.engine.pooling.edge_summaries`."""
+    u = edge_summaries(lf)
+    z = np.clip(c * (u - mean), -700.0, 700.0)
+    q = np.exp(z)
+    if not with_grad:
+        return q, None
+    two_lnh = 2.0 * np.log(_H)
+    s_e = (lf[:, 1] - lf[:, 0]) / two_lnh
+    s_f = (lf[:, 3] - lf[:, 2]) / two_lnh
+    ds_e = (dlf[:, 1] - dlf[:, 0]) / two_lnh
+    ds_f = (dlf[:, 3] - dlf[:, 2]) / two_lnh
+    # u1 = log(-s_e), u2 = log(-s_f) - log(-s_e); clamped slopes have no gradient
+    de = np.where((s_e < -1e-12)[:, None], ds_e / np.minimum(s_e, -1e-12)[:, None], 0.0)
+    df = np.where((s_f < -1e-12)[:, None], ds_f / np.minimum(s_f, -1e-12)[:, None], 0.0)
+    du = np.stack([de, df - de], axis=1)  # (S, 2, p)
+    return q, (q * c)[..., None] * du

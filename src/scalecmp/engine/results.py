@@ -20,6 +20,7 @@ import pandas as pd
 from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
+from scalecmp.engine.pooling import PooledPrior
 from scalecmp.errors import DataError, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.validate import check_level
@@ -259,6 +260,9 @@ class GroupFit:
     err: np.ndarray
     x2: str | None = None
     predictions_at: tuple[float, ...] = field(default_factory=tuple)
+    #: the prior this group got from the other groups of its call (``pooling="series"``;
+    #: ``None``: fitted alone)
+    pooled_prior: PooledPrior | None = None
 
     # -- what was fitted ------------------------------------------------------------
     @property
@@ -407,6 +411,8 @@ class GroupFit:
             "warnings": list(self.warnings),
             "predictions": self.predictions(),
         }
+        if self.pooled_prior is not None:
+            out["pooled_prior"] = self.pooled_prior.to_dict()
         if self.mode == AUTO:
             out["members"] = [
                 {"law": m.law.name, "weight": w, "params": dict(m.params),

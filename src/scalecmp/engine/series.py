@@ -23,10 +23,17 @@ from scalecmp.engine.frontier import frontier_mask
 from scalecmp.engine.laws import LAWS, get_law
 from scalecmp.engine.mixture import allocate, combine
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, Candidate, FitOptions
+from scalecmp.engine.pooling import (
+    PooledPrior,
+    noise_levels,
+    pooled_priors,
+    series_noise,
+    series_summary,
+)
 from scalecmp.engine.results import LawMixture, as_inputs, as_values
 from scalecmp.errors import DataError, ScalecmpWarning
 
-__all__ = ["SeriesFit", "fit_series"]
+__all__ = ["SeriesFit", "fit_series", "series_pools"]
 
 
 @dataclass(frozen=True)
@@ -44,11 +51,14 @@ class SeriesFit:
 
 
 def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
-               maximize: bool, label: str = "") -> SeriesFit:
+               maximize: bool, label: str = "", pool: PooledPrior | None = None,
+               warn: bool = True) -> SeriesFit:
     """Fit compute ``x`` (and ``x2`` for two-input laws) to metric ``y`` with ``options``
     (already checked). Raises :class:`DataError` for points no law can take. ``label``
     names the series in every warning it emits (``group model_type=clip``), so that a
-    warning on stderr says which group it concerns."""
+    warning on stderr says which group it concerns; ``warn=False`` emits none (a first
+    pass of pooling). ``pool``: the series' prior from the other series of its command
+    (:mod:`scalecmp.engine.pooling`)."""
     is_auto = options.is_auto
     # auto: chinchilla when a second input is given; a pinned law says itself
     n_inputs = (2 if x2 is not None else 1) if is_auto else get_law(options.law).n_inputs
@@ -77,7 +87,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     y_scale = 1.0 if maximize else float(np.exp(np.mean(np.log(ef))))
 
     fits = [fit_candidate(c, xf, ef / y_scale, xcf, options=options, maximize=maximize,
-                          y_scale=y_scale) for c in specs]
+                          y_scale=y_scale, pool=pool) for c in specs]
     weights, scores, matrix = _weigh(fits, options.mixture)
     counts = allocate(weights, int(options.n_bootstrap))
     rng = np.random.default_rng(options.random_state)
@@ -106,7 +116,7 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         n_frontier=n_front,
         data_notes=tuple(notes),
     )
-    for m in mixture.warnings:
+    for m in mixture.warnings if warn else ():
         warnings.warn(f"{label}: {m}" if label else m, ScalecmpWarning, stacklevel=4)
     return SeriesFit(mixture=mixture, X=X, err=err, frontier_mask=mask,
                      backtest_matrix=matrix)
@@ -220,3 +230,16 @@ def _weigh(fits: list[CandidateFit], mixture: str
     # tier higher: it joins the sparse series' fallbacks instead of forming the pool alone
     tiers = [f.spec.tier + int(len(f.ef) <= f.law.n_params) for f in fits]
     return combine(tiers, ok, evidence, mixture), scores, evidence
+
+
+def series_pools(first: list[SeriesFit | Exception]) -> list[PooledPrior | None]:
+    """The pooled prior of every series of a call from the first pass's fits (a series
+    that failed there gets the others' prior too; see :mod:`scalecmp.engine.pooling`)."""
+    u = np.full((len(first), 2), np.nan)
+    v = np.full((len(first), 2), np.nan)
+    noise = [(float("nan"), 0)] * len(first)
+    for i, s in enumerate(first):
+        if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1:
+            u[i], v[i] = series_summary(s.mixture.members, s.mixture.x_range[1])
+            noise[i] = series_noise(s.mixture.members)
+    return pooled_priors(u, v, noise_levels(noise))
