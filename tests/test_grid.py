@@ -449,6 +449,31 @@ def test_parallel_workers_write_the_serial_table(tmp_path, capsys):
     assert again["trained_steps"] == 0 and again["evaluated"] == 0
 
 
+@pytest.mark.slow
+def test_grids_sharing_one_pool_write_the_tables_each_writes_alone(tmp_path, capsys):
+    s = spec(procedures=["clip", "mammut"])
+    other = spec(procedures=["clip", "mammut"], seed=1, schedules=["const"])
+    alone = [G.run_grid(s, tmp_path / "a", device="cpu", progress=False),
+             G.run_grid(other, tmp_path / "b", device="cpu", progress=False)]
+    both = G.run_grids([(s, tmp_path / "c"), (other, tmp_path / "c" / "seed")],
+                       device="cpu", progress=True, workers=2)
+    for one, shared in zip(alone, both, strict=True):
+        assert shared["workers"] == 2 and shared["done_after"] == shared["cells"]
+        assert shared["trained_steps"] == one["trained_steps"]
+        assert shared["evaluated"] == one["evaluated"]
+    lines = capsys.readouterr().out.strip().splitlines()
+    # each grid's header and its own numbered lines
+    assert sum(ln.startswith("grid '") for ln in lines) == 2
+    assert any(ln.startswith("[6/6] ") for ln in lines)
+    assert any(ln.startswith("[2/2] ") for ln in lines)
+    for ref, got in (("a", "c"), ("b", "c/seed")):
+        x, y = read_measurements(tmp_path / ref), read_measurements(tmp_path / got)
+        cols = [c for c in x.columns if c != "wall_s"]
+        pd.testing.assert_frame_equal(x[cols], y[cols])
+    with pytest.raises(UsageError, match="own folder"):
+        G.run_grids([(s, tmp_path / "d"), (other, tmp_path / "d")], device="cpu")
+
+
 # ------------------------------------------------------------------------ Slurm states
 def test_a_job_slurm_does_not_list_yet_counts_as_queued_for_a_grace_period(tmp_path,
                                                                              monkeypatch):

@@ -292,7 +292,7 @@ def run_demo(
     console: Any = None,
 ) -> dict[str, Any]:
     """Run the demo grid into ``out_dir``, fit, compare and write ``out_dir/report.html``."""
-    from scalecmp.experiments.grid import load_spec, parse_spec, run_grid, spec_rows
+    from scalecmp.experiments.grid import load_spec, parse_spec, run_grids, spec_rows
     from scalecmp.experiments.store import read_measurements
     from scalecmp.report import REPORT_NEEDS_INTERVALS, check_report_options
     from scalecmp.validate import MIN_REPLICATES, check_n_bootstrap
@@ -309,10 +309,12 @@ def run_demo(
         parsed = parse_spec(demo_spec(tiny), where="built-in demo spec",
                             base_dir=Path.cwd())
     check_demo_spec(parsed, str(spec) if spec is not None else "built-in demo spec")
-    summary = run_grid(parsed, out, progress=progress, console=console)
+    # the grid and its seed check share one pool of workers (no worker idles at the
+    # grid's tail while the seed check waits)
     seed_spec = seed_check_spec(parsed)
     seed_out = out / SEED_CHECK_DIR
-    run_grid(seed_spec, seed_out, progress=progress, console=console)
+    summary, _ = run_grids([(parsed, out), (seed_spec, seed_out)], progress=progress,
+                           console=console)
     t_grid = time.perf_counter() - t0
     if summary.get("rank", 0) != 0:  # under torchrun, rank 0 fits and reports
         return {"report": None, "summary": None, "table": out / "measurements.parquet",

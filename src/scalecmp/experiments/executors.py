@@ -28,7 +28,7 @@ from scalecmp.experiments.progress import CostModel
 from scalecmp.experiments.runner import GridRunner, JobReport
 from scalecmp.experiments.spec import GridSpec
 
-__all__ = ["EXECUTORS", "n_local_workers", "run_local", "usable_cpus"]
+__all__ = ["EXECUTORS", "n_local_workers", "run_local", "run_local_many", "usable_cpus"]
 
 EXECUTORS = ("local", "slurm")
 
@@ -57,16 +57,29 @@ def n_local_workers(workers: int | str, units: Sequence[Unit], device: str,
     return max(1, min(w, len(units)))
 
 
+#: one grid's share of a local run: its runner, the units to run, ``id(job)`` -> optimiser
+#: steps, and the callback of its finished jobs
+Batch = tuple[GridRunner, Sequence[Unit], dict[int, int], Callable[[JobReport], None]]
+
+
 def run_local(runner: GridRunner, units: Sequence[Unit], steps: dict[int, int],
               n_workers: int, on_job: Callable[[JobReport], None]) -> None:
     """Run ``units`` here (``n_workers`` == 1, in order) or in ``n_workers`` spawned worker
     processes; ``on_job`` gets each job's report as it ends. ``steps`` maps ``id(job)`` to its
     optimiser steps (for scheduling the most expensive units first)."""
+    run_local_many([(runner, units, steps, on_job)], n_workers)
+
+
+def run_local_many(batches: Sequence[Batch], n_workers: int) -> None:
+    """:func:`run_local` for the units of several grids (each with its own runner, spec
+    and folder) in one pool of workers: the most expensive units of all grids first, so
+    that no worker waits while another grid's units are left; serially, grid after grid."""
     if n_workers <= 1:
-        for unit in units:
-            runner.run_unit(unit, on_job=on_job)
+        for runner, units, _, on_job in batches:
+            for unit in units:
+                runner.run_unit(unit, on_job=on_job)
         return
-    _run_parallel(runner, units, steps, n_workers, on_job)
+    _run_parallel(batches, n_workers)
 
 
 # --------------------------------------------------------------------------- workers
@@ -81,29 +94,35 @@ def _worker_init(threads: int, messages: Any) -> None:
     _WORKER["messages"] = messages
 
 
-def _worker_run(spec: GridSpec, out_dir: str, device: str, unit: Unit) -> None:
-    """Run one unit in a worker process (the runner, with its tokenizer and evaluation
-    sets, is kept for the next unit); one message per finished job."""
-    runner = _WORKER.get("runner")
+def _worker_run(spec: GridSpec, out_dir: str, device: str, unit: Unit, grid: int = 0) -> None:
+    """Run one unit in a worker process (the runner of each grid, with its tokenizer and
+    evaluation sets, is kept for the grid's next unit); one message per finished job,
+    tagged with the index of its grid."""
+    runners = _WORKER.setdefault("runners", {})
+    runner = runners.get(grid)
     if runner is None or runner.spec != spec or runner.out != Path(out_dir):
-        runner = _WORKER["runner"] = GridRunner(spec, Path(out_dir), device=device)
-    runner.run_unit(unit, on_job=_WORKER["messages"].put)
+        runner = runners[grid] = GridRunner(spec, Path(out_dir), device=device)
+    messages = _WORKER["messages"]
+    runner.run_unit(unit, on_job=lambda report: messages.put({**report, "grid": grid}))
 
 
-def _run_parallel(runner: GridRunner, units: Sequence[Unit], steps: dict[int, int],
-                  n_workers: int, on_job: Callable[[JobReport], None]) -> None:
+def _run_parallel(batches: Sequence[Batch], n_workers: int) -> None:
     import multiprocessing
     import queue as queue_mod
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     import torch
 
-    cost = CostModel(runner)
-    order = sorted(units, key=lambda u: -sum(cost.job(j, steps.get(id(j), 0)) for j in u.jobs))
+    costed = []
+    for k, (runner, units, steps, _) in enumerate(batches):
+        cost = CostModel(runner)
+        costed += [(-sum(cost.job(j, steps.get(id(j), 0)) for j in u.jobs), k, u)
+                   for u in units]
+    order = sorted(costed, key=lambda t: t[0])  # stable: a grid's own order among equals
     threads = max(1, torch.get_num_threads() // n_workers)
     ctx = multiprocessing.get_context("spawn")
     messages = ctx.Queue()
-    expected = sum(len(u.jobs) for u in units)
+    expected = sum(len(u.jobs) for _, units, _, _ in batches for u in units)
     received = 0
 
     def drain(block: float = 0.0) -> int:
@@ -113,6 +132,7 @@ def _run_parallel(runner: GridRunner, units: Sequence[Unit], steps: dict[int, in
                 msg = messages.get(timeout=block) if block else messages.get_nowait()
             except queue_mod.Empty:
                 return n
+            runner, _, _, on_job = batches[msg.pop("grid", 0)]
             if msg["failed"]:
                 runner.summary["failed"].append(msg["job"])
             runner.summary["trained_steps"] += msg["steps"]
@@ -124,8 +144,9 @@ def _run_parallel(runner: GridRunner, units: Sequence[Unit], steps: dict[int, in
                                initargs=(threads, messages))
     ok = False
     try:
-        futures = [pool.submit(_worker_run, runner.spec, str(runner.out), runner.device, u)
-                   for u in order]
+        futures = [pool.submit(_worker_run, batches[k][0].spec, str(batches[k][0].out),
+                               batches[k][0].device, u, k)
+                   for _, k, u in order]
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)

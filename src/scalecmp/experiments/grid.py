@@ -19,15 +19,16 @@ trained (resuming from the latest checkpoint).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from scalecmp.errors import ScalecmpWarning, UsageError
-from scalecmp.experiments.executors import EXECUTORS, n_local_workers, run_local
+from scalecmp.experiments.executors import EXECUTORS, n_local_workers, run_local_many
 from scalecmp.experiments.plan import (
     Cell,
     Job,
@@ -80,6 +81,7 @@ __all__ = [
     "plan_units",
     "run_dir",
     "run_grid",
+    "run_grids",
     "run_root",
     "spec_rows",
     "steps_to_train",
@@ -173,14 +175,26 @@ def _plan_summary(units: list[Unit], steps: dict[int, int]) -> list[dict[str, An
              "steps": sum(steps[id(j)] for j in u.jobs)} for u in units]
 
 
-def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
-               console: Any, workers: int | str | None, dry_run: bool,
-               held: contextlib.ExitStack) -> dict[str, Any]:
-    import torch
+@dataclasses.dataclass
+class _LocalPlan:
+    """One grid of a local run: its runner, units, jobs and their optimiser steps."""
 
+    spec: GridSpec
+    out: Path
+    runner: GridRunner
+    info: Any
+    done: set
+    units: list
+    jobs: list
+    steps: dict[int, int]
+
+
+def _plan_local(spec: GridSpec, out: Path, *, device: str | None, dry_run: bool,
+                held: contextlib.ExitStack) -> _LocalPlan:
+    """The grid's folder made and locked (not for a dry run), its done cells read, the
+    units of the missing ones planned."""
     from scalecmp.experiments.trainer import barrier
 
-    t0 = time.perf_counter()
     runner, info = start_runner(spec, out, device=device, plan_only=dry_run)
     if not dry_run:
         out.mkdir(parents=True, exist_ok=True)
@@ -190,59 +204,119 @@ def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
     units = plan_units(spec, out, done)
     jobs = [j for u in units for j in u.jobs]
     barrier()
-    summary = runner.summary
-    summary.update(cells=len(expand_cells(spec)), done_before=len(done), jobs=len(jobs),
-                   units=len(units), executor="local")
+    runner.summary.update(cells=len(expand_cells(spec)), done_before=len(done),
+                          jobs=len(jobs), units=len(units), executor="local")
     steps = {id(j): steps_to_train(spec, j) for j in jobs}
-    if dry_run:
-        summary.update(plan=_plan_summary(units, steps), done_after=len(done),
-                       wall_s=time.perf_counter() - t0, rank=info.rank,
-                       world_size=info.world_size, workers=0)
-        return summary
-    total_steps = sum(steps.values())
-    show = progress and info.is_main and jobs
-    plain = None
-    if show and not is_terminal(console):
-        plain = PlainProgress(runner, jobs, [steps[id(j)] for j in jobs])
-    bar = make_progress(console) if show and plain is None else None
-    by_desc = {describe(j): j for j in jobs}
-    n_workers = n_local_workers(spec.train.workers if workers is None else workers, units,
-                                runner.device, info.world_size)
-    summary["workers"] = n_workers
+    return _LocalPlan(spec, out, runner, info, done, units, jobs, steps)
 
-    def on_job(report: dict[str, Any]) -> None:
-        if report["failed"]:
-            warnings.warn(f"{report['job']}: {report['failed']}; cell(s) left missing",
-                          stacklevel=2)
-        job = by_desc.get(report["job"])
-        if bar is not None:
-            bar.update(task_id, advance=report["steps"] if n_workers > 1 else 0,
-                       description=f"done: {report['job']}")
-        if plain is not None and job is not None:
-            plain.finished(job, report["evaluated"], bool(report["failed"]),
-                           seconds=report["seconds"])
 
+def _run_local(spec: GridSpec, out: Path, *, device: str | None, progress: bool,
+               console: Any, workers: int | str | None, dry_run: bool,
+               held: contextlib.ExitStack) -> dict[str, Any]:
+    if not dry_run:
+        return _run_local_many([(spec, out)], device=device, progress=progress,
+                               console=console, workers=workers, held=held)[0]
+    t0 = time.perf_counter()
+    plan = _plan_local(spec, out, device=device, dry_run=True, held=held)
+    summary = plan.runner.summary
+    summary.update(plan=_plan_summary(plan.units, plan.steps), done_after=len(plan.done),
+                   wall_s=time.perf_counter() - t0, rank=plan.info.rank,
+                   world_size=plan.info.world_size, workers=0)
+    return summary
+
+
+def run_grids(grids: Sequence[tuple[GridSpec, str | Path]], *, device: str | None = None,
+              progress: bool = True, console: Any = None,
+              workers: int | str | None = None) -> list[dict[str, Any]]:
+    """Run the missing cells of several grids (each spec into its own folder) here, in
+    one pool of local workers (``workers``: the first spec's ``train.workers`` by
+    default): the most expensive units of all grids first, so that no worker idles while
+    another grid has units left. Returns each grid's summary, as :func:`run_grid` does."""
+    pairs = [(spec, Path(out)) for spec, out in grids]
+    for spec, out in pairs:
+        check_output_dir(out)
+        check_data(spec)
+    if len({out.resolve() for _, out in pairs}) < len(pairs):
+        raise UsageError("run_grids: every grid needs its own folder")
+    if device is not None:
+        check_device_name(device)
+    with contextlib.ExitStack() as held:
+        return _run_local_many(pairs, device=device, progress=progress, console=console,
+                               workers=workers, held=held)
+
+
+def _run_local_many(grids: Sequence[tuple[GridSpec, Path]], *, device: str | None,
+                    progress: bool, console: Any, workers: int | str | None,
+                    held: contextlib.ExitStack) -> list[dict[str, Any]]:
+    import torch
+
+    from scalecmp.experiments.trainer import barrier
+
+    t0 = time.perf_counter()
+    plans = [_plan_local(spec, out, device=device, dry_run=False, held=held)
+             for spec, out in grids]
+    first = plans[0]
+    info = first.info
+    all_units = [u for p in plans for u in p.units]
+    n_workers = n_local_workers(first.spec.train.workers if workers is None else workers,
+                                all_units, first.runner.device, info.world_size)
+    show = progress and info.is_main and any(p.jobs for p in plans)
+    terminal = bool(show) and is_terminal(console)
+    bar = make_progress(console) if terminal else None
+    total_steps = sum(sum(p.steps.values()) for p in plans)
+    plains = [PlainProgress(p.runner, p.jobs, [p.steps[id(j)] for j in p.jobs])
+              if show and not terminal and p.jobs else None for p in plans]
+    task_id = None
+
+    def job_callback(plan: _LocalPlan, plain: PlainProgress | None) -> Any:
+        by_desc = {describe(j): j for j in plan.jobs}
+
+        def on_job(report: dict[str, Any]) -> None:
+            if report["failed"]:
+                warnings.warn(f"{report['job']}: {report['failed']}; cell(s) left missing",
+                              stacklevel=2)
+            job = by_desc.get(report["job"])
+            if bar is not None:
+                bar.update(task_id, advance=report["steps"] if n_workers > 1 else 0,
+                           description=f"done: {report['job']}")
+            if plain is not None and job is not None:
+                plain.finished(job, report["evaluated"], bool(report["failed"]),
+                               seconds=report["seconds"])
+
+        return on_job
+
+    batches = []
+    for plan, plain in zip(plans, plains, strict=True):
+        plan.runner.summary["workers"] = n_workers
+        batches.append((plan.runner, plan.units, plan.steps, job_callback(plan, plain)))
     with bar or null_context():
-        task_id = bar.add_task("grid", total=max(total_steps, 1)) if bar is not None else None
-        if bar is not None and n_workers == 1:
-            runner.on_step = lambda: bar.advance(task_id)
-        if plain is not None:
-            plain.start()
-        run_local(runner, units, steps, n_workers, on_job)
+        if bar is not None:
+            task_id = bar.add_task("grid", total=max(total_steps, 1))
+            if n_workers == 1:
+                for plan in plans:
+                    plan.runner.on_step = lambda: bar.advance(task_id)
+        for plain in plains:
+            if plain is not None:
+                plain.start()
+        run_local_many(batches, n_workers)
         if bar is not None:
             bar.update(task_id, completed=max(total_steps, 1), description="done")
     torch.set_grad_enabled(True)
     barrier()
-    after: set[Cell] = set()
-    if info.is_main:
-        table, _ = collect(out, spec)
-        after = done_cells(spec, table)
-        if spec.train.slim_checkpoints:
-            touched = {(j.procedure, j.size, j.lr) for j in jobs}
-            summary["slimmed"] = slim_finished_runs(spec, out, after, touched)
-    summary.update(done_after=len(after), wall_s=time.perf_counter() - t0, rank=info.rank,
-                   world_size=info.world_size)
-    return summary
+    summaries = []
+    for plan in plans:
+        after: set[Cell] = set()
+        summary = plan.runner.summary
+        if info.is_main:
+            table, _ = collect(plan.out, plan.spec)
+            after = done_cells(plan.spec, table)
+            if plan.spec.train.slim_checkpoints:
+                touched = {(j.procedure, j.size, j.lr) for j in plan.jobs}
+                summary["slimmed"] = slim_finished_runs(plan.spec, plan.out, after, touched)
+        summary.update(done_after=len(after), wall_s=time.perf_counter() - t0,
+                       rank=plan.info.rank, world_size=plan.info.world_size)
+        summaries.append(summary)
+    return summaries
 
 
 def _run_slurm(spec: GridSpec, out: Path, *, device: str | None, progress: bool, wait: bool,
