@@ -233,8 +233,9 @@ def _weigh(fits: list[CandidateFit], mixture: str
 
 
 def series_pools(first: list[SeriesFit | Exception]) -> list[PooledPrior | None]:
-    """The pooled prior of every series of a call from the first pass's fits (a series
-    that failed there gets the others' prior too; see :mod:`scalecmp.engine.pooling`)."""
+    """The pooled prior of every series of a call from the first pass's fits (``None``
+    for a series that failed there: it is fitted alone; see
+    :mod:`scalecmp.engine.pooling`)."""
     u = np.full((len(first), 2), np.nan)
     v = np.full((len(first), 2), np.nan)
     noise = [(float("nan"), 0)] * len(first)
