@@ -120,6 +120,8 @@ def test_the_prior_travels_with_the_result_and_its_json(tmp_path):
     d = res.groups[0].to_dict()
     assert set(d["pooled_prior"]) == {"mean", "sd", "noise"}
     json.dumps(d)
+    text = res.groups[0].report()
+    assert "pooled prior from the other groups" in text and "left one decade on" in text
     assert "pooled_prior" not in _fit(_sparse_family(1)).groups[0].to_dict()
 
 
@@ -145,6 +147,10 @@ def test_the_command_line_pools_with_one_flag_and_refuses_an_unknown_value(tmp_p
     assert code == 0, err
     groups = json.loads(out.read_text())["groups"]
     assert len(groups) == 6 and all("pooled_prior" in g for g in groups)
+    code, out_text, err = run("fit", data, "--x", "c", "--y", "loss", "--by", "g",
+                              "--pooling", "series", "--n-bootstrap", "50")
+    assert code == 0, err
+    assert out_text.count("pooled prior from the other groups: log-log slope") == 6
     code, _, err = run("fit", data, "--x", "c", "--y", "loss", "--by", "g", "--pooling",
                        "every")
     assert code == 2

@@ -71,6 +71,8 @@ def print_fit(result: FitResult, console: Console) -> None:
                 f"{c['name']} {c['weight']:.2f}" for c in g.fit.candidates if c["weight"] > 0
             )
             console.print(f"{g.label()}: law auto: {mix}", soft_wrap=True)
+        if g.pooled_prior is not None:
+            console.print(f"{g.label()}: {g.pooled_prior.describe()}", soft_wrap=True)
         title = f"{g.label()}  [{g.law.name}: {g.law.formula}]"
         t = Table(title=title, title_justify="left")
         t.add_column("param")

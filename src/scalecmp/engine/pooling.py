@@ -64,6 +64,16 @@ class PooledPrior:
     def to_dict(self) -> dict:
         return {"mean": list(self.mean), "sd": list(self.sd), "noise": self.noise}
 
+    def describe(self) -> str:
+        """The prior in words, with its 95% ranges: the edge's log-log slope
+        ``-exp(u1)`` and the share ``exp(u2)`` of it left one decade on."""
+        (m1, m2), (s1, s2) = self.mean, self.sd
+        lo1, hi1 = -np.exp(m1 + 1.96 * s1), -np.exp(m1 - 1.96 * s1)
+        lo2, hi2 = np.exp(m2 - 1.96 * s2), np.exp(m2 + 1.96 * s2)
+        return (f"pooled prior from the other groups: log-log slope at the data's edge "
+                f"{-np.exp(m1):.3g} (95%: {lo1:.3g} to {hi1:.3g}), {np.exp(m2):.3g} of it "
+                f"left one decade on (95%: {lo2:.3g} to {hi2:.3g})")
+
 
 def edge_points(x_edge: float) -> np.ndarray:
     """The four computes the summaries difference at: ``x_e / h, x_e h, x_f / h, x_f h``

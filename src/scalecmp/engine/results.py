@@ -389,6 +389,8 @@ class GroupFit:
             lines.append("law auto: " + ", ".join(
                 f"{c['name']} {c['weight']:.2f}" for c in self.fit.candidates if c["weight"] > 0
             ))
+        if self.pooled_prior is not None:
+            lines.append(self.pooled_prior.describe())
         lines.append(f"{self.law.name}: {self.law.format(self.params)}")
         for k, (lo, hi) in self.params_ci.items():
             lines.append(f"  {k} = {self.params[k]:.4g}  [{lo:.4g}, {hi:.4g}]")
