@@ -27,6 +27,20 @@ def test_fit_reports_every_group_once_in_order():
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
+def test_with_pooling_progress_counts_both_passes_and_says_so(capsys):
+    calls: list[tuple[int, int]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
+                     pooling="series", progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(d, 6) for d in range(1, 7)]
+    from scalecmp.cli.fit import PROGRESS_UNIT
+
+    p = GroupProgress(after=0.0, unit=PROGRESS_UNIT["series"])
+    p(2, 6)
+    assert "fitted 2 of 6 group fits (pooling fits each group twice)" in capsys.readouterr().err
+
+
 class _Clock:
     def __init__(self) -> None:
         self.t = 0.0

@@ -61,6 +61,9 @@ from scalecmp.validate import (
 
 __all__ = ["register"]
 
+#: what the progress of a fit counts: groups, or with pooling each group's two fits
+PROGRESS_UNIT = {"none": "groups", "series": "group fits (pooling fits each group twice)"}
+
 
 def print_fit(result: FitResult, console: Console) -> None:
     """Rich tables: parameters with intervals per group, then predictions."""
@@ -166,7 +169,7 @@ def fit_command(
     no_intervals_warning(n_bootstrap)
     result = fit_frame(frame, x=x, y=y, x2=x2, by=by_cols, where=where, maximize=maximize,
                        predict_at=at, predict_at2=at2, options=options,
-                       progress=GroupProgress())
+                       progress=GroupProgress(unit=PROGRESS_UNIT[options.pooling]))
     if not quiet:
         print_fit(result, Console())
 

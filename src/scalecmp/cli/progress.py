@@ -14,11 +14,12 @@ class GroupProgress:
     """``progress(done, total)`` of a fit of many groups, as lines on stderr: none while the
     fit has run less than ``after`` seconds, then at most one every ``every`` seconds, and a
     last one when it ends (``scalecmp: fitted 120 of 10000 groups (1:10 elapsed, about 5:00
-    left)``). On stderr, so it shows also with ``--quiet`` and never mixes with a table."""
+    left)``; ``unit`` names what is counted). On stderr, so it shows also with ``--quiet``
+    and never mixes with a table."""
 
-    def __init__(self, after: float = 5.0, every: float = 10.0) -> None:
+    def __init__(self, after: float = 5.0, every: float = 10.0, unit: str = "groups") -> None:
         self._now = time.monotonic
-        self.after, self.every = after, every
+        self.after, self.every, self.unit = after, every, unit
         self.t0 = self._now()
         self.last: float | None = None
 
@@ -34,5 +35,5 @@ class GroupProgress:
         self.last = now
         left = elapsed * (total - done) / done if done else float("nan")
         tail = "" if done == total else f", about {clock(left)} left"
-        print(f"scalecmp: fitted {done} of {total} groups ({clock(elapsed)} elapsed{tail})",
-              file=sys.stderr, flush=True)
+        print(f"scalecmp: fitted {done} of {total} {self.unit} ({clock(elapsed)} elapsed"
+              f"{tail})", file=sys.stderr, flush=True)

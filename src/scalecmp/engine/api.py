@@ -48,7 +48,9 @@ def fit(
     (``law="saturating"``, ``n_bootstrap=200``, ``preset="laion2025"``, ...), which override
     those of ``options``. A group with too few frontier points for every law is skipped
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
-    ``progress(done, total)``, if given, is called after each group (fitted or skipped).
+    ``progress(done, total)``, if given, is called after each group (fitted or skipped);
+    with ``pooling="series"`` (and >= 3 groups) every group is fitted twice, and ``total``
+    counts both passes.
     """
     maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
