@@ -18,6 +18,7 @@ from scalecmp.engine.pooling import (
     pooled_priors,
 )
 from scalecmp.engine.priors import Priors, augment
+from scalecmp.errors import ScalecmpWarning
 
 XN = np.geomspace(0.1, 10.0, 6)
 
@@ -106,9 +107,12 @@ def test_pooling_sparse_series_of_one_shape_predicts_their_future_better():
     assert np.mean(pooled) < 0.9 * np.mean(alone)
 
 
-def test_fewer_than_three_series_are_fitted_alone():
+def test_fewer_than_three_series_are_fitted_alone_with_a_warning():
     frame = _sparse_family(0, groups=2)
-    a, b = _fit(frame), _fit(frame, pooling="series")
+    a = _fit(frame)
+    with pytest.warns(ScalecmpWarning, match=r"pooling: every group is fitted "
+                      r"alone \(it needs >= 3 groups with a law of compute; here 2 groups\)"):
+        b = scalecmp.fit(frame, x="c", y="loss", by="g", n_bootstrap=100, pooling="series")
     for ga, gb in zip(a.groups, b.groups, strict=True):
         assert gb.pooled_prior is None
         np.testing.assert_array_equal(ga.predict([1e12]), gb.predict([1e12]))

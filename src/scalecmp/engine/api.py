@@ -109,6 +109,12 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
                 progress(i, steps)
             first.append(fit_one(i, None, warn=False))
         pools = series_pools(first)
+    if options.pooling != "none" and not any(pools):
+        why = (f"{total} group{'s' * (total != 1)}" if total < MIN_SERIES
+               else "no group has a one-input law fitted by the first pass")
+        warnings.warn(f"pooling: every group is fitted alone (it needs >= {MIN_SERIES} "
+                      f"groups with a law of compute; here {why})", ScalecmpWarning,
+                      stacklevel=3)
     groups: list[GroupFit] = []
     skipped: list[dict] = []
     for i, (_, rows) in enumerate(grouped):
