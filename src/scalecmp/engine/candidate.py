@@ -88,9 +88,10 @@ class Solver:
 
     def problem(self, xn: np.ndarray, ef: np.ndarray, xc: np.ndarray) -> Problem:
         w = point_weights(xc, self.weighting)
-        f, f_jac, m = augment(self.law, xn, self.priors, float(np.mean(w)))
+        w_mean = float(np.mean(w))
+        f, f_jac, m = augment(self.law, xn, self.priors, w_mean)
         y = np.r_[ef, np.ones(m)]
-        w = np.r_[w, np.full(m, float(np.mean(w)))]
+        w = np.r_[w, np.full(m, w_mean)]
         return Problem(f, f_jac, y, w, *self.law.bounds(xn, ef))
 
     def solve(self, xn: np.ndarray, ef: np.ndarray, xc: np.ndarray, scale: np.ndarray,

@@ -39,6 +39,7 @@ import numpy as np
 from scalecmp.engine.laws import Law
 
 __all__ = ["MIN_SERIES", "POOLINGS", "PooledPrior", "edge_points", "edge_summaries",
+           "pair_slopes",
            "noise_levels", "pooled_priors", "series_noise", "series_summary"]
 
 POOLINGS = ("none", "series")
@@ -82,12 +83,18 @@ def edge_points(x_edge: float) -> np.ndarray:
     return np.array([x_edge / H, x_edge * H, xf / H, xf * H])
 
 
+def pair_slopes(a: np.ndarray) -> np.ndarray:
+    """Local log-log slopes by central differences of ``log err`` at point pairs
+    ``(x / h, x h)`` laid side by side along axis 1 (``h`` 0.1 decade): ``a`` (S, 2k) ->
+    (S, k), or their derivatives (S, 2k, p) -> (S, k, p)."""
+    return (a[:, 1::2] - a[:, 0::2]) / (2.0 * np.log(H))
+
+
 def edge_summaries(log_err: np.ndarray) -> np.ndarray:
-    """``(u1, u2)`` (..., 2) from ``log err`` (..., 4) at :func:`edge_points`; slopes that
+    """``(u1, u2)`` (S, 2) from ``log err`` (S, 4) at :func:`edge_points`; slopes that
     are not negative are taken as -1e-12 (a flat law: ``u1`` very low)."""
-    two_lnh = 2.0 * np.log(H)
-    s_e = np.minimum((log_err[..., 1] - log_err[..., 0]) / two_lnh, -1e-12)
-    s_f = np.minimum((log_err[..., 3] - log_err[..., 2]) / two_lnh, -1e-12)
+    s = np.minimum(pair_slopes(log_err), -1e-12)
+    s_e, s_f = s[:, 0], s[:, 1]
     return np.stack([np.log(-s_e), np.log(-s_f) - np.log(-s_e)], axis=-1)
 
 

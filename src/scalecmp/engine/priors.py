@@ -36,7 +36,7 @@ import numpy as np
 
 from scalecmp.engine.laws import Law
 from scalecmp.engine.pooling import H as _H
-from scalecmp.engine.pooling import PooledPrior, edge_points, edge_summaries
+from scalecmp.engine.pooling import PooledPrior, edge_points, edge_summaries, pair_slopes
 
 __all__ = ["Priors", "augment"]
 
@@ -108,18 +108,14 @@ def augment(
     m = int(use_slope) + (8 if use_cap else 0) + (2 if pool is not None else 0)
     log_k = float(np.log(priors.min_slope_ratio)) if use_slope else 0.0
     log_cap = float(np.log(priors.max_error)) if use_cap else 0.0
-    two_lnh = 2.0 * np.log(_H)
 
     def pseudo(theta: np.ndarray, with_grad: bool):  # noqa: ANN202
         lf, dlf = _logf_and_grad(law, xp, theta)  # (S, k), (S, k, p)
         gs, dgs = [], []
         if use_slope:
-            s_e = (lf[:, 1] - lf[:, 0]) / two_lnh
-            s_f = (lf[:, 3] - lf[:, 2]) / two_lnh
-            s_b = (lf[:, 5] - lf[:, 4]) / two_lnh
-            ds_e = (dlf[:, 1] - dlf[:, 0]) / two_lnh
-            ds_f = (dlf[:, 3] - dlf[:, 2]) / two_lnh
-            ds_b = (dlf[:, 5] - dlf[:, 4]) / two_lnh
+            s_e, s_f, s_b = pair_slopes(lf[:, :6]).T
+            ds = pair_slopes(dlf[:, :6])
+            ds_e, ds_f, ds_b = ds[:, 0], ds[:, 1], ds[:, 2]
             neg_e = np.minimum(s_e, -1e-12)
             neg_f = np.minimum(s_f, -1e-8)
             neg_b = np.minimum(s_b, -1e-12)
@@ -176,11 +172,9 @@ def _pool_pseudo(lf: np.ndarray, dlf: np.ndarray, mean: np.ndarray, c: np.ndarra
     q = np.exp(z)
     if not with_grad:
         return q, None
-    two_lnh = 2.0 * np.log(_H)
-    s_e = (lf[:, 1] - lf[:, 0]) / two_lnh
-    s_f = (lf[:, 3] - lf[:, 2]) / two_lnh
-    ds_e = (dlf[:, 1] - dlf[:, 0]) / two_lnh
-    ds_f = (dlf[:, 3] - dlf[:, 2]) / two_lnh
+    s_e, s_f = pair_slopes(lf).T
+    ds = pair_slopes(dlf)
+    ds_e, ds_f = ds[:, 0], ds[:, 1]
     # u1 = log(-s_e), u2 = log(-s_f) - log(-s_e); clamped slopes have no gradient
     de = np.where((s_e < -1e-12)[:, None], ds_e / np.minimum(s_e, -1e-12)[:, None], 0.0)
     df = np.where((s_f < -1e-12)[:, None], ds_f / np.minimum(s_f, -1e-12)[:, None], 0.0)
