@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import scalecmp
+from jacobian_check import assert_jacobian
 from scalecmp.engine.laws import get_law
 from scalecmp.engine.pooling import (
     PooledPrior,
@@ -59,13 +60,8 @@ def test_the_pooled_prior_is_a_pseudo_observation_with_its_exact_gradient():
     f, f_jac, m = augment(law, XN, Priors(min_slope_ratio=0.75, pool=pool), 0.5)
     assert m == 3  # the slope prior, then the pool's two
     theta = np.array([[0.1, np.log(0.5), -0.4, 0.05]])
-    pred, jac = f_jac(theta)
-    h = 1e-6
-    for j in range(theta.shape[1]):
-        step = np.zeros_like(theta)
-        step[0, j] = h
-        fd = (f(theta + step) - f(theta - step)) / (2 * h)
-        np.testing.assert_allclose(jac[0, :, j], fd[0], rtol=1e-4, atol=1e-8)
+    pred = f(theta)
+    assert_jacobian(f, f_jac, theta, rtol=1e-4, atol=1e-8)
     # log q = sigma (u - mu) / (sd sqrt(w)) for each summary
     lf = np.log(law.f(edge_points(XN.max()), theta))
     u = edge_summaries(lf)[0]
