@@ -28,7 +28,7 @@ from scalecmp.experiments.progress import CostModel
 from scalecmp.experiments.runner import GridRunner, JobReport
 from scalecmp.experiments.spec import GridSpec
 
-__all__ = ["EXECUTORS", "n_local_workers", "run_local", "run_local_many", "usable_cpus"]
+__all__ = ["EXECUTORS", "n_local_workers", "run_local_many", "usable_cpus"]
 
 EXECUTORS = ("local", "slurm")
 
@@ -62,18 +62,12 @@ def n_local_workers(workers: int | str, units: Sequence[Unit], device: str,
 Batch = tuple[GridRunner, Sequence[Unit], dict[int, int], Callable[[JobReport], None]]
 
 
-def run_local(runner: GridRunner, units: Sequence[Unit], steps: dict[int, int],
-              n_workers: int, on_job: Callable[[JobReport], None]) -> None:
-    """Run ``units`` here (``n_workers`` == 1, in order) or in ``n_workers`` spawned worker
-    processes; ``on_job`` gets each job's report as it ends. ``steps`` maps ``id(job)`` to its
-    optimiser steps (for scheduling the most expensive units first)."""
-    run_local_many([(runner, units, steps, on_job)], n_workers)
-
-
 def run_local_many(batches: Sequence[Batch], n_workers: int) -> None:
-    """:func:`run_local` for the units of several grids (each with its own runner, spec
-    and folder) in one pool of workers: the most expensive units of all grids first, so
-    that no worker waits while another grid's units are left; serially, grid after grid."""
+    """Run the units of one or more grids (each batch with its own runner, spec and
+    folder) here (``n_workers`` == 1: in order, grid after grid) or in ``n_workers``
+    spawned worker processes, one pool for all: the most expensive units of all grids
+    first (by their optimiser steps), so that no worker waits while another grid's units
+    are left. Each batch's callback gets its jobs' reports as they end."""
     if n_workers <= 1:
         for runner, units, _, on_job in batches:
             for unit in units:

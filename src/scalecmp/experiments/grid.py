@@ -115,17 +115,25 @@ def run_grid(
     """
     if executor not in EXECUTORS:
         raise UsageError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    check_output_dir(out_dir)  # a dry run too: whether the real run could write there
-    if device is not None:  # its form here; whether it exists where the units run
-        check_device_name(device)
-    if not dry_run:
-        check_data(spec)  # missing or bad data is refused before anything trains
+    _check_run(spec, out_dir, device, data=not dry_run)
     with contextlib.ExitStack() as held:  # the grid lock, once the folder is made
         if executor == "slurm":
             return _run_slurm(spec, Path(out_dir), device=device, progress=progress,
                               wait=wait, dry_run=dry_run, threads=threads, held=held)
         return _run_local(spec, Path(out_dir), device=device, progress=progress,
                           console=console, workers=workers, dry_run=dry_run, held=held)
+
+
+def _check_run(spec: GridSpec, out_dir: str | Path, device: str | None, *,
+               data: bool = True) -> None:
+    """Before anything runs: the folder (a dry run too: whether the real run could write
+    there), the device's form (whether it exists is checked where the units run) and,
+    with ``data``, the data (missing or bad data is refused before anything trains)."""
+    check_output_dir(out_dir)
+    if device is not None:
+        check_device_name(device)
+    if data:
+        check_data(spec)
 
 
 LOCK_NAME = ".grid.lock"
@@ -234,12 +242,9 @@ def run_grids(grids: Sequence[tuple[GridSpec, str | Path]], *, device: str | Non
     another grid has units left. Returns each grid's summary, as :func:`run_grid` does."""
     pairs = [(spec, Path(out)) for spec, out in grids]
     for spec, out in pairs:
-        check_output_dir(out)
-        check_data(spec)
+        _check_run(spec, out, device)
     if len({out.resolve() for _, out in pairs}) < len(pairs):
         raise UsageError("run_grids: every grid needs its own folder")
-    if device is not None:
-        check_device_name(device)
     with contextlib.ExitStack() as held:
         return _run_local_many(pairs, device=device, progress=progress, console=console,
                                workers=workers, held=held)
