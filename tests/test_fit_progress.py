@@ -1,5 +1,6 @@
 """Progress of a fit of many groups: the library calls ``progress(done, total)`` after each
-group; the command line prints it on stderr once the fit has run a few seconds."""
+batch of groups (``SERIES_PER_BATCH`` fitted together); the command line prints it on
+stderr once the fit has run a few seconds."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 
 import scalecmp
 from scalecmp.cli.progress import GroupProgress
+from scalecmp.engine import api
 
 
 def _frame(groups: int) -> pd.DataFrame:
@@ -18,8 +20,22 @@ def _frame(groups: int) -> pd.DataFrame:
                       for g in range(groups)], ignore_index=True)
 
 
-def test_fit_reports_every_group_once_in_order():
+def test_fit_reports_every_batch_of_groups_once_in_order(monkeypatch):
     calls: list[tuple[int, int]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
+                     progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(3, 3)]  # one batch
+    monkeypatch.setattr(api, "SERIES_PER_BATCH", 2)
+    calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
+                     progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(2, 3), (3, 3)]
+    monkeypatch.setattr(api, "SERIES_PER_BATCH", 1)
+    calls.clear()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
@@ -27,7 +43,8 @@ def test_fit_reports_every_group_once_in_order():
     assert calls == [(1, 3), (2, 3), (3, 3)]
 
 
-def test_with_pooling_progress_counts_both_passes_and_says_so(capsys):
+def test_with_pooling_progress_counts_both_passes_and_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(api, "SERIES_PER_BATCH", 1)
     calls: list[tuple[int, int]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -57,7 +57,8 @@ def test_the_summaries_are_the_edge_slope_and_its_shrink():
 def test_the_pooled_prior_is_a_pseudo_observation_with_its_exact_gradient():
     law = get_law("saturating")
     pool = PooledPrior(mean=(np.log(0.2), -0.5), sd=(0.1, 0.2), noise=0.02)
-    f, f_jac, m = augment(law, XN, Priors(min_slope_ratio=0.75, pool=pool), 0.5)
+    model = augment(law, XN, Priors(min_slope_ratio=0.75, pool=pool), 0.5)
+    f, f_jac, m = model.f, model.f_jac, model.m
     assert m == 3  # the slope prior, then the pool's two
     theta = np.array([[0.1, np.log(0.5), -0.4, 0.05]])
     pred = f(theta)

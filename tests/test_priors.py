@@ -18,7 +18,8 @@ def _pseudo(law_name, params, priors):
     law = get_law(law_name)
     scale = np.asarray(1.0)
     theta = law.to_internal(np.asarray(params, float), scale)[None, :]
-    f, f_jac, m = augment(law, XN, priors)
+    model = augment(law, XN, priors)
+    f, f_jac, m = model.f, model.f_jac, model.m
     pred = f(theta)[0]
     return pred[len(XN):], f_jac(theta), m
 
@@ -43,7 +44,8 @@ def test_a_power_law_and_a_visible_bend_are_not_penalised():
 
 def test_prior_jacobian_matches_finite_differences():
     law = get_law("broken_power")
-    f, f_jac, m = augment(law, XN, Priors(min_slope_ratio=0.9, max_error=0.5))
+    model = augment(law, XN, Priors(min_slope_ratio=0.9, max_error=0.5))
+    f, f_jac, m = model.f, model.f_jac, model.m
     theta = np.array([[0.3, 0.05, 0.9, np.log(0.5), np.log(0.3), 0.1]])
     pred = f(theta)
     assert_jacobian(f, f_jac, theta, rtol=1e-3, atol=1e-6)

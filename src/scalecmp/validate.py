@@ -141,6 +141,35 @@ def check_series_by(series: Sequence[str], by: Sequence[str]) -> None:
                          "them, not both")
 
 
+def usable_cpus() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_workers(value: Any, name: str = "workers") -> int | str:
+    """``workers``: an integer >= 1 or ``"auto"`` (the usable CPU cores), the same syntax
+    wherever processes are asked for (a fit, a grid spec's ``train.workers``); returns the
+    value as given, ``"2"`` read as 2."""
+    if value == "auto":
+        return "auto"
+    try:
+        w = int(value)
+        ok = w >= 1 and not isinstance(value, bool) and float(value) == w
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise UsageError(f"{name} must be an integer >= 1 or 'auto', got {value!r}")
+    return w
+
+
+def resolve_workers(value: int | str) -> int:
+    """The number of processes ``workers`` (checked) asks for: ``auto`` = usable cores."""
+    return usable_cpus() if value == "auto" else int(value)
+
+
 def available_memory() -> int:
     """Bytes of memory available to a new allocation (``MemAvailable``; else physical)."""
     try:

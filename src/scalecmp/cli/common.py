@@ -21,6 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from scalecmp.engine.options import FIELDS, FitOptions
+from scalecmp.validate import check_workers
 
 # --------------------------------------------------------------------------- defaults
 # the fit options' defaults are FitOptions' own (FitOptions.level, ...): never repeated here
@@ -122,6 +123,15 @@ PoolingOpt = Annotated[
         "learnt from the other groups; needs >= 3 groups).",
     ),
 ]
+WorkersOpt = Annotated[
+    str,
+    typer.Option(
+        "--workers",
+        help="Processes that fit the groups side by side: an integer, or auto (the usable "
+        "CPU cores). Used when there are more than 256 groups (or 2048 rows); the fits do "
+        "not depend on it.",
+    ),
+]
 WeightingOpt = Annotated[
     str, typer.Option("--weighting", help="Point weights: compute (rise with log x) or none.")
 ]
@@ -194,6 +204,8 @@ def build_options(params: Mapping[str, Any], **fixed: Any) -> FitOptions:
     values = {_OPTION_FIELDS.get(k, k): v for k, v in params.items()}
     if isinstance(values.get("frontier_bins"), str):
         values["frontier_bins"] = _bins_value(values["frontier_bins"])
+    if isinstance(values.get("workers"), str):  # "2" on the command line is 2
+        values["workers"] = check_workers(values["workers"])
     return FitOptions(**{k: v for k, v in values.items() if k in FIELDS}, **fixed)
 
 

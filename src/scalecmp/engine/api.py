@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -12,13 +15,26 @@ import pandas as pd
 from scalecmp.engine.options import FitOptions, fit_options
 from scalecmp.engine.pooling import MIN_SERIES
 from scalecmp.engine.results import FitResult, GroupFit, jsonable
-from scalecmp.engine.series import fit_series, series_pools
+from scalecmp.engine.schedule import run_all
+from scalecmp.engine.series import SeriesFit, emit_warnings, fit_series_steps, series_pools
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
-from scalecmp.validate import check_bootstrap_memory, check_flag, check_positive_values
+from scalecmp.validate import (
+    check_bootstrap_memory,
+    check_flag,
+    check_positive_values,
+    resolve_workers,
+)
 
 __all__ = ["fit"]
+
+#: groups whose series are fitted together as one batch (:mod:`scalecmp.engine.schedule`):
+#: at most this many groups and, beyond the first group, this many rows: enough to share
+#: each solver iteration's Python work, few enough to report progress and to bound the
+#: memory of a batch (a stacked bootstrap holds every replicate of every row of the batch)
+SERIES_PER_BATCH = 256
+ROWS_PER_BATCH = 2048
 
 
 def fit(
@@ -48,9 +64,10 @@ def fit(
     (``law="saturating"``, ``n_bootstrap=200``, ``preset="laion2025"``, ...), which override
     those of ``options``. A group with too few frontier points for every law is skipped
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
-    ``progress(done, total)``, if given, is called after each group (fitted or skipped);
-    with ``pooling="series"`` (and >= 3 groups) every group is fitted twice, and ``total``
-    counts both passes.
+    ``progress(done, total)``, if given, is called after each batch of groups (fitted or
+    skipped; the groups of a call are fitted up to :data:`SERIES_PER_BATCH` at a time,
+    their solves stacked); with ``pooling="series"`` (and >= 3 groups) every group is fitted
+    twice, and ``total`` counts both passes.
     """
     maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
@@ -86,54 +103,71 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     key_dicts = [{b: jsonable(k) for b, k in zip(by, key, strict=True)} for key in keys]
     labels = [f"group {group_label(k)}" if by else "" for k in key_dicts]
     total = len(grouped)
-    pools: list = [None] * total
     pooled = options.pooling != "none" and total >= MIN_SERIES
     steps = 2 * total if pooled else total
+    done = 0
+    fatal = not by or not options.is_auto  # a group that cannot be fitted fails the call
 
-    def fit_one(i: int, pool: Any, warn: bool) -> Any:
+    def hinted(i: int, exc: DataError) -> DataError:
+        """A group's error, with a hint at ``maximize`` where its metric looks
+        higher-is-better."""
         rows = grouped[i][1]
-        try:
-            return fit_series(rows[x].to_numpy(), rows[y].to_numpy(),
-                              None if x2 is None else rows[x2], options=options,
-                              maximize=maximize, label=labels[i], pool=pool, warn=warn)
-        except np.linalg.LinAlgError:
-            return DataError("the points are degenerate for this law (a singular system: "
-                             "inputs collinear or constant)")
-        except DataError as exc:
-            return exc
+        if not maximize and looks_higher_is_better(rows[x], rows[y]):
+            return DataError(f"{exc} ({MAXIMIZE_HINT})")
+        return exc
 
+    def named(i: int, exc: DataError) -> str:
+        return f"{labels[i]}: {exc}" if labels[i] else str(exc)
+
+    batches = _batches([len(rows) for _, rows in grouped])
+
+    def fit_pass(pools: list) -> list[SeriesFit | DataError]:
+        """Every group's series fitted, a batch of groups at a time (:func:`_batches`,
+        :func:`~scalecmp.engine.schedule.run_all`), the batches side by side in
+        ``options.workers`` processes; progress after each batch, in order."""
+        nonlocal done
+        jobs = [([(grouped[i][1][x].to_numpy(), grouped[i][1][y].to_numpy(),
+                   None if x2 is None else grouped[i][1][x2].to_numpy()) for i in chunk],
+                 [pools[i] for i in chunk]) for chunk in batches]
+        out: list[SeriesFit | DataError] = []
+        with _batch_runner(min(resolve_workers(options.workers), len(jobs))) as run_batch:
+            for chunk, fits in zip(batches, run_batch(options, maximize, jobs), strict=True):
+                for i, res in zip(chunk, fits, strict=True):
+                    if isinstance(res, np.linalg.LinAlgError):
+                        res = DataError("the points are degenerate for this law (a "
+                                        "singular system: inputs collinear or constant)")
+                    elif isinstance(res, Exception) and not isinstance(res, DataError):
+                        raise res
+                    if isinstance(res, DataError) and fatal:
+                        raise DataError(named(i, hinted(i, res))) from None
+                    out.append(res)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, steps)
+        return out
+
+    pools: list = [None] * total
     if pooled:  # first pass: every series alone, quietly; then the priors they give
-        first = []
-        for i in range(total):
-            if progress is not None and i:
-                progress(i, steps)
-            first.append(fit_one(i, None, warn=False))
-        pools = series_pools(first)
+        pools = series_pools(fit_pass(pools))
     if options.pooling != "none" and not any(pools):
         why = (f"{total} group{'s' * (total != 1)}" if total < MIN_SERIES
                else "no group has a one-input law fitted by the first pass")
         warnings.warn(f"pooling: every group is fitted alone (it needs >= {MIN_SERIES} "
                       f"groups with a law of compute; here {why})", ScalecmpWarning,
                       stacklevel=3)
+    final = fit_pass(pools)
     groups: list[GroupFit] = []
     skipped: list[dict] = []
     for i, (_, rows) in enumerate(grouped):
-        done = i + 1 + (total if pooled else 0)
-        if progress is not None and done > 1:
-            progress(done - 1, steps)
-        key_dict, label = key_dicts[i], labels[i]
         # every warning and error of a group names it (on stderr, away from its table)
-        where_txt = f"{label}: " if label else ""
-        series = fit_one(i, pools[i], warn=True)
+        key_dict, label = key_dicts[i], labels[i]
+        series = final[i]
         if isinstance(series, DataError):
-            exc = series
-            if not maximize and looks_higher_is_better(rows[x], rows[y]):
-                exc = DataError(f"{exc} ({MAXIMIZE_HINT})")
-            if not by or not options.is_auto:
-                raise DataError(f"{where_txt}{exc}") from None
+            exc = hinted(i, series)
             skipped.append({"key": key_dict, "reason": str(exc)})
-            warnings.warn(f"{where_txt}skipped: {exc}", ScalecmpWarning, stacklevel=2)
+            warnings.warn(f"{label}: skipped: {exc}", ScalecmpWarning, stacklevel=2)
             continue
+        emit_warnings(series, label)
         groups.append(
             GroupFit(
                 key=key_dict,
@@ -148,8 +182,6 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
                 pooled_prior=pools[i],
             )
         )
-    if progress is not None:
-        progress(steps, steps)
     if not groups:
         reasons = join_some([f"{group_label(s['key'])}: {s['reason']}" for s in skipped],
                             "groups")
@@ -157,3 +189,42 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     return FitResult(groups=tuple(groups), x=x, y=y, maximize=maximize, by=tuple(by),
                      options=options, x2=x2, skipped=tuple(skipped))
 
+
+
+def _batches(sizes: list[int]) -> list[range]:
+    """Consecutive groups (their row counts ``sizes``) cut into batches of at most
+    :data:`SERIES_PER_BATCH` groups and :data:`ROWS_PER_BATCH` rows (a group larger than
+    that is a batch of its own)."""
+    out, lo, rows = [], 0, 0
+    for i, n in enumerate(sizes):
+        if i > lo and (i - lo >= SERIES_PER_BATCH or rows + n > ROWS_PER_BATCH):
+            out.append(range(lo, i))
+            lo, rows = i, 0
+        rows += n
+    if sizes:
+        out.append(range(lo, len(sizes)))
+    return out
+
+
+def _fit_batch(options: FitOptions, maximize: bool, series: list[tuple], pools: list
+               ) -> list:
+    """One batch of series ``(x, y, x2)`` with their pooled priors, fitted together:
+    each one's :class:`SeriesFit` or the exception it raised (in a worker process too)."""
+    return run_all([fit_series_steps(sx, sy, sx2, options=options, maximize=maximize,
+                                     pool=pool)
+                    for (sx, sy, sx2), pool in zip(series, pools, strict=True)])
+
+
+@contextmanager
+def _batch_runner(workers: int) -> Iterator[Callable]:
+    """``run(options, maximize, jobs)`` -> the batches' results in order: here, one after
+    another, or in ``workers`` processes side by side (forked where the system can, so a
+    script needs no ``__main__`` guard), ended with the context."""
+    if workers <= 1:
+        yield lambda options, maximize, jobs: (_fit_batch(options, maximize, *job)
+                                               for job in jobs)
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+        yield lambda options, maximize, jobs: pool.map(
+            _fit_batch, *zip(*[(options, maximize, *job) for job in jobs], strict=True))

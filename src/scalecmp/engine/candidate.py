@@ -17,7 +17,6 @@ fitted as one batch; the result is an immutable :class:`~scalecmp.engine.lawfit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -26,14 +25,19 @@ import numpy as np
 from scalecmp.engine.bootstrap import pairs_weights, residual_targets
 from scalecmp.engine.lawfit import LawFit
 from scalecmp.engine.laws import Law, get_law
-from scalecmp.engine.optimize import BatchResult, minimize_batch, objective, residuals
+from scalecmp.engine.optimize import objective, residuals
 from scalecmp.engine.options import WEIGHTINGS, Candidate, FitOptions
 from scalecmp.engine.pooling import PooledPrior
-from scalecmp.engine.priors import Priors, augment
+from scalecmp.engine.priors import Augmented, Priors, augment
 from scalecmp.engine.recipes import STUDY_SCALE, fit_exact, study_starts
+from scalecmp.engine.schedule import SolveRequest, Steps
 from scalecmp.errors import UsageError
 
 __all__ = ["BACKTEST_CUTS", "CandidateFit", "bootstrap", "fit_candidate", "point_weights"]
+
+# ``fit_candidate``, ``backtest``, ``bootstrap`` and ``Solver.solve`` are steps
+# (:mod:`scalecmp.engine.schedule`): generators that yield each batch of problems they need
+# solved, so that the series of one call can be solved together
 
 BACKTEST_CUTS = (0.6, 0.7, 0.8, 0.9)
 RANGE_TOLERANCE = 0.005  # error above 1 + this inside the data rejects a law (0.5 pp)
@@ -62,12 +66,11 @@ def point_weights(
 
 
 class Problem(NamedTuple):
-    """The augmented least-squares problem of one law on one data set: model ``f`` and
-    its jacobian over a batch of ``theta``, targets ``y`` and weights ``w`` (data points,
-    then the priors' pseudo-observations), bounds."""
+    """The augmented least-squares problem of one law on one data set: the model (the
+    law and its priors' pseudo-observations), targets ``y`` and weights ``w`` (data points,
+    then the pseudo-observations), bounds."""
 
-    f: Callable[[np.ndarray], np.ndarray]
-    f_jac: Callable[[np.ndarray], Any]
+    model: Augmented
     y: np.ndarray
     w: np.ndarray
     lower: np.ndarray
@@ -89,17 +92,24 @@ class Solver:
     def problem(self, xn: np.ndarray, ef: np.ndarray, xc: np.ndarray) -> Problem:
         w = point_weights(xc, self.weighting)
         w_mean = float(np.mean(w))
-        f, f_jac, m = augment(self.law, xn, self.priors, w_mean)
-        y = np.r_[ef, np.ones(m)]
-        w = np.r_[w, np.full(m, w_mean)]
-        return Problem(f, f_jac, y, w, *self.law.bounds(xn, ef))
+        model = augment(self.law, xn, self.priors, w_mean)
+        y = np.r_[ef, np.ones(model.m)]
+        w = np.r_[w, np.full(model.m, w_mean)]
+        return Problem(model, y, w, *self.law.bounds(xn, ef))
+
+    def request(self, prob: Problem, theta0: np.ndarray, max_iter: int, rtol: float,
+                y: np.ndarray | None = None, w: np.ndarray | None = None) -> SolveRequest:
+        """The solve of ``theta0`` on ``prob`` (its own targets and weights unless given)."""
+        return SolveRequest(prob.model, theta0, prob.y if y is None else y,
+                            prob.w if w is None else w, prob.lower, prob.upper,
+                            self.loss, self.delta, max_iter, rtol)
 
     def solve(self, xn: np.ndarray, ef: np.ndarray, xc: np.ndarray, scale: np.ndarray,
               n_starts: int, exact: bool = True, max_iter: int = 500
-              ) -> tuple[BatchResult, int, Problem]:
-        """Multi-start fit of one data set: the polished starts, how many starts the grid
-        had, and the problem. ``exact=False`` polishes the study's starts with scalecmp's
-        optimiser even for ``laion2025-exact`` (used by the backtests)."""
+              ) -> Steps:
+        """Multi-start fit of one data set (steps): the polished starts, how many starts
+        the grid had, and the problem. ``exact=False`` polishes the study's starts with
+        scalecmp's optimiser even for ``laion2025-exact`` (used by the backtests)."""
         law = self.law
         prob = self.problem(xn, ef, xc)
         exact = exact and self.starts == "laion2025-exact"
@@ -116,14 +126,12 @@ class Solver:
                     starts = theta[None, :]
         else:
             starts = np.clip(law.starts(xn, ef), prob.lower, prob.upper)
-        r = residuals(prob.f(starts), prob.y[None, :], self.loss)
+        r = residuals(prob.model.f(starts), prob.y[None, :], self.loss)
         start_loss = objective(r, np.broadcast_to(prob.w, r.shape), self.loss, self.delta)
         order = np.argsort(np.where(np.isfinite(start_loss), start_loss, np.inf))
         if not exact:
             starts = starts[order[:n_starts]]
-        res = minimize_batch(prob.f, prob.f_jac, starts, prob.y, prob.w, prob.lower,
-                             prob.upper, loss=self.loss, delta=self.delta,
-                             max_iter=0 if exact else max_iter)
+        res = yield self.request(prob, starts, 0 if exact else max_iter, 1e-10)
         return res, len(order), prob
 
 
@@ -177,13 +185,13 @@ class CandidateFit:
 
 def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarray, *,
                   options: FitOptions, maximize: bool, y_scale: float = 1.0,
-                  pool: PooledPrior | None = None) -> CandidateFit:
+                  pool: PooledPrior | None = None) -> Steps:
     """Point fit and backtests of one candidate on the frontier ``(xf, ef)`` (no bootstrap
-    yet). ``ef`` are errors divided by ``y_scale`` (of order 1: every bound, start grid and
-    tolerance is stated for such errors), so the fit is the same whatever the metric's
-    unit; parameters are reported in the original unit. ``pool``: the series' prior from
-    the other series of its command (:mod:`scalecmp.engine.pooling`), applied to
-    candidates that take priors."""
+    yet; steps, returning a :class:`CandidateFit`). ``ef`` are errors divided by
+    ``y_scale`` (of order 1: every bound, start grid and tolerance is stated for such
+    errors), so the fit is the same whatever the metric's unit; parameters are reported
+    in the original unit. ``pool``: the series' prior from the other series of its
+    command (:mod:`scalecmp.engine.pooling`), applied to candidates that take priors."""
     law = get_law(spec.law)
     use_priors = spec.priors
     solver = Solver(
@@ -200,7 +208,7 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
     )
     scale = law.default_scale(xf)
     xn = law.normalise(xf, scale)
-    res, n_grid, prob = solver.solve(xn, ef, xcf, scale, options.n_starts)
+    res, n_grid, prob = yield from solver.solve(xn, ef, xcf, scale, options.n_starts)
     best = int(np.argmin(res.loss))
     theta = res.theta[best]
     best_loss = float(res.loss[best])
@@ -213,7 +221,7 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
                       map(float, law.scale_params(law.from_internal(theta, scale), y_scale)),
                       strict=True))
     at_bound = [n for n, b in zip(law.param_names, res.at_bound[best], strict=True) if b]
-    backtests, tau = backtest(solver, xn, ef, xcf, scale, fitted)
+    backtests, tau = yield from backtest(solver, xn, ef, xcf, scale, fitted)
     if not options.extrapolation_error:
         tau = 0.0
     msgs = law_warnings(law, params, at_bound, reached, len(res.loss), len(ef), xn, theta,
@@ -242,8 +250,8 @@ def fit_candidate(spec: Candidate, xf: np.ndarray, ef: np.ndarray, xcf: np.ndarr
 
 
 def backtest(solver: Solver, xn: np.ndarray, ef: np.ndarray, xcf: np.ndarray,
-             scale: np.ndarray, fitted: np.ndarray) -> tuple[tuple[Backtest, ...], float]:
-    """Leave-future-out predictions inside the data, and the extrapolation error.
+             scale: np.ndarray, fitted: np.ndarray) -> Steps:
+    """Leave-future-out predictions inside the data, and the extrapolation error (steps).
 
     The frontier is cut at 60, 70, 80 and 90% of its log-compute range
     (:data:`BACKTEST_CUTS`); the law fitted below each cut predicts the points above it.
@@ -265,8 +273,8 @@ def backtest(solver: Solver, xn: np.ndarray, ef: np.ndarray, xcf: np.ndarray,
         train = lx <= lo + q * (hi - lo)
         if train.sum() < law.n_params + 1 or (~train).sum() < 1:
             continue
-        res, _, _ = solver.solve(xn[train], ef[train], xcf[train], scale, 8, exact=False,
-                                 max_iter=200)
+        res, _, _ = yield from solver.solve(xn[train], ef[train], xcf[train], scale, 8,
+                                            exact=False, max_iter=200)
         theta = res.theta[np.argmin(res.loss)]
         pred = law.f(xn[~train], theta[None, :])[0]
         r = np.log(np.maximum(pred, 1e-300) / ef[~train])
@@ -309,10 +317,10 @@ def law_warnings(law: Law, params: dict, at_bound: list[str], reached: int, n_st
 
 
 def bootstrap(st: CandidateFit, R: int, rng: np.random.Generator, *,
-              method: str) -> LawFit:
+              method: str) -> Steps:
     """``R`` bootstrap replicates of one candidate (``pairs`` of frontier points, or
     ``residual``), warm-started from its minima and fitted as one batch; the tilt draws of
-    the extrapolation error; returns the immutable :class:`LawFit`."""
+    the extrapolation error; returns (steps) the immutable :class:`LawFit`."""
     law, solver, prob = st.law, st.solver, st.problem
     p = law.n_params
     n = len(st.ef)
@@ -332,11 +340,8 @@ def bootstrap(st: CandidateFit, R: int, rng: np.random.Generator, *,
             W = np.broadcast_to(prob.w, (R, n + m))
         k = len(st.minima)
         theta0 = np.repeat(st.minima[None, :, :], R, axis=0).reshape(R * k, p)
-        res = minimize_batch(
-            prob.f, prob.f_jac, theta0, np.repeat(Y, k, axis=0), np.repeat(W, k, axis=0),
-            prob.lower, prob.upper, loss=solver.loss, delta=solver.delta, max_iter=100,
-            rtol=1e-7,
-        )
+        res = yield solver.request(prob, theta0, 100, 1e-7, y=np.repeat(Y, k, axis=0),
+                                   w=np.repeat(W, k, axis=0))
         pick = np.argmin(res.loss.reshape(R, k), axis=1)
         boot_theta = res.theta.reshape(R, k, p)[np.arange(R), pick]
     tilt = rng.normal(0.0, st.tau, R)

@@ -83,6 +83,13 @@ class LawFit:
                      "residuals"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (from a worker process of :func:`scalecmp.engine.api.fit`): as
+        immutable as when made."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.__post_init__()
+
     # ---------------------------------------------------------------- predictions
     def _xn(self, X: np.ndarray) -> np.ndarray:
         return self.law.normalise(X, self.scale)

@@ -1,10 +1,14 @@
 """Vectorised, bounded Levenberg-Marquardt for many small least-squares problems at once.
 
-All problems share the model ``f(theta) -> predictions (S, n)`` and the design (the ``x``
-values are baked into ``f``); each has its own start, targets ``Y[s]`` and point weights
-``W[s]``. This covers both uses the engine has: many starts on one data set (same ``Y``,
-``W``) and bootstrap replicates (pairs bootstrap = multinomial counts as weights; residual
-bootstrap = resampled targets).
+All problems share the model ``f(theta) -> predictions (S, n)``; each has its own start,
+targets ``Y[s]``, point weights ``W[s]`` and (optionally) bounds. This covers the uses the
+engine has: many starts on one data set (same ``Y``, ``W``), bootstrap replicates (pairs
+bootstrap = multinomial counts as weights; residual bootstrap = resampled targets), and
+with ``indexed=True`` the problems of many series at once (the model is then called as
+``f(theta, rows)`` with the batch positions ``rows`` of the problems it evaluates, so that
+it can look up each problem's own design: :meth:`scalecmp.engine.priors.Augmented.stack`).
+Every problem's iterations depend on that problem alone, so a problem solved in a batch of
+many ends where it ends when solved alone.
 
 Losses, on residuals ``r`` (``r = f - y`` for ``ls``; ``r = log f - log y`` otherwise):
 
@@ -78,20 +82,35 @@ def minimize_batch(
     delta: float = 0.01,
     max_iter: int = 200,
     rtol: float = 1e-10,
+    indexed: bool = False,
 ) -> BatchResult:
     """Minimise the loss for every problem of the batch.
 
     ``f(theta)`` returns predictions (S', n) for parameters (S', p) and ``f_jac(theta)``
-    returns them with their derivatives (S', n, p). ``theta0``: (S, p); ``y`` and ``w``:
-    (S, n) or (n,).
+    returns them with their derivatives (S', n, p); with ``indexed=True`` both are called
+    with a second argument, the positions (S',) of those problems in the batch.
+    ``theta0``: (S, p); ``y`` and ``w``: (S, n) or (n,); ``lower`` and ``upper``: (p,) or
+    (S, p).
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}")
-    theta = np.clip(np.array(theta0, dtype=float), lower, upper)
+    theta0 = np.asarray(theta0, dtype=float)
+    lower = np.broadcast_to(np.asarray(lower, dtype=float), theta0.shape)
+    upper = np.broadcast_to(np.asarray(upper, dtype=float), theta0.shape)
+    theta = np.clip(theta0, lower, upper)
     s, p = theta.shape
+    if indexed:
+        model, model_jac = f, f_jac
+    else:
+        def model(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            return f(t)
+
+        def model_jac(t: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return f_jac(t)
+
     y = np.broadcast_to(np.asarray(y, dtype=float), (s, np.shape(y)[-1]))
     w = np.broadcast_to(np.asarray(w, dtype=float), y.shape)
-    pred = f(theta)
+    pred = model(theta, np.arange(s))
     r = residuals(pred, y, loss)
     obj = objective(r, w, loss, delta)
     obj = np.where(np.isfinite(obj), obj, np.inf)
@@ -108,10 +127,13 @@ def minimize_batch(
             break
         upd = act[need_jac[act]]
         if upd.size:
-            p_upd, d_upd = f_jac(theta[upd])
+            p_upd, d_upd = model_jac(theta[upd], upd)
             jac[upd] = _residual_jacobian(p_upd, d_upd, loss)
             need_jac[upd] = False
-        J, R, Wa, T = jac[act], r[act], w[act], theta[act]
+        everyone = act.size == s  # no copies while every problem is still active
+        J, R, Wa = (jac, r, w) if everyone else (jac[act], r[act], w[act])
+        T = theta[act]  # a copy: ``theta`` changes below, ``T`` may not
+        lo, hi = (lower, upper) if everyone else (lower[act], upper[act])
         if loss == "huber_log":
             Wa = Wa * np.minimum(1.0, delta / np.maximum(np.abs(R), 1e-12))
         JW = J * Wa[:, :, None]
@@ -119,7 +141,7 @@ def minimize_batch(
         A = JWt @ J
         g = (JWt @ R[:, :, None])[:, :, 0]
         # freeze parameters sitting on a bound whose gradient pushes outward
-        frozen = ((T <= lower + 1e-12) & (g > 0)) | ((T >= upper - 1e-12) & (g < 0))
+        frozen = ((T <= lo + 1e-12) & (g > 0)) | ((T >= hi - 1e-12) & (g < 0))
         keep = ~frozen
         A = A * keep[:, :, None] * keep[:, None, :] + eye * frozen[:, :, None]
         g = g * keep
@@ -128,13 +150,13 @@ def minimize_batch(
         M = A + eye * damp[:, :, None]
         try:
             step = -np.linalg.solve(M, g[..., None])[..., 0]
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(M.reshape(-1, p), g.reshape(-1), rcond=None)[0].reshape(-1, p)
+        except np.linalg.LinAlgError:  # a singular system: the pseudo-inverse, per problem
+            step = -np.einsum("sij,sj->si", np.linalg.pinv(M), g)
         step = np.where(np.isfinite(step), step, 0.0)
-        new = np.clip(T + step, lower, upper)
-        pred_new = f(new)
-        r_new = residuals(pred_new, y[act], loss)
-        obj_new = objective(r_new, w[act], loss, delta)
+        new = np.clip(T + step, lo, hi)
+        pred_new = model(new, act)
+        r_new = residuals(pred_new, y if everyone else y[act], loss)
+        obj_new = objective(r_new, w if everyone else w[act], loss, delta)
         obj_new = np.where(np.isfinite(obj_new), obj_new, np.inf)
         accept = obj_new < obj[act]
         gain = obj[act] - obj_new

@@ -26,7 +26,7 @@ from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
 from scalecmp.engine.pooling import POOLINGS
 from scalecmp.errors import UsageError
-from scalecmp.validate import check_level, check_n_bootstrap, check_seed
+from scalecmp.validate import check_level, check_n_bootstrap, check_seed, check_workers
 
 __all__ = [
     "AUTO",
@@ -189,6 +189,9 @@ class FitOptions:
         count), starts and the priors to exactly the study's recipe; a different law, loss,
         weighting, frontier or frontier_bins set explicitly conflicts with it.
     random_state : seed of the bootstrap (``None`` or an integer >= 0).
+    workers : processes that fit the batches of groups of one call side by side (an
+        integer >= 1, or ``"auto"``: the usable CPU cores); used when a call has more than
+        one batch (:func:`scalecmp.engine.api.fit`). The fits do not depend on it.
     """
 
     law: str | Law = AUTO
@@ -210,6 +213,7 @@ class FitOptions:
     starts: str = "grid"
     preset: str | None = None
     random_state: int | None = 0
+    workers: int | str = 1
 
     #: field -> check (raises UsageError); applied once, in this order, when made
     _constraints: ClassVar[dict[str, Callable[[Any], Any]]] = {
@@ -228,6 +232,7 @@ class FitOptions:
         "pooling": _one_of(POOLINGS, "pooling"),
         "starts": _check_starts,
         "n_starts": _check_n_starts,
+        "workers": check_workers,
     }
 
     def __post_init__(self) -> None:

@@ -29,7 +29,6 @@ augmented problem is solved for the full fit, every backtest and every bootstrap
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +37,7 @@ from scalecmp.engine.laws import Law
 from scalecmp.engine.pooling import H as _H
 from scalecmp.engine.pooling import PooledPrior, edge_points, edge_summaries, pair_slopes
 
-__all__ = ["Priors", "augment"]
+__all__ = ["Augmented", "Priors", "augment"]
 
 
 
@@ -72,65 +71,122 @@ def _logf_and_grad(law: Law, xn: np.ndarray, theta: np.ndarray):  # noqa: ANN202
     return np.log(f), J / f[..., None]
 
 
-def augment(
-    law: Law, xn: np.ndarray, priors: Priors, pseudo_weight: float = 1.0
-) -> tuple[Callable, Callable, int]:
-    """The law's model on ``xn`` with the priors appended as pseudo-observations
-    (``pseudo_weight``: the loss weight they get, which the pooled prior's scale accounts
-    for).
+@dataclass(frozen=True)
+class Augmented:
+    """A law's model with the priors' pseudo-observations appended, on one design or, stacked
+    (:meth:`stack`), on the designs of many series solved as one batch.
 
-    Returns ``(f, f_jac, m)``: ``f(theta) -> (S, n + m)``, ``f_jac(theta) -> ((S, n + m),
-    (S, n + m, p))`` and ``m`` the number of pseudo-observations (targets 1). One-input laws
-    only; with no active prior the law itself is returned (``m = 0``).
+    ``xn``: normalised inputs, one row per design (G, n) (or (G, n, 2) for two-input laws);
+    ``xp``: the computes (G, k) at which the priors read ``log err``; ``pool_mean`` and
+    ``pool_c`` (G, 2): the pooled prior's centre and scale per design; ``which`` (S,): the
+    design of each problem of a stacked batch (``None``: one design, every problem on it).
+    ``f(theta, rows)`` -> (S', n + m) and ``f_jac(theta, rows)`` -> ((S', n + m),
+    (S', n + m, p)) for the problems at batch positions ``rows`` (ignored for one design);
+    ``m`` pseudo-observations (targets 1) follow the ``n`` data points.
     """
-    if not priors.active or law.n_inputs != 1:
-        return (lambda t: law.f(xn, t)), (lambda t: law.f_jac(xn, t)), 0
-    lam = float(priors.strength)
-    lo, hi = float(np.min(xn)), float(np.max(xn))
-    pts: list[np.ndarray] = []
-    use_slope = priors.min_slope_ratio > 0
-    if use_slope:
-        xf = hi * 10.0**priors.horizon
-        xb = max(hi / 10.0**priors.horizon, lo * _H)
-        pts.append(np.array([hi / _H, hi * _H, xf / _H, xf * _H, xb / _H, xb * _H]))
-    use_cap = priors.max_error is not None
-    if use_cap:
-        grid = np.geomspace(lo, hi, 8)
-        pts.append(grid)
-    pool = priors.pool
-    if pool is not None:
-        pts.append(edge_points(hi))
-        pool_mean = np.asarray(pool.mean)
-        # sigma (u - mu) / (sd sqrt(w)): weighted and squared, sigma^2 (u - mu)^2 / sd^2
-        pool_c = pool.noise / (np.asarray(pool.sd) * np.sqrt(max(pseudo_weight, 1e-12)))
-    xp = np.concatenate(pts)
-    k_pool = len(xp) - 4
-    m = int(use_slope) + (8 if use_cap else 0) + (2 if pool is not None else 0)
-    log_k = float(np.log(priors.min_slope_ratio)) if use_slope else 0.0
-    log_cap = float(np.log(priors.max_error)) if use_cap else 0.0
 
-    def pseudo(theta: np.ndarray, with_grad: bool):  # noqa: ANN202
-        lf, dlf = _logf_and_grad(law, xp, theta)  # (S, k), (S, k, p)
+    law: Law
+    xn: np.ndarray
+    xp: np.ndarray | None = None
+    use_slope: bool = False
+    use_cap: bool = False
+    use_pool: bool = False
+    lam: float = 10.0
+    log_k: float = 0.0
+    log_cap: float = 0.0
+    pool_mean: np.ndarray | None = None
+    pool_c: np.ndarray | None = None
+    which: np.ndarray | None = None
+
+    @property
+    def m(self) -> int:
+        return int(self.use_slope) + (8 if self.use_cap else 0) + (2 if self.use_pool else 0)
+
+    @property
+    def key(self) -> tuple | None:
+        """Models with equal keys stack into one batch (``None``: this one does not: a
+        two-input law, whose inputs do not stack)."""
+        if self.law.n_inputs != 1 or self.which is not None:
+            return None
+        return (self.law.name, self.xn.shape[1], self.use_slope, self.use_cap, self.use_pool,
+                self.lam, self.log_k, self.log_cap)
+
+    @staticmethod
+    def stack(models: list[Augmented], counts: list[int]) -> Augmented:
+        """One model for a batch made of ``counts[j]`` problems on ``models[j]``'s design,
+        in that order (all with the same :attr:`key`)."""
+        first = models[0]
+
+        def cat(name: str) -> np.ndarray | None:
+            parts = [getattr(m, name) for m in models]
+            return None if parts[0] is None else np.concatenate(parts)
+
+        return Augmented(
+            law=first.law, xn=cat("xn"), xp=cat("xp"), use_slope=first.use_slope,
+            use_cap=first.use_cap, use_pool=first.use_pool, lam=first.lam,
+            log_k=first.log_k, log_cap=first.log_cap, pool_mean=cat("pool_mean"),
+            pool_c=cat("pool_c"), which=np.repeat(np.arange(len(models)), counts),
+        )
+
+    def _design(self, rows: np.ndarray | None) -> tuple:
+        """``(xn, xp, pool_mean, pool_c)`` of the problems at ``rows``: one design's rows,
+        broadcast over the problems, or each problem's own."""
+        names = ("xn", "xp", "pool_mean", "pool_c")
+        if self.which is None or rows is None:
+            return tuple(None if getattr(self, n) is None else getattr(self, n)[0]
+                         for n in names)
+        d = self.which[rows]
+        return tuple(None if getattr(self, n) is None else getattr(self, n)[d] for n in names)
+
+    def f(self, theta: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        theta = np.atleast_2d(theta)
+        xn, xp, mean, c = self._design(rows)
+        if not self.m:
+            return self.law.f(xn, theta)
+        return np.concatenate([self.law.f(xn, theta), self._pseudo(theta, xp, mean, c,
+                                                                    False)[0]], axis=1)
+
+    def f_jac(self, theta: np.ndarray, rows: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        theta = np.atleast_2d(theta)
+        xn, xp, mean, c = self._design(rows)
+        if not self.m:
+            return self.law.f_jac(xn, theta)
+        P, J = self.law.f_jac(xn, theta)
+        q, dq = self._pseudo(theta, xp, mean, c, True)
+        return np.concatenate([P, q], axis=1), np.concatenate([J, dq], axis=1)
+
+    def _pseudo(self, theta: np.ndarray, xp: np.ndarray, pool_mean: np.ndarray | None,
+                pool_c: np.ndarray | None, with_grad: bool):  # noqa: ANN202
+        """The pseudo-observations ``q`` (S, m) and their jacobian (S, m, p) (see the
+        module docstring)."""
+        if with_grad:
+            lf, dlf = _logf_and_grad(self.law, xp, theta)  # (S, k), (S, k, p)
+        else:  # the values alone: no jacobian of the law at the prior's points
+            lf, dlf = np.log(np.maximum(self.law.f(xp, theta), 1e-300)), None
+        lam = self.lam
         gs, dgs = [], []
-        if use_slope:
+        if self.use_slope:
             s_e, s_f, s_b = pair_slopes(lf[:, :6]).T
-            ds = pair_slopes(dlf[:, :6])
-            ds_e, ds_f, ds_b = ds[:, 0], ds[:, 1], ds[:, 2]
             neg_e = np.minimum(s_e, -1e-12)
             neg_f = np.minimum(s_f, -1e-8)
             neg_b = np.minimum(s_b, -1e-12)
             log_rin = np.log(-neg_e) - np.log(-neg_b)
-            bend = log_rin < 0  # the data already bend: allow the same pace beyond
-            g = log_k + np.minimum(log_rin, 0.0) - np.log(-neg_f) + np.log(-neg_e)
+            g = self.log_k + np.minimum(log_rin, 0.0) - np.log(-neg_f) + np.log(-neg_e)
             g = np.where(s_e < -1e-6, g, -1.0)  # no constraint where the edge is flat
-            dg = -ds_f / neg_f[:, None] + ds_e / neg_e[:, None]
-            dg = dg + bend[:, None] * (ds_e / neg_e[:, None] - ds_b / neg_b[:, None])
             gs.append(g[:, None])
-            dgs.append(dg[:, None, :])
-        if use_cap:  # a hard fact, not a belief: ten times the strength
-            k0 = 6 if use_slope else 0
-            gs.append(10.0 * (lf[:, k0:k0 + 8] - log_cap))
-            dgs.append(10.0 * dlf[:, k0:k0 + 8])
+            if with_grad:
+                ds = pair_slopes(dlf[:, :6])
+                ds_e, ds_f, ds_b = ds[:, 0], ds[:, 1], ds[:, 2]
+                bend = log_rin < 0  # the data already bend: allow the same pace beyond
+                dg = -ds_f / neg_f[:, None] + ds_e / neg_e[:, None]
+                dg = dg + bend[:, None] * (ds_e / neg_e[:, None] - ds_b / neg_b[:, None])
+                dgs.append(dg[:, None, :])
+        if self.use_cap:  # a hard fact, not a belief: ten times the strength
+            k0 = 6 if self.use_slope else 0
+            gs.append(10.0 * (lf[:, k0:k0 + 8] - self.log_cap))
+            if with_grad:
+                dgs.append(10.0 * dlf[:, k0:k0 + 8])
         qs, dqs = [], []
         if gs:
             g = np.concatenate(gs, axis=1)
@@ -140,28 +196,53 @@ def augment(
             if with_grad:
                 dg = np.concatenate(dgs, axis=1)
                 dqs.append((q * lam * (g > 0))[..., None] * dg)
-        if pool is not None:  # two-sided: log q = c (u(theta) - mu)
-            q, dq = _pool_pseudo(lf[:, k_pool:], dlf[:, k_pool:], pool_mean, pool_c,
-                                 with_grad)
+        if self.use_pool:  # two-sided: log q = c (u(theta) - mu)
+            q, dq = _pool_pseudo(lf[:, -4:], None if dlf is None else dlf[:, -4:],
+                                 pool_mean, pool_c, with_grad)
             qs.append(q)
             dqs.append(dq)
         q = np.concatenate(qs, axis=1)
         return q, (np.concatenate(dqs, axis=1) if with_grad else None)
 
-    def f(theta: np.ndarray) -> np.ndarray:
-        theta = np.atleast_2d(theta)
-        return np.concatenate([law.f(xn, theta), pseudo(theta, False)[0]], axis=1)
 
-    def f_jac(theta: np.ndarray):  # noqa: ANN202
-        theta = np.atleast_2d(theta)
-        P, J = law.f_jac(xn, theta)
-        q, dq = pseudo(theta, True)
-        return np.concatenate([P, q], axis=1), np.concatenate([J, dq], axis=1)
+def augment(
+    law: Law, xn: np.ndarray, priors: Priors, pseudo_weight: float = 1.0
+) -> Augmented:
+    """The law's model on ``xn`` with the priors appended as pseudo-observations
+    (``pseudo_weight``: the loss weight they get, which the pooled prior's scale accounts
+    for): an :class:`Augmented` of one design, with ``m`` pseudo-observations (targets 1).
+    One-input laws only; with no active prior the law itself (``m = 0``).
+    """
+    xn = np.asarray(xn, dtype=float)
+    if not priors.active or law.n_inputs != 1:
+        return Augmented(law=law, xn=xn[None])
+    lo, hi = float(np.min(xn)), float(np.max(xn))
+    pts: list[np.ndarray] = []
+    use_slope = priors.min_slope_ratio > 0
+    if use_slope:
+        xf = hi * 10.0**priors.horizon
+        xb = max(hi / 10.0**priors.horizon, lo * _H)
+        pts.append(np.array([hi / _H, hi * _H, xf / _H, xf * _H, xb / _H, xb * _H]))
+    use_cap = priors.max_error is not None
+    if use_cap:
+        pts.append(np.geomspace(lo, hi, 8))
+    pool = priors.pool
+    pool_mean = pool_c = None
+    if pool is not None:
+        pts.append(edge_points(hi))
+        pool_mean = np.asarray(pool.mean, dtype=float)[None]
+        # sigma (u - mu) / (sd sqrt(w)): weighted and squared, sigma^2 (u - mu)^2 / sd^2
+        pool_c = (pool.noise / (np.asarray(pool.sd) * np.sqrt(max(pseudo_weight, 1e-12))))[None]
+    return Augmented(
+        law=law, xn=xn[None], xp=np.concatenate(pts)[None], use_slope=use_slope,
+        use_cap=use_cap, use_pool=pool is not None, lam=float(priors.strength),
+        log_k=float(np.log(priors.min_slope_ratio)) if use_slope else 0.0,
+        log_cap=float(np.log(priors.max_error)) if use_cap else 0.0,
+        pool_mean=pool_mean, pool_c=pool_c,
+    )
 
-    return f, f_jac, m
 
-
-def _pool_pseudo(lf: np.ndarray, dlf: np.ndarray, mean: np.ndarray, c: np.ndarray,
+def _pool_pseudo(lf: np.ndarray, dlf: np.ndarray | None, mean: np.ndarray, c: np.ndarray,
                  with_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """The pooled prior's two pseudo-observations ``q_j = exp(c_j (u_j - mu_j))`` from
     ``log err`` (S, 4) at :func:`~scalecmp.engine.pooling.edge_points` and its gradient

@@ -31,9 +31,10 @@ from scalecmp.engine.pooling import (
     series_summary,
 )
 from scalecmp.engine.results import LawMixture, as_inputs, as_values
+from scalecmp.engine.schedule import Steps, run
 from scalecmp.errors import DataError, ScalecmpWarning
 
-__all__ = ["SeriesFit", "fit_series", "series_pools"]
+__all__ = ["SeriesFit", "emit_warnings", "fit_series", "fit_series_steps", "series_pools"]
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,29 @@ class SeriesFit:
 def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
                maximize: bool, label: str = "", pool: PooledPrior | None = None,
                warn: bool = True) -> SeriesFit:
+    """:func:`fit_series_steps` run on its own (every solve as it comes), then its
+    warnings (``warn``), each naming the series by ``label``."""
+    series = run(fit_series_steps(x, y, x2, options=options, maximize=maximize, pool=pool))
+    if warn:
+        emit_warnings(series, label, stacklevel=3)
+    return series
+
+
+def emit_warnings(series: SeriesFit, label: str = "", stacklevel: int = 2) -> None:
+    """The warnings of a series' fit, as :class:`ScalecmpWarning`, each naming the series
+    by ``label`` (``group model_type=clip``), so that a warning on stderr says which group
+    it concerns."""
+    for m in series.mixture.warnings:
+        warnings.warn(f"{label}: {m}" if label else m, ScalecmpWarning,
+                      stacklevel=stacklevel + 1)
+
+
+def fit_series_steps(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
+                     maximize: bool, pool: PooledPrior | None = None) -> Steps:
     """Fit compute ``x`` (and ``x2`` for two-input laws) to metric ``y`` with ``options``
-    (already checked). Raises :class:`DataError` for points no law can take. ``label``
-    names the series in every warning it emits (``group model_type=clip``), so that a
-    warning on stderr says which group it concerns; ``warn=False`` emits none (a first
-    pass of pooling). ``pool``: the series' prior from the other series of its command
+    (already checked), as steps (:mod:`scalecmp.engine.schedule`); returns a
+    :class:`SeriesFit`. Raises :class:`DataError` for points no law can take. ``pool``:
+    the series' prior from the other series of its command
     (:mod:`scalecmp.engine.pooling`)."""
     is_auto = options.is_auto
     # auto: chinchilla when a second input is given; a pinned law says itself
@@ -86,15 +105,17 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     # not depend on the metric's unit
     y_scale = 1.0 if maximize else float(np.exp(np.mean(np.log(ef))))
 
-    fits = [fit_candidate(c, xf, ef / y_scale, xcf, options=options, maximize=maximize,
-                          y_scale=y_scale, pool=pool) for c in specs]
+    fits = []
+    for c in specs:
+        fits.append((yield from fit_candidate(c, xf, ef / y_scale, xcf, options=options,
+                                              maximize=maximize, y_scale=y_scale,
+                                              pool=pool)))
     weights, scores, matrix = _weigh(fits, options.mixture)
     counts = allocate(weights, int(options.n_bootstrap))
     rng = np.random.default_rng(options.random_state)
-    members = [
-        bootstrap(st, int(n), rng, method=options.bootstrap)
-        for st, n in zip(fits, counts, strict=True)
-    ]
+    members = []
+    for st, n in zip(fits, counts, strict=True):
+        members.append((yield from bootstrap(st, int(n), rng, method=options.bootstrap)))
     candidates = [
         {"name": st.spec.name, "law": st.law.name, "weight": float(w),
          "backtest_rmse": None if sc is None else sc * y_scale, "status": st.status}
@@ -116,8 +137,6 @@ def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
         n_frontier=n_front,
         data_notes=tuple(notes),
     )
-    for m in mixture.warnings if warn else ():
-        warnings.warn(f"{label}: {m}" if label else m, ScalecmpWarning, stacklevel=4)
     return SeriesFit(mixture=mixture, X=X, err=err, frontier_mask=mask,
                      backtest_matrix=matrix)
 

@@ -16,29 +16,20 @@ with ``torch.get_num_threads() // workers`` threads each.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalecmp.errors import UsageError
 from scalecmp.experiments.plan import Unit
 from scalecmp.experiments.progress import CostModel
 from scalecmp.experiments.runner import GridRunner, JobReport
 from scalecmp.experiments.spec import GridSpec
+from scalecmp.validate import check_workers, resolve_workers, usable_cpus
 
 __all__ = ["EXECUTORS", "n_local_workers", "run_local_many", "usable_cpus"]
 
 EXECUTORS = ("local", "slurm")
-
-
-def usable_cpus() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def n_local_workers(workers: int | str, units: Sequence[Unit], device: str,
@@ -47,14 +38,7 @@ def n_local_workers(workers: int | str, units: Sequence[Unit], device: str,
     the number of units; 1 under torchrun or off the CPU."""
     if world_size > 1 or not str(device).startswith("cpu"):
         return 1
-    w = usable_cpus() if workers == "auto" else workers
-    try:
-        w = int(w)
-    except (TypeError, ValueError):
-        raise UsageError(f"workers must be an integer >= 1 or 'auto', got {w!r}") from None
-    if w < 1:
-        raise UsageError(f"workers must be an integer >= 1 or 'auto', got {w!r}")
-    return max(1, min(w, len(units)))
+    return max(1, min(resolve_workers(check_workers(workers)), len(units)))
 
 
 #: one grid's share of a local run: its runner, the units to run, ``id(job)`` -> optimiser
