@@ -30,7 +30,8 @@ from scalecmp.validate import (
 __all__ = ["fit"]
 
 #: groups whose series are fitted together as one batch (:mod:`scalecmp.engine.schedule`):
-#: at most this many groups and, beyond the first group, this many rows: enough to share
+#: at most this many groups and, beyond the first group, this many rows (padded: every
+#: group counted at the batch's largest; :mod:`scalecmp.engine.schedule`): enough to share
 #: each solver iteration's Python work, few enough to report progress and to bound the
 #: memory of a batch (a stacked bootstrap holds every replicate of every row of the batch)
 SERIES_PER_BATCH = 256
@@ -193,14 +194,16 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
 
 def _batches(sizes: list[int]) -> list[range]:
     """Consecutive groups (their row counts ``sizes``) cut into batches of at most
-    :data:`SERIES_PER_BATCH` groups and :data:`ROWS_PER_BATCH` rows (a group larger than
-    that is a batch of its own)."""
-    out, lo, rows = [], 0, 0
+    :data:`SERIES_PER_BATCH` groups and :data:`ROWS_PER_BATCH` rows once padded (every
+    group counted at the batch's largest size; a group larger than that is a batch of its
+    own)."""
+    out, lo, most = [], 0, 0
     for i, n in enumerate(sizes):
-        if i > lo and (i - lo >= SERIES_PER_BATCH or rows + n > ROWS_PER_BATCH):
+        if i > lo and (i - lo >= SERIES_PER_BATCH
+                       or (i - lo + 1) * max(most, n) > ROWS_PER_BATCH):
             out.append(range(lo, i))
-            lo, rows = i, 0
-        rows += n
+            lo, most = i, 0
+        most = max(most, n)
     if sizes:
         out.append(range(lo, len(sizes)))
     return out

@@ -108,17 +108,27 @@ class Augmented:
         two-input law, whose inputs do not stack)."""
         if self.law.n_inputs != 1 or self.which is not None:
             return None
-        return (self.law.name, self.xn.shape[1], self.use_slope, self.use_cap, self.use_pool,
-                self.lam, self.log_k, self.log_cap)
+        return (self.law.name, self.use_slope, self.use_cap, self.use_pool, self.lam,
+                self.log_k, self.log_cap)
+
+    @property
+    def n(self) -> int:
+        """Data points per design (the pseudo-observations follow them)."""
+        return int(self.xn.shape[1])
 
     @staticmethod
     def stack(models: list[Augmented], counts: list[int]) -> Augmented:
         """One model for a batch made of ``counts[j]`` problems on ``models[j]``'s design,
-        in that order (all with the same :attr:`key`)."""
+        in that order (all with the same :attr:`key`). A design with fewer points than the
+        most of them repeats its last point (which the batch weighs 0)."""
         first = models[0]
+        n = max(m.n for m in models)
 
         def cat(name: str) -> np.ndarray | None:
             parts = [getattr(m, name) for m in models]
+            if name == "xn":
+                parts = [np.pad(p, ((0, 0), (0, n - p.shape[1])), mode="edge")
+                         for p in parts]
             return None if parts[0] is None else np.concatenate(parts)
 
         return Augmented(
