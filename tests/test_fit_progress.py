@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import scalecmp
 from scalecmp.cli.progress import GroupProgress
@@ -20,37 +21,29 @@ def _frame(groups: int) -> pd.DataFrame:
                       for g in range(groups)], ignore_index=True)
 
 
-def test_fit_reports_every_batch_of_groups_once_in_order(monkeypatch):
+def _progress_calls(**kw: object) -> list[tuple[int, int]]:
+    """The ``progress(done, total)`` calls of a fit of 3 groups."""
     calls: list[tuple[int, int]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
-                     progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(3, 3)]  # one batch
-    monkeypatch.setattr(api, "SERIES_PER_BATCH", 2)
-    calls.clear()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
-                     progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(2, 3), (3, 3)]
-    monkeypatch.setattr(api, "SERIES_PER_BATCH", 1)
-    calls.clear()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
-                     progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(1, 3), (2, 3), (3, 3)]
+                     progress=lambda d, t: calls.append((d, t)), **kw)
+    return calls
+
+
+@pytest.mark.parametrize(("per_batch", "calls"), [
+    (256, [(3, 3)]),  # one batch
+    (2, [(2, 3), (3, 3)]),
+    (1, [(1, 3), (2, 3), (3, 3)]),
+])
+def test_fit_reports_every_batch_of_groups_once_in_order(monkeypatch, per_batch, calls):
+    monkeypatch.setattr(api, "SERIES_PER_BATCH", per_batch)
+    assert _progress_calls() == calls
 
 
 def test_with_pooling_progress_counts_both_passes_and_says_so(capsys, monkeypatch):
     monkeypatch.setattr(api, "SERIES_PER_BATCH", 1)
-    calls: list[tuple[int, int]] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scalecmp.fit(_frame(3), x="x", y="y", by="g", law="power", n_bootstrap=0,
-                     pooling="series", progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(d, 6) for d in range(1, 7)]
+    assert _progress_calls(pooling="series") == [(d, 6) for d in range(1, 7)]
     from scalecmp.cli.fit import PROGRESS_UNIT
 
     p = GroupProgress(after=0.0, unit=PROGRESS_UNIT["series"])
