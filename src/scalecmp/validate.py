@@ -149,7 +149,7 @@ def usable_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_workers(value: Any, name: str = "workers") -> int | str:
+def check_workers(value: Any) -> int | str:
     """``workers``: an integer >= 1 or ``"auto"`` (the usable CPU cores), the same syntax
     wherever processes are asked for (a fit, a grid spec's ``train.workers``); returns the
     value as given, ``"2"`` read as 2."""
@@ -161,7 +161,7 @@ def check_workers(value: Any, name: str = "workers") -> int | str:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise UsageError(f"{name} must be an integer >= 1 or 'auto', got {value!r}")
+        raise UsageError(f"workers must be an integer >= 1 or 'auto', got {value!r}")
     return w
 
 

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -127,12 +128,14 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
         :func:`~scalecmp.engine.schedule.run_all`), the batches side by side in
         ``options.workers`` processes; progress after each batch, in order."""
         nonlocal done
-        jobs = [([(grouped[i][1][x].to_numpy(), grouped[i][1][y].to_numpy(),
-                   None if x2 is None else grouped[i][1][x2].to_numpy()) for i in chunk],
-                 [pools[i] for i in chunk]) for chunk in batches]
+        series = [[(grouped[i][1][x].to_numpy(), grouped[i][1][y].to_numpy(),
+                    None if x2 is None else grouped[i][1][x2].to_numpy()) for i in chunk]
+                  for chunk in batches]
+        priors = [[pools[i] for i in chunk] for chunk in batches]
         out: list[SeriesFit | DataError] = []
-        with _batch_runner(min(resolve_workers(options.workers), len(jobs))) as run_batch:
-            for chunk, fits in zip(batches, run_batch(options, maximize, jobs), strict=True):
+        with _batch_map(min(resolve_workers(options.workers), len(batches))) as map_batches:
+            fitted = map_batches(_fit_batch, repeat(options), repeat(maximize), series, priors)
+            for chunk, fits in zip(batches, fitted, strict=True):
                 for i, res in zip(chunk, fits, strict=True):
                     if isinstance(res, np.linalg.LinAlgError):
                         res = DataError("the points are degenerate for this law (a "
@@ -191,7 +194,6 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
                      options=options, x2=x2, skipped=tuple(skipped))
 
 
-
 def _batches(sizes: list[int]) -> list[range]:
     """Consecutive groups (their row counts ``sizes``) cut into batches of at most
     :data:`SERIES_PER_BATCH` groups and :data:`ROWS_PER_BATCH` rows once padded (every
@@ -219,15 +221,13 @@ def _fit_batch(options: FitOptions, maximize: bool, series: list[tuple], pools: 
 
 
 @contextmanager
-def _batch_runner(workers: int) -> Iterator[Callable]:
-    """``run(options, maximize, jobs)`` -> the batches' results in order: here, one after
-    another, or in ``workers`` processes side by side (forked where the system can, so a
-    script needs no ``__main__`` guard), ended with the context."""
+def _batch_map(workers: int) -> Iterator[Callable]:
+    """A ``map`` for the batches, results in order: the built-in one (one after another),
+    or ``workers`` processes side by side (forked where the system can, so a script needs
+    no ``__main__`` guard), ended with the context."""
     if workers <= 1:
-        yield lambda options, maximize, jobs: (_fit_batch(options, maximize, *job)
-                                               for job in jobs)
+        yield map
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-        yield lambda options, maximize, jobs: pool.map(
-            _fit_batch, *zip(*[(options, maximize, *job) for job in jobs], strict=True))
+        yield pool.map

@@ -117,12 +117,11 @@ def _solve_stacked(reqs: list[SolveRequest]) -> list[BatchResult]:
 
     y = np.concatenate([padded(r, c, r.y, None) for r, c in zip(reqs, counts, strict=True)])
     w = np.concatenate([padded(r, c, r.w, 0.0) for r, c in zip(reqs, counts, strict=True)])
-    p = reqs[0].theta0.shape[1]
-    lower = np.concatenate([per_problem(r.lower, c, p) for r, c in
-                            zip(reqs, counts, strict=True)])
-    upper = np.concatenate([per_problem(r.upper, c, p) for r, c in
-                            zip(reqs, counts, strict=True)])
     first = reqs[0]
+    p = first.theta0.shape[1]
+    lower, upper = (np.concatenate([per_problem(bound, c, p) for bound, c in
+                                    zip(bounds, counts, strict=True)])
+                    for bounds in zip(*[(r.lower, r.upper) for r in reqs], strict=True))
     res = minimize_batch(model.f, model.f_jac, np.concatenate([r.theta0 for r in reqs]),
                          y, w, lower, upper, loss=first.loss, delta=first.delta,
                          max_iter=first.max_iter, rtol=first.rtol, indexed=True)

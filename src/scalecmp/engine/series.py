@@ -52,13 +52,11 @@ class SeriesFit:
 
 
 def fit_series(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
-               maximize: bool, label: str = "", pool: PooledPrior | None = None,
-               warn: bool = True) -> SeriesFit:
+               maximize: bool) -> SeriesFit:
     """:func:`fit_series_steps` run on its own (every solve as it comes), then its
-    warnings (``warn``), each naming the series by ``label``."""
-    series = run(fit_series_steps(x, y, x2, options=options, maximize=maximize, pool=pool))
-    if warn:
-        emit_warnings(series, label, stacklevel=3)
+    warnings (one series alone: the estimator's)."""
+    series = run(fit_series_steps(x, y, x2, options=options, maximize=maximize))
+    emit_warnings(series, stacklevel=3)
     return series
 
 

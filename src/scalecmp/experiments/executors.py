@@ -25,9 +25,9 @@ from scalecmp.experiments.plan import Unit
 from scalecmp.experiments.progress import CostModel
 from scalecmp.experiments.runner import GridRunner, JobReport
 from scalecmp.experiments.spec import GridSpec
-from scalecmp.validate import check_workers, resolve_workers, usable_cpus
+from scalecmp.validate import check_workers, resolve_workers
 
-__all__ = ["EXECUTORS", "n_local_workers", "run_local_many", "usable_cpus"]
+__all__ = ["EXECUTORS", "n_local_workers", "run_local_many"]
 
 EXECUTORS = ("local", "slurm")
 
