@@ -127,13 +127,19 @@ def test_budget_is_respected_and_the_batch_is_greedy(fitted):
 
 def test_the_second_pick_is_valued_given_the_first(fitted):
     c = 3e11
-    twin = ("clip", optimal_split(c), c / optimal_split(c))
-    r = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]), budget=2.01 * c)
-    assert len(r.batch) == 2
-    marginal = r.candidates[1]["gain"]  # the twin alone
+    near = ("clip", optimal_split(c), c / optimal_split(c))
+    next_one = ("clip", optimal_split(1.5 * c), 1.5 * c / optimal_split(1.5 * c))
+    r = next_runs(fitted, at=[TARGET], candidates=cand([near, next_one]), budget=2.51 * c)
+    assert len(r.batch) == 2 and all(row["lasts"] for row in r.candidates)
+    marginal = next(row["gain"] for row in r.candidates if row["compute"] > 1.2 * c)
     conditional = r.batch[0]["batch_width"] - r.batch[1]["batch_width"]
     assert marginal > 0
-    assert conditional < 0.6 * marginal  # a second measurement of the same run tells less
+    assert conditional < 0.6 * marginal  # a run beside one just bought tells less
+    # a repeat of the same run lasts only where it beats its twin: it is bought once
+    twin = near
+    r2 = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]), budget=2.01 * c)
+    assert [row["lasts"] for row in r2.candidates] == [True, False]
+    assert len(r2.batch) == 1
     # without a budget, the batch is the best candidate alone
     r1 = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]))
     assert len(r1.batch) == 1 and r1.batch_summary["budget"] is None
@@ -148,8 +154,59 @@ def test_every_objective_ranks_and_runs_off_the_split_gain_less(fitted, objectiv
     assert r.current["width"] > 0
     on, off = sorted(r.candidates, key=lambda row: -row["gflops_per_sample"])
     assert on["gain"] >= off["gain"]
-    gains = [row["gain_per_gflop"] for row in r.candidates]
-    assert gains == sorted(gains, reverse=True)
+    key = [(not row["lasts"], -row["gain_per_gflop"]) for row in r.candidates]
+    assert key == sorted(key)  # the runs that last first, each part by gain per GFLOP
+    assert all(row["lasts"] == (row["p_final"] >= 0.5) for row in r.candidates)
+
+
+def test_p_final_is_the_chance_to_stay_on_the_frontier_once_all_candidates_are_in(fitted):
+    """A run with no cheaper candidate of its group keeps p_frontier; one that a cheaper,
+    better-placed candidate of its group would beat lasts less; another group's candidates
+    change nothing; the runs that last come first, and the batch is bought among them."""
+    c = 2e11
+    on = ("clip", optimal_split(c), c / optimal_split(c))  # on the optimal split
+    off = ("clip", 2.0, 1.05 * c / 2.0)  # 5% dearer, the smallest model: far off the split
+    alone = next_runs(fitted, at=[TARGET], candidates=cand([off]))
+    both = next_runs(fitted, at=[TARGET], candidates=cand([on, off]))
+    rows = {row["gflops_per_sample"]: row for row in both.candidates}
+    r_on, r_off = rows[optimal_split(c)], rows[2.0]
+    assert r_on["p_final"] == pytest.approx(r_on["p_frontier"])  # no cheaper candidate
+    assert alone.candidates[0]["p_final"] == pytest.approx(alone.candidates[0]["p_frontier"])
+    assert r_off["p_final"] < 0.5 * max(r_off["p_frontier"], 1e-9) or r_off["p_frontier"] == 0
+    assert r_off["p_final"] <= r_off["p_frontier"]
+    # the other group's candidates do not enter a group's p_final
+    mixed = next_runs(fitted, at=[TARGET], candidates=cand([
+        off, ("mammut", optimal_split(c), c / optimal_split(c))]))
+    m_off = next(r for r in mixed.candidates if r["group"]["model_type"] == "clip")
+    assert m_off["p_final"] == pytest.approx(m_off["p_frontier"])
+    # a run that does not last is ranked after one that does, whatever its gain, and the
+    # batch is bought among the runs that last while one of them helps
+    assert r_on["lasts"] and not r_off["lasts"]
+    assert [r["p_final"] >= 0.5 for r in both.candidates] == [True, False]
+    b = next_runs(fitted, at=[TARGET], candidates=cand([on, off]), budget=2.2 * c)
+    assert [p["gflops_per_sample"] for p in b.batch] == [optimal_split(c)]
+    assert b.batch_summary["rule"].endswith("runs that last")
+
+
+def test_where_no_run_that_lasts_helps_the_batch_is_the_best_affordable_run_alone(
+        fitted, monkeypatch):
+    import scalecmp.acquire as acquire
+
+    monkeypatch.setattr(acquire, "LASTS", 1.01)  # no run lasts
+    budget = 4e10
+    r = next_runs(fitted, at=[TARGET], budget=budget)
+    assert not any(row["lasts"] for row in r.candidates)
+    assert len(r.batch) == 1
+    helps = [row for row in r.candidates if row["gain"] > 0 and row["compute"] <= budget]
+    best = max(helps, key=lambda row: row["gain_per_gflop"])
+    assert (r.batch[0]["model"], r.batch[0]["samples"]) == (best["model"], best["samples"])
+    assert "none that lasts helps" in r.batch_summary["rule"]
+    # every run lasting (LASTS = 0) is the plain rule: a budget's worth by gain per GFLOP
+    monkeypatch.setattr(acquire, "LASTS", 0.0)
+    r0 = next_runs(fitted, at=[TARGET], budget=budget)
+    assert all(row["lasts"] for row in r0.candidates) and len(r0.batch) >= 2
+    g = [row["gain_per_gflop"] for row in r0.candidates]
+    assert g == sorted(g, reverse=True)
 
 
 def test_a_run_that_cannot_join_the_frontier_changes_nothing(fitted):
@@ -277,7 +334,8 @@ def test_cli_outputs(im, tmp_path):
                          "--budget", "4e10", "--json", js, "--plot", png, "--spec-out", specs,
                          *CLI_FAST)
     assert code == 0, err
-    assert "Candidates by expected gain per GFLOP" in out and "Batch (greedy by gain" in out
+    assert "Candidates, the runs that last first, by expected gain per GFLOP" in out
+    assert "Batch (greedy by gain" in out
     d = json.loads(js.read_text())
     assert {"groups", "x", "y", "maximize", "next"} <= set(d)
     n = d["next"]
@@ -286,8 +344,8 @@ def test_cli_outputs(im, tmp_path):
     assert n["at"] == [1e12] and n["objective"] == "difference" and n["budget"] == 4e10
     c0 = n["candidates"][0]
     assert {"rank", "group", "model", "samples", "gflops_per_sample", "compute", "source",
-            "predicted", "p_frontier", "expected_width", "width_se", "gain",
-            "gain_per_gflop", "p_verdict_change", "ess"} <= set(c0)
+            "predicted", "p_frontier", "p_final", "lasts", "expected_width", "width_se",
+            "gain", "gain_per_gflop", "p_verdict_change", "ess"} <= set(c0)
     assert {"budget", "compute", "n_runs", "expected_width", "width_now",
             "p_verdict_change", "picks"} <= set(n["batch"])
     assert n["batch"]["compute"] <= 4e10

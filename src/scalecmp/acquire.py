@@ -82,11 +82,27 @@ offset.
 
 ``P(verdict changes)``: the share of draws after which the pointwise verdict at any ``x*``
 (``a`` better, ``b`` better or inconclusive, compare's rule ``P >= (1 + level) / 2``)
-differs from today's. The gain of a run is ``W_now - E[W_after]``; it is ranked per GFLOP.
-The *batch* is greedy under ``budget``: each pick maximises the gain of the batch so far
-(its outcomes drawn jointly with the earlier picks'), per GFLOP in one pass and in all in
-another, and the better of the two batches is kept (cost-effective lazy forward selection,
-Leskovec et al. 2007).
+differs from today's. The gain of a run is ``G = W_now - E[W_after]``.
+
+**Runs that last.** The fit sees a group's compute frontier only: once a run at lower or
+equal compute does better, a run leaves the fit and what it told is superseded. A study
+buys the candidates over several batches, so a run's gain today lasts only if the run stays
+on its group's frontier: ``p_final`` is the share of draws in which its outcome is below
+that of every measured run and every other candidate of its group at compute ``<= C`` (the
+same joint draws as above; a candidate with no cheaper candidate of its group has
+``p_final = p_frontier``). A run *lasts* when ``p_final >= 1/2`` (:data:`LASTS`: more
+likely than not). The runs that last are ranked first, by gain per GFLOP, then the others.
+Chosen by ``benchmarks/next_rule_choice.py`` on simulated grids (seeds 5-14 of
+``benchmarks/next_retrospective.py``, none of those it reports) over the plain rule (every
+run lasts: gain per GFLOP alone) and the cut 0.3 (BENCHMARKS.md, section 10c).
+
+The *batch* is greedy under ``budget`` among the runs that last: each pick maximises the
+gain of the batch so far ``W(batch) - W(batch + run)`` (its outcomes drawn jointly with the
+earlier picks'), per GFLOP in one pass and in all in another, and the batch of the two with
+the lower expected width is kept (cost-effective lazy forward selection, Leskovec et al.
+2007). Where no run that lasts narrows the band, the batch is the affordable run of the
+highest gain per GFLOP alone: a run expected to be pushed off the frontier is bought one
+at a time, never a budget's worth of them.
 
 **Limits, stated.** Reweighting cannot move a curve outside the replicate cloud; a point in
 its far tail leaves few effective replicates (``ess`` reports the mean effective sample size
@@ -130,6 +146,8 @@ __all__ = [
 
 OBJECTIVES = ("difference", "multiplier", "dopt", "prediction")
 DEFAULT_DRAWS = 100
+#: a run lasts (is ranked and bought first) when p_final >= LASTS (module docstring)
+LASTS = 0.5
 MIN_DRAWS = 10
 UNITS = {"difference": "metric", "multiplier": "decades", "dopt": "decades",
          "prediction": "metric"}
@@ -288,14 +306,15 @@ def check_candidates(candidates: Any, *, by: Sequence[str], samples: str = "samp
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class NextResult:
-    """Candidates ranked by expected gain per GFLOP, and the greedy batch under the budget.
+    """Candidates ranked (the runs that last first, each part by expected gain per GFLOP),
+    and the greedy batch under the budget.
 
     ``candidates``: one dict per candidate, best first (group key, ``model``, ``samples``,
-    ``compute``, ``predicted`` metric, ``p_frontier``, ``expected_width``, ``width_se``,
-    ``gain``, ``gain_per_gflop``, ``p_verdict_change``, ``ess``); ``batch``: the picks in
-    order (each with the batch's ``expected_width`` and ``gain_per_gflop`` at that step);
-    ``current``: today's width, its terms and verdicts; ``gap_models``: the allocation gap
-    of each group (module docstring)."""
+    ``compute``, ``predicted`` metric, ``p_frontier``, ``p_final``, ``lasts``,
+    ``expected_width``, ``width_se``, ``gain``, ``gain_per_gflop``, ``p_verdict_change``,
+    ``ess``); ``batch``: the picks in order (each with the batch's ``expected_width`` and
+    ``gain_per_gflop`` at that step); ``current``: today's width, its terms and verdicts;
+    ``gap_models``: the allocation gap of each group (module docstring)."""
 
     fit: FitResult
     objective: str
@@ -349,8 +368,8 @@ class NextResult:
 def _frame(rows: Sequence[dict], by: Sequence[str]) -> pd.DataFrame:
     flat = [{**r["group"], **{k: v for k, v in r.items() if k != "group"}} for r in rows]
     cols = [*by, "rank", "model", "samples", "gflops_per_sample", "compute", "source",
-            "predicted", "p_frontier", "expected_width", "width_se", "gain",
-            "gain_per_gflop", "p_verdict_change", "ess"]
+            "predicted", "p_frontier", "p_final", "lasts", "expected_width", "width_se",
+            "gain", "gain_per_gflop", "p_verdict_change", "ess"]
     frame = pd.DataFrame(flat)
     return frame[[c for c in cols if c in frame.columns]
                  + [c for c in frame.columns if c not in cols]] if len(frame) else \
@@ -524,10 +543,26 @@ class _Simulation:
             self.gamma[idx] = gam
             pred = g.dopt_reps[:, 0][None, :] + g.dopt_reps[:, 1][None, :] * np.log(cc)[:, None]
             self.ll_d[idx] = -0.5 * ((np.log(self.d[idx])[:, None] - pred) / g.sigma_d) ** 2
+        self.p_final = self._p_final()
         self.pairs = list(combinations(range(len(groups)), 2))
         self._cache: dict[tuple, np.ndarray] = {}
         self._grid: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.now = self.evaluate([])
+
+    def _p_final(self) -> np.ndarray:
+        """Per candidate: the share of draws in which its outcome is below every measured
+        run's and every other candidate's of its group at compute ``<= C`` (ties in compute
+        broken by the candidate's order): it is on the frontier once all are measured."""
+        out = np.empty(len(self.c))
+        for gi in np.unique(self.gi):
+            idx = np.flatnonzero(self.gi == gi)
+            order = idx[np.lexsort((idx, self.c[idx]))]
+            ly = self.ln_y[order]  # (k, M), cheapest first
+            before = np.minimum.accumulate(
+                np.vstack([np.full((1, ly.shape[1]), np.inf), ly[:-1]]), axis=0)
+            best = np.minimum(before, self.ln_min_meas[order][:, None])
+            out[order] = (ly < best).mean(axis=1)
+        return out
 
     # -- the statistics of one state ------------------------------------------------------
     def _adv(self, a: int, b: int, ea: float, eb: float) -> np.ndarray:
@@ -718,7 +753,7 @@ def next_runs(
     **option_values: Any,
 ) -> NextResult:
     """Rank candidate runs by the expected reduction of the uncertainty at ``at`` per GFLOP,
-    and pick a greedy batch under ``budget`` (module docstring).
+    the runs that last first, and pick a greedy batch under ``budget`` (module docstring).
 
     ``data``: measurements (a frame, a dict of columns, a list of records) fitted per group
     of ``by`` with ``options`` (or its fields as keywords), or a :class:`FitResult` already
@@ -828,6 +863,8 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
             "source": str(cand["source"].iloc[k]),
             "predicted": float(g.to_metric(np.array([pred_err]))[0]),
             "p_frontier": float(ev["entered"][0].mean()),
+            "p_final": float(sim.p_final[k]),
+            "lasts": bool(sim.p_final[k] >= LASTS),
             "expected_width": float(np.mean(w)),
             "width_se": float(np.std(w - now["width"], ddof=1) / math.sqrt(len(w))),
             "gain": w0 - float(np.mean(w)),
@@ -836,7 +873,8 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
             "ess": sim.ess(ev, int(group_of[k])),
             "_k": k,
         })
-    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["gain_per_gflop"],
+    order = sorted(range(len(rows)), key=lambda i: (not rows[i]["lasts"],
+                                                   -rows[i]["gain_per_gflop"],
                                                    rows[i]["compute"], i))
     ranked = []
     for r, i in enumerate(order, start=1):
@@ -857,13 +895,13 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
 
 def _greedy_pass(sim: _Simulation, rows: dict[int, dict], w0: float, budget: float,
                  per_gflop: bool) -> tuple[list[tuple[int, float, float]], dict, float, float]:
-    """One greedy pass under ``budget``: each pick maximises the batch's expected gain
-    ``W(batch) - W(batch + run)``, per GFLOP (``per_gflop``) or in all, among the runs the
-    remaining budget affords, valued given the runs picked before it; stops when none is
-    affordable or none helps. Lazy evaluations (CELF): a run's score from an earlier round
-    bounds its score now (a run tells less once others are bought), so only runs whose
-    bound beats the best fresh score are re-evaluated. Returns the picks ``(run, width
-    after, score)``, the last evaluation, its width and the compute spent."""
+    """One greedy pass under ``budget`` over the runs ``rows``: each pick maximises the
+    batch's expected gain ``W(batch) - W(batch + run)``, per GFLOP (``per_gflop``) or in
+    all, among the runs the remaining budget affords, valued given the runs picked before
+    it; stops when none is affordable or none helps. Lazy evaluations (CELF): a run's score
+    from an earlier round bounds its score now (a run tells less once others are bought),
+    so only runs whose bound beats the best fresh score are re-evaluated. Returns the picks
+    ``(run, width after, score)``, the last evaluation, its width and the compute spent."""
     import heapq
 
     chosen: list[tuple[int, float, float]] = []
@@ -916,14 +954,16 @@ def _greedy_pass(sim: _Simulation, rows: dict[int, dict], w0: float, budget: flo
 
 def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | None
             ) -> tuple[list[dict], dict]:
-    """The batch under ``budget``: the better (lower expected width) of two greedy passes,
-    one by gain per GFLOP, one by gain (cost-effective lazy forward selection, Leskovec et
-    al. 2007: either alone can be far from the best batch under a budget; the better of the
-    two is within a constant factor of it). Without a budget, the best-ranked run alone."""
+    """The batch under ``budget``: the better (lower expected width) of two greedy passes
+    over the runs that last, one by gain per GFLOP, one by gain (cost-effective lazy forward
+    selection, Leskovec et al. 2007: either alone can be far from the best batch under a
+    budget; the better of the two is within a constant factor of it); where none that
+    lasts helps, the affordable run of the highest gain per GFLOP alone. Without a budget,
+    the best-ranked run that helps alone."""
     rows = {row["_k"]: row for row in ranked}
     rule = None
     if budget is None:
-        top = ranked[0] if ranked and ranked[0]["gain"] > 0 else None
+        top = next((r for r in ranked if r["gain"] > 0), None)
         chosen, ev_batch, w_batch, spent = [], sim.now, w0, 0.0
         if top is not None:
             ev_batch = sim.evaluate([top["_k"]])
@@ -932,11 +972,23 @@ def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | Non
             spent = top["compute"]
             rule = "best candidate"
     else:
-        a = _greedy_pass(sim, rows, w0, budget, per_gflop=True)
-        b = _greedy_pass(sim, rows, w0, budget, per_gflop=False)
-        pick_b = b[2] < a[2] - 1e-12
-        chosen, ev_batch, w_batch, spent = b if pick_b else a
-        rule = "gain" if pick_b else "gain per GFLOP"
+        chosen, ev_batch, w_batch, spent = [], sim.now, w0, 0.0
+        last = {k: r for k, r in rows.items() if r["lasts"]}
+        if last:
+            a = _greedy_pass(sim, last, w0, budget, per_gflop=True)
+            b = _greedy_pass(sim, last, w0, budget, per_gflop=False)
+            pick_b = b[2] < a[2] - 1e-12
+            chosen, ev_batch, w_batch, spent = b if pick_b else a
+            rule = f"{'gain' if pick_b else 'gain per GFLOP'}, runs that last"
+        if not chosen:  # none that lasts helps: the best affordable run alone
+            top = next((r for r in sorted(ranked, key=lambda r: (-r["gain_per_gflop"],
+                                                                 r["compute"]))
+                        if r["gain"] > 0 and r["compute"] <= budget * (1 + 1e-12)), None)
+            if top is not None:
+                ev_batch = sim.evaluate([top["_k"]])
+                w_batch = float(np.mean(ev_batch["width"]))
+                chosen, spent = [(top["_k"], w_batch, 0.0)], top["compute"]
+                rule = "best affordable run (none that lasts helps)"
         # the per-GFLOP score of each pick, whichever pass chose it
         w_prev = w0
         scored = []

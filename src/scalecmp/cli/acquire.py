@@ -199,8 +199,9 @@ def next_cmd(
     ] = None,
     budget: Annotated[
         float | None,
-        typer.Option("--budget", help="GFLOPs for the batch: greedy picks, each valued "
-                     "given the earlier ones. Default: the best candidate alone."),
+        typer.Option("--budget", help="GFLOPs for the batch: greedy picks among the runs "
+                     "that last, each valued given the earlier ones. Default: the best "
+                     "candidate alone."),
     ] = None,
     objective: Annotated[
         str,
@@ -233,7 +234,8 @@ def next_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Which runs to buy next: candidate runs ranked by the expected reduction of the
-    uncertainty at --at per GFLOP, and a greedy batch under --budget.
+    uncertainty at --at per GFLOP, the runs that last first (those likely to stay on their
+    group's frontier once every candidate is measured), and a greedy batch under --budget.
 
     Preposterior: each candidate's outcome is drawn from the fit's own replicates (with
     measurement noise and the gap of an off-optimal size x samples split); the update is an
@@ -278,7 +280,7 @@ def next_cmd(
     res = next_runs(frame, x=x, y=y, by=by_cols, maximize=maximize, at=at_values,
                     where=where, candidates=cand, budget=budget, objective=objective,
                     samples=samples, model=model, n_draws=n_draws, options=options)
-    console = Console(width=max(Console().width, 120), quiet=quiet)
+    console = Console(width=max(Console().width, 140), quiet=quiet)
     unit = "" if res.unit == "metric" else " decades"
     cur = res.current
     console.print(f"[bold]Now[/bold] ({objective} at {', '.join(_fmt(v) for v in res.at)}, "
@@ -288,14 +290,15 @@ def next_cmd(
         console.print(f"  {group_label(v['a'], names='several')} vs "
                       f"{group_label(v['b'], names='several')} at {_fmt(v['at'])}: "
                       f"P(a better) {v['p_a_better']:.3f}, {better}", highlight=False)
-    t = Table(title=f"Candidates by expected gain per GFLOP ({res.n_draws} draws each)")
+    t = Table(title=f"Candidates, the runs that last first, by expected gain per GFLOP "
+                    f"({res.n_draws} draws each)")
     for col in ("#", "group", res.model, samples, x, "predicted", "P(frontier)",
-                "width after", "gain / GFLOP", "P(verdict changes)"):
+                "P(final)", "width after", "gain / GFLOP", "P(verdict changes)"):
         t.add_column(col, justify="right")
     for c in res.candidates[:_SHOWN]:
         t.add_row(str(c["rank"]), group_label(c["group"], names="several"), c["model"],
                   _fmt(c["samples"]), _fmt(c["compute"]), _fmt(c["predicted"]),
-                  f"{c['p_frontier']:.2f}", _fmt(c["expected_width"]),
+                  f"{c['p_frontier']:.2f}", f"{c['p_final']:.2f}", _fmt(c["expected_width"]),
                   f"{c['gain_per_gflop']:.3g}", f"{c['p_verdict_change']:.2f}")
     if len(res.candidates) > _SHOWN:
         t.caption = f"... {len(res.candidates) - _SHOWN} more (all of them in --json)"

@@ -1,7 +1,8 @@
 """The figure of ``scalecmp next`` (:func:`scalecmp.acquire.next_runs`): the candidate runs
 on the model size x samples seen plane of each group, coloured by their expected gain per
-GFLOP, beside the runs already measured, with the greedy batch numbered in the order picked
-and the lines of equal compute (the target compute ``at`` dashed)."""
+GFLOP (faded: unlikely to stay on the frontier once every candidate is measured), beside the
+runs already measured, with the greedy batch numbered in the order picked and the lines of
+equal compute (the target compute ``at`` dashed)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ __all__ = ["plot_next"]
 def plot_next(result: NextResult, path: Any) -> Any:
     """One panel per group: x = compute per sample (``x / samples``, the model size),
     y = samples seen, both log; measured runs grey, the compute-frontier runs ringed;
-    candidates coloured by expected gain per GFLOP (one shared scale; no gain: hollow);
+    candidates coloured by expected gain per GFLOP (one shared scale; no gain: hollow;
+    faded: a run that does not last, ``p_final < 1/2``);
     the batch ringed in red with its step numbers; diagonals of equal compute, the target
     compute dashed."""
     from matplotlib.colors import LogNorm
@@ -51,10 +53,15 @@ def plot_next(result: NextResult, path: Any) -> Any:
         fc = np.array([c["gflops_per_sample"] for c in mine], dtype=float)
         sc_ = np.array([c["samples"] for c in mine], dtype=float)
         gc = np.array([c["gain_per_gflop"] for c in mine], dtype=float)
+        lasts = np.array([bool(c["lasts"]) for c in mine], dtype=bool)
         good = np.isfinite(gc) & (gc > 0)
-        if good.any():
-            sc = ax.scatter(fc[good], sc_[good], c=gc[good], cmap="viridis", norm=norm,
-                            s=46, marker="s", edgecolors="black", linewidths=0.4, zorder=4)
+        for keep, alpha in ((good & lasts, 1.0), (good & ~lasts, 0.3)):
+            if keep.any():
+                sc_keep = ax.scatter(fc[keep], sc_[keep], c=gc[keep], cmap="viridis",
+                                     norm=norm, s=46, marker="s", edgecolors="black",
+                                     linewidths=0.4, alpha=alpha, zorder=4)
+                if alpha == 1.0 or sc is None:
+                    sc = sc_keep
         if (~good).any():
             ax.scatter(fc[~good], sc_[~good], s=40, marker="s", facecolors="none",
                        edgecolors="0.45", linewidths=0.6, zorder=4)
@@ -100,6 +107,8 @@ def plot_next(result: NextResult, path: Any) -> Any:
                label="compute-frontier run"),
         Line2D([], [], ls="", marker="s", ms=6, color="#21918c", mec="black", mew=0.4,
                label="candidate (colour: gain per GFLOP)"),
+        Line2D([], [], ls="", marker="s", ms=6, color="#21918c", mec="black", mew=0.4,
+               alpha=0.3, label="candidate unlikely to stay on the frontier"),
         Line2D([], [], ls="", marker="s", ms=6, mfc="none", mec="0.45",
                label="candidate expected to gain nothing"),
         Line2D([], [], ls="", marker="o", ms=9, mfc="none", mec="#d62728", mew=1.4,
