@@ -146,11 +146,12 @@ def state(frame: pd.DataFrame, at: float) -> dict:
 
 # ---------------------------------------------------------------------------------------
 # strategies: each returns the indices (into the unbought candidates) of one batch
-def pick_next(st: dict, cand: pd.DataFrame, budget: float, at: float) -> list[int]:
+def pick_next(st: dict, cand: pd.DataFrame, budget: float, at: float,
+              lasts: float = 0.0) -> list[int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = next_runs(st["fit"], at=[at], candidates=cand.rename(
-            columns={"gflops_total": "compute"}), budget=budget)
+            columns={"gflops_total": "compute"}), budget=budget, lasts=lasts)
     key = list(zip(cand[BY], cand["model"], cand["samples_seen"], strict=True))
     where = {k: i for i, k in enumerate(key)}
     picks = [where[(p["group"][BY], p["model"], p["samples"])] for p in r.batch]
@@ -216,7 +217,8 @@ def pick_largest(bought: pd.DataFrame, cand: pd.DataFrame, budget: float) -> lis
 
 # ---------------------------------------------------------------------------------------
 def retrospective(frame: pd.DataFrame, strategy: str, at: float, rho: float, goal: dict,
-                  seed: int = 0, max_steps: int = 40, progress: bool = True) -> dict:
+                  seed: int = 0, max_steps: int = 40, progress: bool = True,
+                  lasts: float = 0.0) -> dict:
     t0 = time.perf_counter()
     frame = frame.reset_index(drop=True)
     bought = frame[frame.gflops_total < START]
@@ -249,7 +251,7 @@ def retrospective(frame: pd.DataFrame, strategy: str, at: float, rho: float, goa
         c = cand.reset_index(drop=True)
         cost = c.gflops_total.to_numpy(float)
         if strategy == "next":
-            idx = pick_next(st, c, budget, at)
+            idx = pick_next(st, c, budget, at, lasts)
         elif strategy == "cheapest":
             idx = fill(list(np.argsort(cost, kind="stable")), cost, budget)
         elif strategy == "random":
@@ -270,7 +272,10 @@ def retrospective(frame: pd.DataFrame, strategy: str, at: float, rho: float, goa
 
 
 def run_comparison(name: str, frame: pd.DataFrame, at: float, rho: float,
-                   random_seeds: list[int], truth: float | None = None) -> dict:
+                   random_seeds: list[int], truth: float | None = None,
+                   lasts: float = 0.0,
+                   strategies: tuple[str, ...] | list[str] = ("next", "cheapest", "largest",
+                                                              "random")) -> dict:
     t0 = time.perf_counter()
     goal = state(frame, at)
     out = {"name": name, "at": at, "goal": {k: v for k, v in goal.items() if k != "fit"},
@@ -279,10 +284,10 @@ def run_comparison(name: str, frame: pd.DataFrame, at: float, rho: float,
           f"{goal['width']:.4f}), verdict {goal['better']}, P(a better) "
           f"{goal['p_a_better']:.3f}" + (f", true difference {truth:+.4f}" if truth is not
                                          None else ""), flush=True)
-    plan = [("next", 0), ("cheapest", 0), ("largest", 0)] + [("random", s)
-                                                            for s in random_seeds]
+    plan = [(k, 0) for k in ("next", "cheapest", "largest") if k in strategies]
+    plan += [("random", s) for s in random_seeds if "random" in strategies]
     for strategy, seed in plan:
-        r = retrospective(frame, strategy, at, rho, goal, seed)
+        r = retrospective(frame, strategy, at, rho, goal, seed, lasts=lasts)
         out["runs"].append(r)
         last = r["steps"][-1]
         print(f"  {strategy:8s} seed {seed}: " + (f"reached with {r['reached']:.3g} GFLOPs"
@@ -304,9 +309,11 @@ def summarize(out: dict) -> dict:
         need.setdefault(r["strategy"], []).append(
             r["reached"] if r["reached"] is not None else np.inf)
     med = {k: float(np.median(v)) for k, v in need.items()}
-    base = min(v for k, v in med.items() if k != "next")
-    ratio = med["next"] / base if np.isfinite(base) and base > 0 else (
-        0.0 if np.isfinite(med["next"]) and not np.isfinite(base) else float("nan"))
+    base = min((v for k, v in med.items() if k != "next"), default=float("nan"))
+    if "next" not in med or not np.isfinite(base):  # a run of some strategies only
+        return {"compute_needed": med, "best_baseline": base, "ratio": float("nan"),
+                "met": False}
+    ratio = med["next"] / base if base > 0 else float("nan")
     return {"compute_needed": med, "best_baseline": base, "ratio": ratio,
             "met": bool(np.isfinite(med["next"]) and ratio <= 0.5)}
 
@@ -339,8 +346,8 @@ def report(path: str) -> None:
             need.setdefault(r["strategy"], []).append(
                 [first_reach(r["steps"], k * g["width"]) for k in goals])
         med = {k: np.median(np.array(v), axis=0) for k, v in need.items()}
-        base = min(v[0] for k, v in med.items() if k != "next")
-        ratio = med["next"][0] / base if np.isfinite(base) else float("nan")
+        base = min((v[0] for k, v in med.items() if k != "next"), default=float("nan"))
+        ratio = med["next"][0] / base if "next" in med and np.isfinite(base) else float("nan")
         ratios[c["name"]] = ratio
         truth = (f"; true difference {c['truth_diff']:+.4f}" if c.get("truth_diff") is not None
                  else "")
@@ -394,13 +401,17 @@ def main() -> None:
     ap.add_argument("--at", type=float, default=1e12)
     ap.add_argument("--out", default="next_retrospective.json")
     ap.add_argument("--timing", action="store_true", help="also time 50 candidates")
+    ap.add_argument("--lasts", type=float, default=0.0, help="next's `lasts` (0: default)")
+    ap.add_argument("--strategies", default="next,cheapest,largest,random",
+                    help="the strategies to run (random: one per --random-seeds)")
     ap.add_argument("--report", metavar="FILE", help="print the tables of a results file")
     args = ap.parse_args()
     if args.report:
         report(args.report)
         return
     rseeds = [int(s) for s in args.random_seeds.split(",") if s]
-    results = {"rho": args.rho, "at": args.at, "comparisons": []}
+    strategies = [s for s in args.strategies.split(",") if s]
+    results = {"rho": args.rho, "at": args.at, "lasts": args.lasts, "comparisons": []}
     if args.timing:
         results["timing"] = timing(args.at)
         print("timing:", results["timing"], flush=True)
@@ -410,17 +421,20 @@ def main() -> None:
                 frame, truth = simulate(s)
                 results["comparisons"].append(run_comparison(
                     f"sim{s}", frame, args.at, args.rho, rseeds,
-                    truth=true_difference(truth, args.at)))
+                    truth=true_difference(truth, args.at), lasts=args.lasts,
+                    strategies=strategies))
         else:
             frame = {"imagenet": imagenet, "ade20k": ade20k}[name]()
             results["comparisons"].append(run_comparison(name, frame, args.at, args.rho,
-                                                         rseeds))
+                                                         rseeds, lasts=args.lasts,
+                                                         strategies=strategies))
         Path(args.out).write_text(json.dumps(results, indent=1, default=str))
     print("\ncomparison   next      best baseline   ratio  met")
     sims = []
     for c in results["comparisons"]:
         s = c["summary"]
-        print(f"{c['name']:10s} {s['compute_needed']['next']:.3g}  {s['best_baseline']:.3g}"
+        print(f"{c['name']:10s} {s['compute_needed'].get('next', np.nan):.3g}  "
+              f"{s['best_baseline']:.3g}"
               f"  {s['ratio']:.2f}  {s['met']}   " + "  ".join(
                   f"{k} {v:.3g}" for k, v in s["compute_needed"].items()))
         if c["name"].startswith("sim"):

@@ -1,12 +1,13 @@
 """How ``scalecmp next`` chooses its batch, decided on simulations it does not report.
 
-``next`` ranks and buys the candidates that *last* first: those whose drawn outcome stays on
-their group's compute frontier once every candidate is measured in at least ``LASTS`` of
-the draws (``p_final >= LASTS``, :mod:`scalecmp.acquire`). ``LASTS = 0`` is the plain rule
-(every run lasts: gain per GFLOP alone). This script replays the retrospective of
-:mod:`next_retrospective` (same protocol, goal and baselines) on *development* seeds of its
+With ``lasts = p`` > 0, ``next`` ranks and buys first the candidates that *last*: those
+whose drawn outcome stays on their group's compute frontier once every candidate is
+measured in at least a share ``p`` of the draws (``p_final >= p``, :mod:`scalecmp.acquire`).
+``lasts = 0`` (the default) is the plain rule (every run lasts: gain per GFLOP alone).
+This script replays the retrospective of :mod:`next_retrospective` (same protocol, goal and
+baselines) on *development* seeds of its
 simulated grids, 5-14 by default, disjoint from the seeds 0-4 that BENCHMARKS.md reports,
-for each value of ``LASTS`` asked, beside the baselines "cheapest first" and "the largest
+for each value of ``lasts`` asked, beside the baselines "cheapest first" and "the largest
 model's next rung". The real comparisons (ImageNet, ADE20K) are not used here.
 
     .venv/bin/python benchmarks/next_rule_choice.py --lasts 0,0.3,0.5 --baselines \\
@@ -27,7 +28,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import next_retrospective as nr  # noqa: E402
-from scalecmp import acquire  # noqa: E402
 
 BASELINES = ("cheapest", "largest")
 AT = 1e12  # the retrospective's target compute
@@ -41,12 +41,11 @@ def run(seeds: list[int], lasts: list[float], baselines: bool, out: str) -> dict
         row = res["reached"].setdefault(str(s), {})
         plan = [(f"lasts={v:g}", "next", v) for v in lasts]
         if baselines:
-            plan += [(b, b, None) for b in BASELINES]
+            plan += [(b, b, 0.0) for b in BASELINES]
         for label, strategy, v in plan:
-            if v is not None:
-                acquire.LASTS = v  # this process only: the rule under test
             t0 = time.perf_counter()
-            r = nr.retrospective(frame, strategy, AT, 0.5, goal, 0, progress=False)
+            r = nr.retrospective(frame, strategy, AT, 0.5, goal, 0, progress=False,
+                                 lasts=v)
             row[label] = r["reached"]
             print(f"sim{s} {label}: {r['reached']} ({time.perf_counter() - t0:.0f} s)",
                   flush=True)

@@ -84,17 +84,23 @@ offset.
 (``a`` better, ``b`` better or inconclusive, compare's rule ``P >= (1 + level) / 2``)
 differs from today's. The gain of a run is ``G = W_now - E[W_after]``.
 
-**Runs that last.** The fit sees a group's compute frontier only: once a run at lower or
-equal compute does better, a run leaves the fit and what it told is superseded. A study
-buys the candidates over several batches, so a run's gain today lasts only if the run stays
-on its group's frontier: ``p_final`` is the share of draws in which its outcome is below
-that of every measured run and every other candidate of its group at compute ``<= C`` (the
-same joint draws as above; a candidate with no cheaper candidate of its group has
-``p_final = p_frontier``). A run *lasts* when ``p_final >= 1/2`` (:data:`LASTS`: more
-likely than not). The runs that last are ranked first, by gain per GFLOP, then the others.
-Chosen by ``benchmarks/next_rule_choice.py`` on simulated grids (seeds 5-14 of
-``benchmarks/next_retrospective.py``, none of those it reports) over the plain rule (every
-run lasts: gain per GFLOP alone) and the cut 0.3 (BENCHMARKS.md, section 10c).
+**Runs that last** (``lasts``, off by default). The fit sees a group's compute frontier
+only: once a run at lower or equal compute does better, a run leaves the fit and what it
+told is superseded. A study buys the candidates over several batches, so a run's gain today
+lasts only if the run stays on its group's frontier: ``p_final`` (always reported) is the
+share of draws in which its outcome is below that of every measured run and every other
+candidate of its group at compute ``<= C`` (the same joint draws as above; a candidate with
+no cheaper candidate of its group has ``p_final = p_frontier``). With ``lasts = p`` > 0, a
+run *lasts* when ``p_final >= p``; the runs that last are ranked first (each part by gain
+per GFLOP) and the batch is bought among them. ``lasts = 0`` (the default) is the plain
+rule: every run lasts.
+
+Why off: on the development simulations (seeds 5-14 of
+``benchmarks/next_rule_choice.py``, 12 sizes a ladder) ``lasts = 0.5`` needed a median
+0.72x the best baseline's compute against 0.95x for the plain rule, but on a ladder of many
+near-equal sizes the chance of *each* is split among its neighbours, few runs reach
+``p_final >= 1/2``, and the batch shrinks to one run a step (BENCHMARKS.md, section 10c).
+A density-free form is not built.
 
 The *batch* is greedy under ``budget`` among the runs that last: each pick maximises the
 gain of the batch so far ``W(batch) - W(batch + run)`` (its outcomes drawn jointly with the
@@ -137,6 +143,7 @@ from scalecmp.validate import check_bootstrap_memory, check_positive, check_posi
 __all__ = [
     "OBJECTIVES",
     "DEFAULT_DRAWS",
+    "DEFAULT_LASTS",
     "NextResult",
     "default_candidates",
     "check_candidates",
@@ -146,8 +153,8 @@ __all__ = [
 
 OBJECTIVES = ("difference", "multiplier", "dopt", "prediction")
 DEFAULT_DRAWS = 100
-#: a run lasts (is ranked and bought first) when p_final >= LASTS (module docstring)
-LASTS = 0.5
+#: a run lasts (is ranked and bought first) when p_final >= lasts; 0: every run lasts
+DEFAULT_LASTS = 0.0
 MIN_DRAWS = 10
 UNITS = {"difference": "metric", "multiplier": "decades", "dopt": "decades",
          "prediction": "metric"}
@@ -162,7 +169,8 @@ CANDIDATE_COLUMNS = ("model", "samples", "gflops_per_sample", "compute", "source
 # checks and candidates
 # ---------------------------------------------------------------------------------------
 def check_next_options(options: FitOptions, *, objective: str, at: Sequence[float] | None,
-                       budget: float | None, n_draws: int | None
+                       budget: float | None, n_draws: int | None,
+                       lasts: float = DEFAULT_LASTS
                        ) -> tuple[list[float], float | None, int]:
     """What ``next`` asks beyond the fit options' own checks, before anything is read:
     an objective it knows, ``at`` values, a budget > 0, ``n_draws`` between 10 and the
@@ -178,6 +186,10 @@ def check_next_options(options: FitOptions, *, objective: str, at: Sequence[floa
                          "decided (e.g. at=[1e13])")
     if budget is not None:
         budget = check_positive(budget, "budget", " (GFLOPs)")
+    if isinstance(lasts, bool) or not isinstance(lasts, int | float | np.integer | np.floating) \
+            or not 0.0 <= float(lasts) <= 1.0:
+        raise UsageError(f"lasts must be a probability in [0, 1] (0: every run lasts), got "
+                         f"{lasts!r}")
     check_compare_options(options, purpose="next reweights bootstrap replicates",
                           needs="next ranks runs by laws of compute alone")
     if n_draws is None:
@@ -330,6 +342,7 @@ class NextResult:
     gap_models: tuple[dict, ...]
     samples: str
     model: str
+    lasts: float = DEFAULT_LASTS
 
     @property
     def by(self) -> tuple[str, ...]:
@@ -344,6 +357,7 @@ class NextResult:
             "at": list(self.at),
             "level": self.level,
             "n_draws": self.n_draws,
+            "lasts": self.lasts,
             "budget": self.budget,
             "method": "preposterior: outcomes drawn from the fit's replicates (+ noise and "
                       "the allocation gap), the update an importance reweighting of the "
@@ -749,6 +763,7 @@ def next_runs(
     samples: str = "samples_seen",
     model: str | None = None,
     n_draws: int | None = None,
+    lasts: float = DEFAULT_LASTS,
     options: FitOptions | None = None,
     **option_values: Any,
 ) -> NextResult:
@@ -762,7 +777,9 @@ def next_runs(
     see :func:`check_candidates`; ``None``: :func:`default_candidates` (the next rungs).
     ``budget``: GFLOPs for the batch; ``None``: the batch is the best candidate alone.
     ``objective``: one of :data:`OBJECTIVES`; ``n_draws``: outcome draws per candidate
-    (``None``: 100, or ``n_bootstrap`` when smaller); ``model``: the column naming each
+    (``None``: 100, or ``n_bootstrap`` when smaller); ``lasts``: rank and buy first the runs
+    with ``p_final >= lasts`` (module docstring; 0, the default: the plain rule); ``model``:
+    the column naming each
     size (``None``: ``model`` when the data have it, else sizes told apart by
     ``x / samples``).
     Everything is checked before anything is fitted; deterministic for a given
@@ -781,7 +798,8 @@ def next_runs(
         if by is not None and list([by] if isinstance(by, str) else by) != by_cols:
             raise UsageError(f"by: the FitResult was fitted by {by_cols}")
         at_values, budget, n_draws = check_next_options(
-            options, objective=objective, at=at, budget=budget, n_draws=n_draws)
+            options, objective=objective, at=at, budget=budget, n_draws=n_draws,
+            lasts=lasts)
         frame = pd.concat([g.data for g in res.groups], ignore_index=True)
         x, y, maximize = res.x, res.y, res.maximize
     else:
@@ -790,7 +808,8 @@ def next_runs(
             raise UsageError("by: next needs the column(s) whose groups are compared")
         by_cols = [by] if isinstance(by, str) else list(by)
         at_values, budget, n_draws = check_next_options(
-            options, objective=objective, at=at, budget=budget, n_draws=n_draws)
+            options, objective=objective, at=at, budget=budget, n_draws=n_draws,
+            lasts=lasts)
         frame = as_frame(data)
         res = None
     # the data's own columns, the candidates and the budget: before anything is fitted
@@ -832,12 +851,13 @@ def next_runs(
                         "(see the warnings)")
     group_of = np.array([index[k] for k in cand_keys], dtype=int)
     return _rank(res, groups, cand, group_of, np.asarray(at_values, float), objective,
-                 options.level, int(n_draws), budget, options.random_state, samples, model)
+                 options.level, int(n_draws), budget, options.random_state, samples, model,
+                 float(lasts))
 
 
 def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: np.ndarray,
           at: np.ndarray, objective: str, level: float, n_draws: int, budget: float | None,
-          seed: int | None, samples: str, model: str | None) -> NextResult:
+          seed: int | None, samples: str, model: str | None, lasts: float) -> NextResult:
     rng = np.random.default_rng(seed)
     R = min(g.n_replicates for g in groups)
     for g in groups:
@@ -864,7 +884,7 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
             "predicted": float(g.to_metric(np.array([pred_err]))[0]),
             "p_frontier": float(ev["entered"][0].mean()),
             "p_final": float(sim.p_final[k]),
-            "lasts": bool(sim.p_final[k] >= LASTS),
+            "lasts": bool(sim.p_final[k] >= lasts),
             "expected_width": float(np.mean(w)),
             "width_se": float(np.std(w - now["width"], ddof=1) / math.sqrt(len(w))),
             "gain": w0 - float(np.mean(w)),
@@ -880,7 +900,7 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
     for r, i in enumerate(order, start=1):
         row = {"rank": r, **rows[i]}
         ranked.append(row)
-    batch, summary = _greedy(sim, ranked, w0, budget)
+    batch, summary = _greedy(sim, ranked, w0, budget, lasts > 0)
     current = _current(sim, groups, objective, w0)
     for row in ranked:
         row.pop("_k")
@@ -889,7 +909,7 @@ def _rank(res: FitResult, groups: list[GroupFit], cand: pd.DataFrame, group_of: 
         n_draws=sim.M, budget=budget, unit=UNITS[objective], current=current,
         candidates=tuple(ranked), batch=tuple(batch), batch_summary=summary,
         gap_models=tuple(g.summary() for g in grp), samples=samples,
-        model=model or "model",
+        model=model or "model", lasts=lasts,
     )
 
 
@@ -952,8 +972,8 @@ def _greedy_pass(sim: _Simulation, rows: dict[int, dict], w0: float, budget: flo
     return chosen, ev_batch, w_batch, spent
 
 
-def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | None
-            ) -> tuple[list[dict], dict]:
+def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | None,
+            some_last: bool) -> tuple[list[dict], dict]:
     """The batch under ``budget``: the better (lower expected width) of two greedy passes
     over the runs that last, one by gain per GFLOP, one by gain (cost-effective lazy forward
     selection, Leskovec et al. 2007: either alone can be far from the best batch under a
@@ -979,7 +999,8 @@ def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | Non
             b = _greedy_pass(sim, last, w0, budget, per_gflop=False)
             pick_b = b[2] < a[2] - 1e-12
             chosen, ev_batch, w_batch, spent = b if pick_b else a
-            rule = f"{'gain' if pick_b else 'gain per GFLOP'}, runs that last"
+            rule = ("gain" if pick_b else "gain per GFLOP") + (", runs that last"
+                                                              if some_last else "")
         if not chosen:  # none that lasts helps: the best affordable run alone
             top = next((r for r in sorted(ranked, key=lambda r: (-r["gain_per_gflop"],
                                                                  r["compute"]))

@@ -199,9 +199,9 @@ def next_cmd(
     ] = None,
     budget: Annotated[
         float | None,
-        typer.Option("--budget", help="GFLOPs for the batch: greedy picks among the runs "
-                     "that last, each valued given the earlier ones. Default: the best "
-                     "candidate alone."),
+        typer.Option("--budget", help="GFLOPs for the batch: greedy picks (among the runs "
+                     "that last, with --lasts), each valued given the earlier ones. Default: "
+                     "the best candidate alone."),
     ] = None,
     objective: Annotated[
         str,
@@ -222,6 +222,12 @@ def next_cmd(
                                  "--n-bootstrap). Default: 100, or --n-bootstrap when "
                                  "smaller.", show_default=False)
     ] = None,
+    lasts: Annotated[
+        float, typer.Option("--lasts", help="Rank and buy first the runs likely to stay on "
+                            "their group's frontier once every candidate is measured: "
+                            "P(final) >= this (0 to 1). 0: every run lasts (the plain "
+                            "rule).")
+    ] = 0.0,
     spec_out: Annotated[
         Path | None,
         typer.Option("--spec-out", help="Folder for the batch as grid specs, one per "
@@ -234,8 +240,8 @@ def next_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Which runs to buy next: candidate runs ranked by the expected reduction of the
-    uncertainty at --at per GFLOP, the runs that last first (those likely to stay on their
-    group's frontier once every candidate is measured), and a greedy batch under --budget.
+    uncertainty at --at per GFLOP (with --lasts, the runs likely to stay on their group's
+    frontier once every candidate is measured first), and a greedy batch under --budget.
 
     Preposterior: each candidate's outcome is drawn from the fit's own replicates (with
     measurement noise and the gap of an off-optimal size x samples split); the update is an
@@ -253,7 +259,7 @@ def next_cmd(
     options = build_options(locals())
     at_values = parse_numbers(at, "at")
     _, _, n_draws = check_next_options(options, objective=objective, at=at_values,
-                                       budget=budget, n_draws=n_draws)
+                                       budget=budget, n_draws=n_draws, lasts=lasts)
     check_plot(plot)
     candidates = candidates_path  # not `candidates`: that is a FitOptions field
     if candidates is not None and not candidates.exists():
@@ -279,7 +285,8 @@ def next_cmd(
         cand = load_measurement_file(candidates)
     res = next_runs(frame, x=x, y=y, by=by_cols, maximize=maximize, at=at_values,
                     where=where, candidates=cand, budget=budget, objective=objective,
-                    samples=samples, model=model, n_draws=n_draws, options=options)
+                    samples=samples, model=model, n_draws=n_draws, lasts=lasts,
+                    options=options)
     console = Console(width=max(Console().width, 140), quiet=quiet)
     unit = "" if res.unit == "metric" else " decades"
     cur = res.current
@@ -290,8 +297,9 @@ def next_cmd(
         console.print(f"  {group_label(v['a'], names='several')} vs "
                       f"{group_label(v['b'], names='several')} at {_fmt(v['at'])}: "
                       f"P(a better) {v['p_a_better']:.3f}, {better}", highlight=False)
-    t = Table(title=f"Candidates, the runs that last first, by expected gain per GFLOP "
-                    f"({res.n_draws} draws each)")
+    order = (f"the runs with P(final) >= {res.lasts:g} first, " if res.lasts > 0 else "")
+    t = Table(title=f"Candidates, {order}by expected gain per GFLOP ({res.n_draws} draws "
+                    "each)")
     for col in ("#", "group", res.model, samples, x, "predicted", "P(frontier)",
                 "P(final)", "width after", "gain / GFLOP", "P(verdict changes)"):
         t.add_column(col, justify="right")
