@@ -127,19 +127,25 @@ def test_budget_is_respected_and_the_batch_is_greedy(fitted):
 
 def test_the_second_pick_is_valued_given_the_first(fitted):
     c = 3e11
-    near = ("clip", optimal_split(c), c / optimal_split(c))
-    next_one = ("clip", optimal_split(1.5 * c), 1.5 * c / optimal_split(1.5 * c))
-    r = next_runs(fitted, at=[TARGET], candidates=cand([near, next_one]), budget=2.51 * c)
-    assert len(r.batch) == 2 and all(row["lasts"] for row in r.candidates)
-    marginal = next(row["gain"] for row in r.candidates if row["compute"] > 1.2 * c)
+    twin = ("clip", optimal_split(c), c / optimal_split(c))
+    r = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]), budget=2.01 * c)
+    assert len(r.batch) == 2
+    marginal = r.candidates[1]["gain"]  # the twin alone
     conditional = r.batch[0]["batch_width"] - r.batch[1]["batch_width"]
     assert marginal > 0
-    assert conditional < 0.6 * marginal  # a run beside one just bought tells less
-    # a repeat of the same run lasts only where it beats its twin: it is bought once
-    twin = near
-    r2 = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]), budget=2.01 * c)
+    assert conditional < 0.6 * marginal  # a second measurement of the same run tells less
+    # with lasts, a repeat of the same run lasts only where it beats its twin: bought once
+    r2 = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]), budget=2.01 * c,
+                   lasts=0.5)
     assert [row["lasts"] for row in r2.candidates] == [True, False]
     assert len(r2.batch) == 1
+    # a run beside one just bought tells less too
+    beside = ("clip", optimal_split(1.5 * c), 1.5 * c / optimal_split(1.5 * c))
+    r3 = next_runs(fitted, at=[TARGET], candidates=cand([twin, beside]), budget=2.51 * c,
+                   lasts=0.5)
+    assert len(r3.batch) == 2 and all(row["lasts"] for row in r3.candidates)
+    marginal = next(row["gain"] for row in r3.candidates if row["compute"] > 1.2 * c)
+    assert r3.batch[0]["batch_width"] - r3.batch[1]["batch_width"] < 0.6 * marginal
     # without a budget, the batch is the best candidate alone
     r1 = next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]))
     assert len(r1.batch) == 1 and r1.batch_summary["budget"] is None
@@ -154,9 +160,10 @@ def test_every_objective_ranks_and_runs_off_the_split_gain_less(fitted, objectiv
     assert r.current["width"] > 0
     on, off = sorted(r.candidates, key=lambda row: -row["gflops_per_sample"])
     assert on["gain"] >= off["gain"]
-    key = [(not row["lasts"], -row["gain_per_gflop"]) for row in r.candidates]
-    assert key == sorted(key)  # the runs that last first, each part by gain per GFLOP
-    assert all(row["lasts"] == (row["p_final"] >= 0.5) for row in r.candidates)
+    gains = [row["gain_per_gflop"] for row in r.candidates]
+    assert gains == sorted(gains, reverse=True)  # lasts = 0: every run lasts
+    assert all(row["lasts"] and 0 <= row["p_final"] <= row["p_frontier"]
+               for row in r.candidates)
 
 
 def test_p_final_is_the_chance_to_stay_on_the_frontier_once_all_candidates_are_in(fitted):
@@ -166,8 +173,8 @@ def test_p_final_is_the_chance_to_stay_on_the_frontier_once_all_candidates_are_i
     c = 2e11
     on = ("clip", optimal_split(c), c / optimal_split(c))  # on the optimal split
     off = ("clip", 2.0, 1.05 * c / 2.0)  # 5% dearer, the smallest model: far off the split
-    alone = next_runs(fitted, at=[TARGET], candidates=cand([off]))
-    both = next_runs(fitted, at=[TARGET], candidates=cand([on, off]))
+    alone = next_runs(fitted, at=[TARGET], candidates=cand([off]), lasts=0.5)
+    both = next_runs(fitted, at=[TARGET], candidates=cand([on, off]), lasts=0.5)
     rows = {row["gflops_per_sample"]: row for row in both.candidates}
     r_on, r_off = rows[optimal_split(c)], rows[2.0]
     assert r_on["p_final"] == pytest.approx(r_on["p_frontier"])  # no cheaper candidate
@@ -183,30 +190,30 @@ def test_p_final_is_the_chance_to_stay_on_the_frontier_once_all_candidates_are_i
     # batch is bought among the runs that last while one of them helps
     assert r_on["lasts"] and not r_off["lasts"]
     assert [r["p_final"] >= 0.5 for r in both.candidates] == [True, False]
-    b = next_runs(fitted, at=[TARGET], candidates=cand([on, off]), budget=2.2 * c)
+    b = next_runs(fitted, at=[TARGET], candidates=cand([on, off]), budget=2.2 * c,
+                  lasts=0.5)
     assert [p["gflops_per_sample"] for p in b.batch] == [optimal_split(c)]
     assert b.batch_summary["rule"].endswith("runs that last")
 
 
-def test_where_no_run_that_lasts_helps_the_batch_is_the_best_affordable_run_alone(
-        fitted, monkeypatch):
-    import scalecmp.acquire as acquire
-
-    monkeypatch.setattr(acquire, "LASTS", 1.01)  # no run lasts
+def test_where_no_run_that_lasts_helps_the_batch_is_the_best_affordable_run_alone(fitted):
     budget = 4e10
-    r = next_runs(fitted, at=[TARGET], budget=budget)
-    assert not any(row["lasts"] for row in r.candidates)
+    r = next_runs(fitted, at=[TARGET], budget=budget, lasts=1.0)
+    assert not any(row["lasts"] for row in r.candidates)  # none is on top in every draw
     assert len(r.batch) == 1
     helps = [row for row in r.candidates if row["gain"] > 0 and row["compute"] <= budget]
     best = max(helps, key=lambda row: row["gain_per_gflop"])
     assert (r.batch[0]["model"], r.batch[0]["samples"]) == (best["model"], best["samples"])
     assert "none that lasts helps" in r.batch_summary["rule"]
-    # every run lasting (LASTS = 0) is the plain rule: a budget's worth by gain per GFLOP
-    monkeypatch.setattr(acquire, "LASTS", 0.0)
+    # lasts = 0, the default, is the plain rule: a budget's worth by gain per GFLOP
     r0 = next_runs(fitted, at=[TARGET], budget=budget)
-    assert all(row["lasts"] for row in r0.candidates) and len(r0.batch) >= 2
+    assert r0.lasts == 0.0 and all(row["lasts"] for row in r0.candidates)
+    assert len(r0.batch) >= 2 and "last" not in r0.batch_summary["rule"]
     g = [row["gain_per_gflop"] for row in r0.candidates]
     assert g == sorted(g, reverse=True)
+    for bad in (-0.1, 1.5, float("nan"), "half", True):
+        with pytest.raises(UsageError, match="lasts must be a probability"):
+            next_runs(fitted, at=[TARGET], lasts=bad)
 
 
 def test_a_run_that_cannot_join_the_frontier_changes_nothing(fitted):
@@ -334,8 +341,7 @@ def test_cli_outputs(im, tmp_path):
                          "--budget", "4e10", "--json", js, "--plot", png, "--spec-out", specs,
                          *CLI_FAST)
     assert code == 0, err
-    assert "Candidates, the runs that last first, by expected gain per GFLOP" in out
-    assert "Batch (greedy by gain" in out
+    assert "Candidates, by expected gain per GFLOP" in out and "Batch (greedy by gain" in out
     d = json.loads(js.read_text())
     assert {"groups", "x", "y", "maximize", "next"} <= set(d)
     n = d["next"]
@@ -373,6 +379,21 @@ def test_cli_is_deterministic_and_quiet(im, tmp_path):
     assert a.read_text() == b.read_text()
 
 
+def test_cli_lasts(im, tmp_path):
+    js, png = tmp_path / "n.json", tmp_path / "n.png"
+    code, out, err = run("next", im, "--by", "model_type", "--maximize", "--at", "1e12",
+                         "--budget", "4e10", "--lasts", "0.5", "--json", js, "--plot", png,
+                         *CLI_FAST)
+    assert code == 0, err
+    assert png.stat().st_size > 10_000
+    assert "the runs with P(final) >= 0.5 first" in out and "P(final)" in out
+    n = json.loads(js.read_text())["next"]
+    assert n["lasts"] == 0.5
+    ranks = [not c["lasts"] for c in n["candidates"]]
+    assert ranks == sorted(ranks)  # the runs that last first
+    assert all(c["lasts"] == (c["p_final"] >= 0.5) for c in n["candidates"])
+
+
 @pytest.mark.parametrize("args, needles", [
     ([], ["--at: next needs"]),
     (["--at", "0"], ["--at values must be > 0"]),
@@ -387,6 +408,7 @@ def test_cli_is_deterministic_and_quiet(im, tmp_path):
     (["--at", "1e12", "--model-col", "arch"], ["--model-col: no column 'arch'"]),
     (["--at", "1e12", "--candidates", "/nonexistent/c.csv"], ["--candidates: file not found"]),
     (["--at", "1e12", "--level", "1.5"], ["--level must lie in (0, 1)"]),
+    (["--at", "1e12", "--lasts", "1.5"], ["--lasts must be a probability in [0, 1]"]),
 ])
 def test_cli_bad_inputs_one_line_exit_2_before_the_fit(im, tmp_path, args, needles):
     t0 = time.perf_counter()

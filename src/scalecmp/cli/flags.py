@@ -60,6 +60,7 @@ PARAM_FLAGS: dict[str, str] = {
     "objective": "--objective",
     "model": "--model-col",
     "n_draws": "--n-draws",
+    "lasts": "--lasts",
     "spec_out": "--spec-out",
 }
 
