@@ -96,11 +96,12 @@ per GFLOP) and the batch is bought among them. ``lasts = 0`` (the default) is th
 rule: every run lasts.
 
 Why off: on the development simulations (seeds 5-14 of
-``benchmarks/next_rule_choice.py``, 12 sizes a ladder) ``lasts = 0.5`` needed a median
-0.72x the best baseline's compute against 0.95x for the plain rule, but on a ladder of many
-near-equal sizes the chance of *each* is split among its neighbours, few runs reach
-``p_final >= 1/2``, and the batch shrinks to one run a step (BENCHMARKS.md, section 10c).
-A density-free form is not built.
+``benchmarks/next_rule_choice.py``, 12 evenly spaced sizes) ``lasts = 0.5`` needed a median
+0.71x the best baseline's compute against 0.95x for the plain rule, and 0.59x against 0.96x
+on the reported simulations; but on the study's real ladders, of many near-equal sizes, the
+chance of *each* run is split among its neighbours, few reach ``p_final >= 1/2``, the batch
+shrinks to one run a step, and neither real comparison reached its goal in 40 steps
+(BENCHMARKS.md, section 10c). A form free of the ladder's density is not built.
 
 The *batch* is greedy under ``budget`` among the runs that last: each pick maximises the
 gain of the batch so far ``W(batch) - W(batch + run)`` (its outcomes drawn jointly with the
