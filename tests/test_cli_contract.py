@@ -692,6 +692,46 @@ def test_an_interrupt_raised_where_python_ignores_exceptions_still_ends_the_comm
     assert not js.exists()
 
 
+def test_an_interrupt_inside_an_import_is_delivered_after_it(im, tmp_path, monkeypatch):
+    """A signal that arrives while Python imports a module (numpy's classes being created,
+    an import lock held) was wrapped in a RuntimeError (a traceback, exit 1) or left the
+    lock held (a hang): the handler defers it until the import is over."""
+    import importlib.util
+    import sys as _sys
+
+    import scalecmp.cli.fit as cli_fit
+
+    real_fit = cli_fit.fit_frame
+    mod = tmp_path / "slow_module_for_the_test.py"
+    # the module body runs inside importlib's frames: the signal comes in the middle of it
+    mod.write_text("import os, signal, time\n"
+                   "os.kill(os.getpid(), signal.SIGINT)\n"
+                   "class Made:\n"
+                   "    def __set_name__(self, owner, name):\n"
+                   "        time.sleep(0.2)\n"
+                   "class Owner:\n"
+                   "    x = Made()\n"
+                   "DONE = True\n")
+    imported: list[bool] = []
+
+    def fit_after_an_import(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        spec = importlib.util.spec_from_file_location("slow_module_for_the_test", mod)
+        module = importlib.util.module_from_spec(spec)
+        _sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        imported.append(module.DONE)  # the import finished: the signal was deferred
+        end = time.perf_counter() + 5
+        while time.perf_counter() < end:
+            time.sleep(0.01)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(cli_fit, "fit_frame", fit_after_an_import)
+    code, _, err = run("fit", im, "--maximize", "-q", *FAST)
+    assert imported == [True]
+    assert code == 130, err
+    assert err == "scalecmp: interrupted\n"
+
+
 def test_a_file_a_library_left_open_is_no_warning_line(im, monkeypatch):
     """A ResourceWarning (a file object collected unclosed, as when an interrupt unwinds an
     import that was reading a .pyc) says nothing a user can act on: the interrupted line

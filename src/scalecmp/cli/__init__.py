@@ -45,7 +45,17 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-def _on_signal(signum: int, frame: Any) -> None:  # noqa: ARG001
+def _on_signal(signum: int, frame: Any) -> None:
+    """Raise :class:`Interrupted`, except inside the import system: an exception raised
+    there (while a module's classes are created, or between taking and releasing an import
+    lock) is wrapped in a RuntimeError or leaves the lock held, and the command ends in a
+    traceback or hangs. There the signal is delivered again a moment later, outside it."""
+    f = frame
+    while f is not None:
+        if f.f_code.co_filename.startswith("<frozen importlib"):
+            threading.Thread(target=_redeliver, args=(signum,), daemon=True).start()
+            return
+        f = f.f_back
     raise Interrupted(signum)
 
 
