@@ -31,8 +31,8 @@ the groups alternate). The criterion of issue 20: ``next`` reaches the goal with
 the compute the best baseline needs.
 
 Nothing here was tuned on the real comparisons: ``rho``, the target and every ``next``
-setting (its defaults) were fixed before they were run. The one rule chosen since, that
-``next`` buys the runs that last first (``p_final >= 1/2``), was chosen on simulation
+setting (its defaults) were fixed before they were run. The option ``lasts`` (``--lasts``
+here: buy first the runs with ``p_final >= lasts``; off by default) was tried on simulation
 seeds 5-14 by ``next_rule_choice.py``, disjoint from the seeds 0-4 reported here.
 
     .venv/bin/python benchmarks/next_retrospective.py [--comparisons imagenet,ade20k,sim]

@@ -983,17 +983,19 @@ def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | Non
     the best-ranked run that helps alone."""
     rows = {row["_k"]: row for row in ranked}
     rule = None
+    chosen, ev_batch, w_batch, spent = [], sim.now, w0, 0.0
+
+    def alone(row: dict) -> tuple[list[tuple[int, float, float]], dict, float, float]:
+        ev = sim.evaluate([row["_k"]])
+        w = float(np.mean(ev["width"]))
+        return [(row["_k"], w, row["gain_per_gflop"])], ev, w, row["compute"]
+
     if budget is None:
         top = next((r for r in ranked if r["gain"] > 0), None)
-        chosen, ev_batch, w_batch, spent = [], sim.now, w0, 0.0
         if top is not None:
-            ev_batch = sim.evaluate([top["_k"]])
-            w_batch = float(np.mean(ev_batch["width"]))
-            chosen = [(top["_k"], w_batch, top["gain_per_gflop"])]
-            spent = top["compute"]
+            chosen, ev_batch, w_batch, spent = alone(top)
             rule = "best candidate"
     else:
-        chosen, ev_batch, w_batch, spent = [], sim.now, w0, 0.0
         last = {k: r for k, r in rows.items() if r["lasts"]}
         if last:
             a = _greedy_pass(sim, last, w0, budget, per_gflop=True)
@@ -1003,13 +1005,11 @@ def _greedy(sim: _Simulation, ranked: list[dict], w0: float, budget: float | Non
             rule = ("gain" if pick_b else "gain per GFLOP") + (", runs that last"
                                                               if some_last else "")
         if not chosen:  # none that lasts helps: the best affordable run alone
-            top = next((r for r in sorted(ranked, key=lambda r: (-r["gain_per_gflop"],
-                                                                 r["compute"]))
-                        if r["gain"] > 0 and r["compute"] <= budget * (1 + 1e-12)), None)
+            top = min((r for r in ranked
+                       if r["gain"] > 0 and r["compute"] <= budget * (1 + 1e-12)),
+                      key=lambda r: (-r["gain_per_gflop"], r["compute"]), default=None)
             if top is not None:
-                ev_batch = sim.evaluate([top["_k"]])
-                w_batch = float(np.mean(ev_batch["width"]))
-                chosen, spent = [(top["_k"], w_batch, 0.0)], top["compute"]
+                chosen, ev_batch, w_batch, spent = alone(top)
                 rule = "best affordable run (none that lasts helps)"
         # the per-GFLOP score of each pick, whichever pass chose it
         w_prev = w0
