@@ -210,6 +210,11 @@ RECIPE = {"law": "saturating", "loss": "ls", "weighting": "none", "frontier": "b
           "frontier_bins": "study", "starts": "laion2025", "min_slope_ratio": 0.0,
           "range_prior": False}
 
+def _with(**changes: dict) -> tuple[Candidate, ...]:
+    """``AUTO_CANDIDATES`` with some candidates' fields changed (name -> fields)."""
+    return tuple(replace(c, **changes.get(c.name, {})) for c in AUTO_CANDIDATES)
+
+
 #: scalecmp candidates for its defaults (chosen among by leave-one-family-out)
 CANDIDATES: dict[str, dict] = {
     "auto": {},
@@ -223,12 +228,18 @@ CANDIDATES: dict[str, dict] = {
     "auto_bins4": {"frontier_bins": 4.0},
     # the series of one experiment pooled (issue 17, item 3)
     "auto_pooled": {"pooling": "series"},
+    # the corpus prior, learnt without the family (``auto_corpus``: not a plain set of
+    # fields, see corpus_pooled); listed so that the choice considers it
+    "auto_corpus": {},
+    # broken_power (6 parameters) only on series with at least this many frontier points
+    # (auto's own default: 7, one degree of freedom; issue 17, item 5)
+    "auto_bp10": {"candidates": _with(broken_power={"min_points": 10})},
+    "auto_bp14": {"candidates": _with(broken_power={"min_points": 14})},
+    # how the mixture weighs its candidates (auto's own default: inverse_mse)
+    "auto_stacking": {"mixture": "stacking"},
+    "auto_best": {"mixture": "best"},
+    "auto_uniform": {"mixture": "uniform"},
 }
-
-
-def _with(**changes: dict) -> tuple[Candidate, ...]:
-    """``AUTO_CANDIDATES`` with some candidates' fields changed (name -> fields)."""
-    return tuple(replace(c, **changes.get(c.name, {})) for c in AUTO_CANDIDATES)
 
 
 #: the pools of a series with 4 frontier points, chosen among with ``--sparse``
@@ -241,7 +252,24 @@ SPARSE_CANDIDATES: dict[str, dict] = {
     "auto_recipe4_power": {"candidates": _with(power={"tier": 1})},
     # today's pool, the series of a family pooled (issue 17, item 3)
     "auto_pooled": {"pooling": "series"},
+    "auto_corpus": {},  # see corpus_pooled
 }
+
+
+def corpus_pooled(n_bootstrap: int, **fields) -> Callable[[list[Task]], list[Prediction]]:
+    """``pooling="corpus"`` with the prior learnt on the *other* families of the corpus
+    (``corpus_exclude`` = the family of the tasks): left out, as the protocol asks."""
+
+    def run(task_list: list[Task]) -> list[Prediction]:
+        preds: dict[int, Prediction] = {}
+        for fam in dict.fromkeys(t.family for t in task_list):
+            sub = [t for t in task_list if t.family == fam]
+            method = scalecmp_method(n_bootstrap=n_bootstrap, pooling="corpus",
+                                     corpus_exclude=(fam,), **fields)
+            preds.update(zip(map(id, sub), method(sub), strict=True))
+        return [preds[id(t)] for t in task_list]
+
+    return run
 
 
 def methods(n_bootstrap: int, sparse: bool = False
@@ -250,11 +278,13 @@ def methods(n_bootstrap: int, sparse: bool = False
         m = {"pf_log": pf_log, "recipe_exact": recipe_exact}
         for name, fields in SPARSE_CANDIDATES.items():
             m[name] = scalecmp_method(n_bootstrap=n_bootstrap, **fields)
+        m["auto_corpus"] = corpus_pooled(n_bootstrap)
         return m
     m = {"pf_log": pf_log,
          "recipe": scalecmp_method(n_bootstrap=n_bootstrap, **RECIPE),
          "m4": m4}
     for name, fields in CANDIDATES.items():
         m[name] = scalecmp_method(n_bootstrap=n_bootstrap, **fields)
+    m["auto_corpus"] = corpus_pooled(n_bootstrap)
     return m
 

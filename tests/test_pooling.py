@@ -119,7 +119,8 @@ def test_the_prior_travels_with_the_result_and_its_json(tmp_path):
     res = _fit(_sparse_family(1), pooling="series")
     assert all(g.pooled_prior is not None for g in res.groups)
     d = res.groups[0].to_dict()
-    assert set(d["pooled_prior"]) == {"mean", "sd", "noise"}
+    assert set(d["pooled_prior"]) == {"mean", "sd", "noise", "source"}
+    assert d["pooled_prior"]["source"] == "series"
     json.dumps(d)
     text = res.groups[0].report()
     assert "pooled prior from the other groups" in text and "left one decade on" in text

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from scalecmp.engine.options import FIELDS, FitOptions
-from scalecmp.validate import check_workers
+from scalecmp.validate import check_workers, split_names
 
 # --------------------------------------------------------------------------- defaults
 # the fit options' defaults are FitOptions' own (FitOptions.level, ...): never repeated here
@@ -118,9 +118,18 @@ PoolingOpt = Annotated[
     str,
     typer.Option(
         "--pooling",
-        help="none, or series: the groups of the command inform each other (an "
+        help="none; series: the groups of the command inform each other (an "
         "empirical-Bayes prior on the slope at the data's edge and its shrink beyond, "
-        "learnt from the other groups; needs >= 3 groups).",
+        "learnt from the other groups; needs >= 3 groups); or corpus: that prior learnt "
+        "on the development corpus and shipped with scalecmp.",
+    ),
+]
+CorpusExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--corpus-exclude",
+        help="Families of the development corpus left out of --pooling corpus's prior, "
+        "repeated or comma-separated (laion2025 when your data are the study's).",
     ),
 ]
 WorkersOpt = Annotated[
@@ -206,6 +215,8 @@ def build_options(params: Mapping[str, Any], **fixed: Any) -> FitOptions:
         values["frontier_bins"] = _bins_value(values["frontier_bins"])
     if isinstance(values.get("workers"), str):  # "2" on the command line is 2
         values["workers"] = check_workers(values["workers"])
+    if "corpus_exclude" in values:  # a list option: repeated and/or comma-separated
+        values["corpus_exclude"] = tuple(split_names(values["corpus_exclude"] or []))
     return FitOptions(**{k: v for k, v in values.items() if k in FIELDS}, **fixed)
 
 

@@ -17,6 +17,7 @@ from scalecmp.cli.common import (
     BootOpt,
     BootstrapOpt,
     ByOpt,
+    CorpusExcludeOpt,
     DataArg,
     ForceOpt,
     FrontierBinsOpt,
@@ -63,7 +64,8 @@ from scalecmp.validate import (
 __all__ = ["register"]
 
 #: what the progress of a fit counts: groups, or with pooling each group's two fits
-PROGRESS_UNIT = {"none": "groups", "series": "group fits (pooling fits each group twice)"}
+PROGRESS_UNIT = {"none": "groups", "series": "group fits (pooling fits each group twice)",
+                 "corpus": "group fits (pooling fits each group twice)"}
 
 
 def print_fit(result: FitResult, console: Console) -> None:
@@ -135,6 +137,7 @@ def fit_command(
     huber_delta: HuberDeltaOpt = FitOptions.delta,
     min_slope_ratio: MinSlopeOpt = FitOptions.min_slope_ratio,
     pooling: PoolingOpt = FitOptions.pooling,
+    corpus_exclude: CorpusExcludeOpt = None,
     workers: WorkersOpt = str(FitOptions.workers),
     weighting: WeightingOpt = FitOptions.weighting,
     bootstrap: BootstrapOpt = FitOptions.bootstrap,

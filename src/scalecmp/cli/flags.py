@@ -34,6 +34,7 @@ PARAM_FLAGS: dict[str, str] = {
     "delta": "--huber-delta",
     "min_slope_ratio": "--min-slope-ratio",
     "pooling": "--pooling",
+    "corpus_exclude": "--corpus-exclude",
     "workers": "--workers",
     "weighting": "--weighting",
     "bootstrap": "--bootstrap",

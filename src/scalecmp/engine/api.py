@@ -17,7 +17,13 @@ from scalecmp.engine.options import FitOptions, fit_options
 from scalecmp.engine.pooling import MIN_SERIES
 from scalecmp.engine.results import FitResult, GroupFit, jsonable
 from scalecmp.engine.schedule import run_all
-from scalecmp.engine.series import SeriesFit, emit_warnings, fit_series_steps, series_pools
+from scalecmp.engine.series import (
+    SeriesFit,
+    corpus_pools,
+    emit_warnings,
+    fit_series_steps,
+    series_pools,
+)
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import group_label, join_some
 from scalecmp.io import MAXIMIZE_HINT, looks_higher_is_better, prepare_measurements
@@ -68,8 +74,8 @@ def fit(
     (``FitResult.skipped``, with a warning); if every group is, :class:`DataError`.
     ``progress(done, total)``, if given, is called after each batch of groups (fitted or
     skipped; the groups of a call are fitted up to :data:`SERIES_PER_BATCH` at a time,
-    their solves stacked); with ``pooling="series"`` (and >= 3 groups) every group is fitted
-    twice, and ``total`` counts both passes.
+    their solves stacked); with ``pooling="series"`` (and >= 3 groups) or ``"corpus"``
+    every group is fitted twice, and ``total`` counts both passes.
     """
     maximize = check_flag(maximize, "maximize")
     options = fit_options(options, **option_values)
@@ -105,7 +111,8 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     key_dicts = [{b: jsonable(k) for b, k in zip(by, key, strict=True)} for key in keys]
     labels = [f"group {group_label(k)}" if by else "" for k in key_dicts]
     total = len(grouped)
-    pooled = options.pooling != "none" and total >= MIN_SERIES
+    # the series prior needs others to learn from; the corpus prior is there for one series
+    pooled = options.pooling == "corpus" or (options.pooling == "series" and total >= MIN_SERIES)
     steps = 2 * total if pooled else total
     done = 0
     fatal = not by or not options.is_auto  # a group that cannot be fitted fails the call
@@ -152,13 +159,18 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
 
     pools: list = [None] * total
     if pooled:  # first pass: every series alone, quietly; then the priors they give
-        pools = series_pools(fit_pass(pools))
-    if options.pooling != "none" and not any(pools):
+        first = fit_pass(pools)
+        pools = (corpus_pools(first, options.corpus_exclude) if options.pooling == "corpus"
+                 else series_pools(first))
+    if options.pooling == "series" and not any(pools):
         why = (f"{total} group{'s' * (total != 1)}" if total < MIN_SERIES
                else "no group has a one-input law fitted by the first pass")
         warnings.warn(f"pooling: every group is fitted alone (it needs >= {MIN_SERIES} "
                       f"groups with a law of compute; here {why})", ScalecmpWarning,
                       stacklevel=3)
+    elif options.pooling == "corpus" and not any(pools):
+        warnings.warn("pooling: every group is fitted alone (the corpus prior is on the slope "
+                      "of a law of compute; no group has one)", ScalecmpWarning, stacklevel=3)
     final = fit_pass(pools)
     groups: list[GroupFit] = []
     skipped: list[dict] = []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from scalecmp.engine.bootstrap import BOOTSTRAPS
+from scalecmp.engine.corpus_prior import check_corpus_exclude
 from scalecmp.engine.frontier import DEFAULT_BINS, FRONTIERS, STUDY_BINS, check_bins
 from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
@@ -177,9 +178,13 @@ class FitOptions:
         0: off).
     range_prior : with ``maximize``, penalise error > 1 inside the data.
     extrapolation_error : add the backtested extrapolation error beyond the fitted range.
-    pooling : ``none`` or ``series``: the series of one call inform each other, an
+    pooling : ``none``; ``series``: the series of one call inform each other, an
         empirical-Bayes prior on the slope at the data's edge and its shrink beyond,
-        learnt from the other series (:mod:`scalecmp.engine.pooling`; needs >= 3 series).
+        learnt from the other series (:mod:`scalecmp.engine.pooling`; needs >= 3 series);
+        or ``corpus``: the same prior learnt on the development corpus and shipped with
+        the package (:mod:`scalecmp.engine.corpus_prior`).
+    corpus_exclude : families of the development corpus left out of the corpus prior (a
+        user's data that are one of them; ``pooling="corpus"`` only).
     candidates : the candidates of ``law="auto"``.
     mixture : how ``auto`` weighs them: ``inverse_mse``, ``stacking``, ``best``,
         ``uniform``.
@@ -208,6 +213,7 @@ class FitOptions:
     range_prior: bool = True
     extrapolation_error: bool = True
     pooling: str = "none"
+    corpus_exclude: tuple[str, ...] = ()
     candidates: tuple[Candidate, ...] = AUTO_CANDIDATES
     mixture: str = "inverse_mse"
     starts: str = "grid"
@@ -230,6 +236,7 @@ class FitOptions:
         "min_slope_ratio": _check_slope,
         "mixture": _one_of(MIXTURES, "mixture"),
         "pooling": _one_of(POOLINGS, "pooling"),
+        "corpus_exclude": check_corpus_exclude,
         "starts": _check_starts,
         "n_starts": _check_n_starts,
         "workers": check_workers,
@@ -237,6 +244,7 @@ class FitOptions:
 
     def __post_init__(self) -> None:
         self._check()
+        object.__setattr__(self, "corpus_exclude", tuple(self.corpus_exclude))
         if self.preset is not None:
             for name, value in self._preset_values().items():
                 object.__setattr__(self, name, value)

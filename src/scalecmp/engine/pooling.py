@@ -39,10 +39,10 @@ import numpy as np
 from scalecmp.engine.laws import Law
 
 __all__ = ["MIN_SERIES", "POOLINGS", "PooledPrior", "edge_points", "edge_summaries",
-           "pair_slopes",
-           "noise_levels", "pooled_priors", "series_noise", "series_summary"]
+           "pair_slopes", "noise_levels", "pooled_priors", "random_effects", "series_noise",
+           "series_summary"]
 
-POOLINGS = ("none", "series")
+POOLINGS = ("none", "series", "corpus")
 #: the fewest series whose summaries a pooled prior is learnt from (the series itself
 #: left out: two others give a mean and a spread)
 MIN_SERIES = 3
@@ -56,14 +56,18 @@ NOISE_DOF = 2.0
 @dataclass(frozen=True)
 class PooledPrior:
     """The prior one series gets from the others: ``mean`` and ``sd`` of ``(u1, u2)``,
-    and ``noise``, the log-error noise ``sigma`` that puts it in the loss's units."""
+    and ``noise``, the log-error noise ``sigma`` that puts it in the loss's units;
+    ``source``: where it was learnt (``series``: the other series of the call, ``corpus``:
+    the development corpus, :mod:`scalecmp.engine.corpus_prior`)."""
 
     mean: tuple[float, float]
     sd: tuple[float, float]
     noise: float
+    source: str = "series"
 
     def to_dict(self) -> dict:
-        return {"mean": list(self.mean), "sd": list(self.sd), "noise": self.noise}
+        return {"mean": list(self.mean), "sd": list(self.sd), "noise": self.noise,
+                "source": self.source}
 
     def describe(self) -> str:
         """The prior in words, with its 95% ranges: the edge's log-log slope
@@ -71,7 +75,8 @@ class PooledPrior:
         (m1, m2), (s1, s2) = self.mean, self.sd
         lo1, hi1 = -np.exp(m1 + 1.96 * s1), -np.exp(m1 - 1.96 * s1)
         lo2, hi2 = np.exp(m2 - 1.96 * s2), np.exp(m2 + 1.96 * s2)
-        return (f"pooled prior from the other groups: log-log slope at the data's edge "
+        where = "the other groups" if self.source == "series" else "the development corpus"
+        return (f"pooled prior from {where}: log-log slope at the data's edge "
                 f"{-np.exp(m1):.3g} (95%: {lo1:.3g} to {hi1:.3g}), {np.exp(m2):.3g} of it "
                 f"left one decade on (95%: {lo2:.3g} to {hi2:.3g})")
 
@@ -140,9 +145,10 @@ def pooled_priors(u: np.ndarray, v: np.ndarray, noise: float | np.ndarray
     return out
 
 
-def _random_effects(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """DerSimonian-Laird per column: the pooled mean and the prior's sd
-    ``sqrt(t2 + var(mean))`` for a new series."""
+def random_effects(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DerSimonian-Laird per column of ``u`` (k, d) with sampling variances ``v`` (k, d):
+    the precision-weighted mean ``mu`` (d,), the variance of that mean ``var_mu`` and the
+    between-row variance ``t2`` (>= 0)."""
     k = len(u)
     w = 1.0 / v
     mu_fixed = (w * u).sum(axis=0) / w.sum(axis=0)
@@ -150,8 +156,13 @@ def _random_effects(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
     c = w.sum(axis=0) - (w**2).sum(axis=0) / w.sum(axis=0)
     t2 = np.maximum(0.0, (q - (k - 1)) / np.maximum(c, 1e-300))
     ws = 1.0 / (v + t2)
-    mu = (ws * u).sum(axis=0) / ws.sum(axis=0)
-    return mu, np.sqrt(t2 + 1.0 / ws.sum(axis=0))
+    return (ws * u).sum(axis=0) / ws.sum(axis=0), 1.0 / ws.sum(axis=0), t2
+
+
+def _random_effects(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pooled mean and the prior's sd ``sqrt(t2 + var(mean))`` for a new series."""
+    mu, var_mu, t2 = random_effects(u, v)
+    return mu, np.sqrt(t2 + var_mu)
 
 
 def series_noise(members: Sequence) -> tuple[float, int]:

@@ -13,12 +13,14 @@ candidate shares, and candidate ``k`` contributes ``round(w_k R)`` of the ``R`` 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from scalecmp.engine.candidate import CandidateFit, bootstrap, fit_candidate
+from scalecmp.engine.corpus_prior import corpus_prior
 from scalecmp.engine.frontier import frontier_mask
 from scalecmp.engine.laws import LAWS, get_law
 from scalecmp.engine.mixture import allocate, combine
@@ -34,7 +36,8 @@ from scalecmp.engine.results import LawMixture, as_inputs, as_values
 from scalecmp.engine.schedule import Steps, run
 from scalecmp.errors import DataError, ScalecmpWarning
 
-__all__ = ["SeriesFit", "emit_warnings", "fit_series", "fit_series_steps", "series_pools"]
+__all__ = ["SeriesFit", "corpus_pools", "emit_warnings", "fit_series", "fit_series_steps",
+           "series_pools"]
 
 
 @dataclass(frozen=True)
@@ -247,6 +250,23 @@ def _weigh(fits: list[CandidateFit], mixture: str
     # tier higher: it joins the sparse series' fallbacks instead of forming the pool alone
     tiers = [f.spec.tier + int(len(f.ef) <= f.law.n_params) for f in fits]
     return combine(tiers, ok, evidence, mixture), scores, evidence
+
+
+def corpus_pools(first: list[SeriesFit | Exception], exclude: Sequence[str] = ()
+                 ) -> list[PooledPrior | None]:
+    """Every series' prior from the development corpus (:mod:`scalecmp.engine.corpus_prior`,
+    the families in ``exclude`` left out), put in the loss's units by its noise level from
+    the first pass's fit (``None`` for a series that failed there or has a two-input
+    law: it is fitted alone)."""
+    mean, sd = corpus_prior(exclude)
+    noise = [(float("nan"), 0)] * len(first)
+    for i, s in enumerate(first):
+        if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1:
+            noise[i] = series_noise(s.mixture.members)
+    sigma = noise_levels(noise)
+    return [PooledPrior(mean=mean, sd=sd, noise=float(sigma[i]), source="corpus")
+            if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1 else None
+            for i, s in enumerate(first)]
 
 
 def series_pools(first: list[SeriesFit | Exception]) -> list[PooledPrior | None]:
