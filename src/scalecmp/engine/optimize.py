@@ -142,9 +142,12 @@ def minimize_batch(
         g = (JWt @ R[:, :, None])[:, :, 0]
         # freeze parameters sitting on a bound whose gradient pushes outward
         frozen = ((T <= lo + 1e-12) & (g > 0)) | ((T >= hi - 1e-12) & (g < 0))
-        keep = ~frozen
-        A = A * keep[:, :, None] * keep[:, None, :] + eye * frozen[:, :, None]
-        g = g * keep
+        held = np.flatnonzero(frozen.any(axis=1))  # only these problems' systems change
+        if held.size:
+            keep = ~frozen[held]
+            A[held] = (A[held] * keep[:, :, None] * keep[:, None, :]
+                       + eye * frozen[held][:, :, None])
+            g[held] = g[held] * keep
         diag = np.diagonal(A, axis1=1, axis2=2)
         damp = lam[act, None] * np.maximum(diag, 1e-12)
         M = A + eye * damp[:, :, None]
