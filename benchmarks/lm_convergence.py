@@ -1,7 +1,13 @@
 """Where many small series spend their Levenberg-Marquardt iterations, and whether
 ``broken_power`` is converged at its caps (issue 17, item 5; BENCHMARKS.md section 2b).
 
-    .venv/bin/python benchmarks/lm_convergence.py [--groups 16]
+    .venv/bin/python benchmarks/lm_convergence.py [--groups 16] [--save FILE]
+    .venv/bin/python benchmarks/lm_convergence.py --against FILE
+
+``--save`` keeps the recorded requests and results (a pickle); ``--against`` solves every
+request of such a file with this checkout's optimiser and counts those whose solutions,
+losses or iteration counts differ in any bit (a change meant to leave the fits alone, checked
+against a recording made before it).
 
 Fits ``--groups`` simulated 8-row series (``many_groups.simulated``, 200 replicates, every
 default) one group at a time, recording every batch of least-squares problems the fit
@@ -17,6 +23,7 @@ start: what the fit keeps).
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import time
 import warnings
@@ -121,8 +128,26 @@ def geodesic_lm(q: schedule.SolveRequest) -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--groups", type=int, default=16)
+    ap.add_argument("--save", metavar="FILE", help="keep the recorded requests (pickle)")
+    ap.add_argument("--against", metavar="FILE", help="re-solve a recording, count changes")
     args = ap.parse_args()
+    if args.against:
+        with open(args.against, "rb") as fh:
+            recs = pickle.load(fh)
+        changed = 0
+        for q, r in recs:
+            res = minimize_batch(q.model.f, q.model.f_jac, q.theta0, q.y, q.w, q.lower,
+                                 q.upper, loss=q.loss, delta=q.delta, max_iter=q.max_iter,
+                                 rtol=q.rtol)
+            changed += not (np.array_equal(res.theta, r.theta, equal_nan=True)
+                            and np.array_equal(res.loss, r.loss, equal_nan=True)
+                            and np.array_equal(res.iterations, r.iterations))
+        print(f"{len(recs)} recorded requests solved again: {changed} differ in any bit")
+        return
     recs = record(args.groups)
+    if args.save:
+        with open(args.save, "wb") as fh:
+            pickle.dump(recs, fh)
     agg: dict = defaultdict(lambda: np.zeros(4, int))
     for q, r in recs:
         agg[(q.model.law.name, q.max_iter)] += [1, len(r.iterations), r.iterations.sum(),
