@@ -128,3 +128,13 @@ def test_the_command_line_takes_the_corpus_prior_and_refuses_an_unknown_family(t
                        "--corpus-exclude", "webtext")
     assert code == 2
     one_error(err, "--corpus-exclude: unknown family 'webtext'")
+    code, _, err = run("fit", data, "--x", "c", "--y", "loss", "--corpus-exclude", "pythia")
+    assert code == 2
+    one_error(err, "--corpus-exclude applies only with --pooling corpus (the pooling here "
+                   "is 'none')")
+
+
+def test_an_exclusion_without_the_corpus_prior_is_refused():
+    with pytest.raises(UsageError, match="applies only with `pooling` corpus"):
+        scalecmp.FitOptions(pooling="series", corpus_exclude=("pythia",))
+    assert scalecmp.FitOptions(pooling="series").corpus_exclude == ()

@@ -256,6 +256,9 @@ class FitOptions:
             self._preset_values()
         for name, check in self._constraints.items():
             check(getattr(self, name))
+        if self.corpus_exclude and self.pooling != "corpus":
+            raise UsageError(f"`corpus_exclude` applies only with `pooling` corpus (the "
+                             f"pooling here is '{self.pooling}')")
 
     def _preset_values(self) -> dict[str, Any]:
         """The preset's values; a different value set explicitly for one of
