@@ -97,5 +97,7 @@ def lofo(df: pd.DataFrame, table: pd.DataFrame, candidates: list[str],
         row = table.loc[(choice, fam)].to_dict() if (choice, fam) in table.index else {}
         rows.append({"family": fam, "choice": choice,
                      "ratio_to_best_baseline": float(ratio.loc[fam, choice]), **row})
-    return pd.DataFrame(rows).set_index("family"), ratio
+    # one family alone has no other family to choose on: no row
+    return pd.DataFrame(rows, columns=["family", "choice", "ratio_to_best_baseline"]
+                        if not rows else None).set_index("family"), ratio
 

@@ -432,3 +432,24 @@ def test_predictions_take_one_dimensional_numbers():
             assert needle in str(info.value), (method, bad, str(info.value))
     with pytest.raises(UsageError, match=r"^y must hold numbers, got text such as '0.5'"):
         ScalingLawRegressor("power").fit(c, ["0.5"] * 8)
+
+
+def test_a_prediction_interval_of_an_error_never_goes_below_zero():
+    """The ``ls`` loss adds raw residuals to the replicate curves: far beyond the data,
+    where the curve is much smaller than the residuals of the fitted range, an error (>= 0)
+    must not get a negative lower bound (pythia's perplexity series gave -184,000)."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e6, 1e9, 12)
+    y = 1e8 * x ** -0.8 * (1 + rng.normal(0, 0.3, 12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = scalecmp.fit(pd.DataFrame({"x": x, "y": y}), x="x", y="y", law="power",
+                           loss="ls", n_bootstrap=200)
+    g = res.groups[0]
+    far = np.array([1e12, 1e14])
+    lo, hi = g.interval(far)
+    assert np.all(g.predict(far) < 1.0)  # the curve there is tiny next to the residuals
+    assert np.all(lo >= 0.0) and np.all(hi > lo)
+    assert np.min(g.error_replicates(far, noise=True)) == 0.0  # the bound is reached

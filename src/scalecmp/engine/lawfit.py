@@ -20,7 +20,9 @@ Replicate curves (``error_replicates``), in error units (lower is better):
   :meth:`scalecmp.engine.ScalingLawRegressor._backtest`). Inside the data the tilt is 1.
 
 Prediction replicates (for a new measurement) also multiply by ``exp(eps_r)`` (log losses)
-or add ``eps_r`` (``ls``), ``eps_r`` a centred, inflated residual drawn with replacement.
+or add ``eps_r`` (``ls``), ``eps_r`` a centred, inflated residual drawn with replacement;
+an added residual that would take the error below 0 (a raw residual larger than the curve
+it is added to, far beyond the data) leaves it at 0, the bound of an error.
 """
 
 from __future__ import annotations
@@ -129,7 +131,8 @@ class LawFit:
         if noise:
             rng = np.random.default_rng(self.noise_seed)
             eps = noise_draws(self.residuals, self.law.n_params, curves.shape, rng)
-            curves = curves + eps if self.loss == "ls" else curves * np.exp(eps)
+            # an error is >= 0: the additive scatter of ``ls`` stops at that bound
+            curves = np.maximum(curves + eps, 0.0) if self.loss == "ls" else curves * np.exp(eps)
         return curves * self.y_scale if self.y_scale != 1.0 else curves
 
     def params_interval(self, level: float) -> dict[str, tuple[float, float]]:
