@@ -121,7 +121,9 @@ def test_the_command_line_takes_the_corpus_prior_and_refuses_an_unknown_family(t
                        "--corpus-exclude", "laion2025,pythia", "--n-bootstrap", "50",
                        "--json", out, "-q")
     assert code == 0, err
-    prior = json.loads(out.read_text())["groups"][0]["pooled_prior"]
+    doc = json.loads(out.read_text())
+    assert doc["pooling"] == "corpus" and doc["corpus_exclude"] == ["laion2025", "pythia"]
+    prior = doc["groups"][0]["pooled_prior"]
     assert prior["source"] == "corpus"
     assert tuple(prior["mean"]) == corpus_prior(("laion2025", "pythia"))[0]
     code, _, err = run("fit", data, "--x", "c", "--y", "loss", "--pooling", "corpus",

@@ -147,7 +147,9 @@ def test_the_command_line_pools_with_one_flag_and_refuses_an_unknown_value(tmp_p
     code, _, err = run("fit", data, "--x", "c", "--y", "loss", "--by", "g", "--pooling",
                        "series", "--n-bootstrap", "50", "--json", out, "-q")
     assert code == 0, err
-    groups = json.loads(out.read_text())["groups"]
+    doc = json.loads(out.read_text())
+    assert doc["pooling"] == "series" and "corpus_exclude" not in doc
+    groups = doc["groups"]
     assert len(groups) == 6 and all("pooled_prior" in g for g in groups)
     code, out_text, err = run("fit", data, "--x", "c", "--y", "loss", "--by", "g",
                               "--pooling", "series", "--n-bootstrap", "50")

@@ -537,6 +537,10 @@ class FitResult:
         }
         if self.preset:
             out["preset"] = self.preset
+        if self.options.pooling != "none":  # whose prior each group's `pooled_prior` is
+            out["pooling"] = self.options.pooling
+            if self.options.corpus_exclude:
+                out["corpus_exclude"] = list(self.options.corpus_exclude)
         if self.x2:
             out["x2"] = self.x2
         return out
