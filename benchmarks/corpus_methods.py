@@ -5,7 +5,7 @@ maps a list of tasks to one :data:`corpus_tasks.Prediction` per task."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -24,27 +24,39 @@ def _nan(t: Task) -> Prediction:
     return n, n.copy(), n.copy()
 
 
+def experiments(task_list: list[Task]) -> Iterator[tuple[str, bool, list[Task], pd.DataFrame]]:
+    """The calls a user would make: the tasks of one family, kind and cut, grouped by task
+    (``task``: its key), as one frame; ``(family, bounded, tasks, frame)`` each. Bounded
+    tasks as accuracy (``1 - y``, fitted with ``maximize``), the others as they are."""
+    calls = sorted({(t.family, t.bounded, t.kind, f"{t.cut:.4g}") for t in task_list})
+    for call in calls:
+        sub = [t for t in task_list if (t.family, t.bounded, t.kind, f"{t.cut:.4g}") == call]
+        family, bounded = call[0], call[1]
+        frame = pd.concat([
+            pd.DataFrame({"task": t.key, "x": t.x_train,
+                          "y": (1.0 - t.y_train) if bounded else t.y_train})
+            for t in sub], ignore_index=True)
+        yield family, bounded, sub, frame
+
+
 def scalecmp_method(**fields) -> Callable[[list[Task]], list[Prediction]]:
-    """``scalecmp.fit`` with ``fields``, one call per experiment (the tasks of one kind
-    and cut, grouped by task: the series a user fits together, which ``pooling`` pools);
-    bounded tasks as accuracy with ``maximize``, the others as lower-is-better."""
+    """``scalecmp.fit`` with ``fields``, one call per experiment (:func:`experiments`: the
+    series a user fits together, which ``pooling`` pools); with ``pooling="corpus"`` the
+    prior is learnt without the experiment's family (``corpus_exclude``), as the protocol
+    asks."""
 
     def run(task_list: list[Task]) -> list[Prediction]:
         out: dict[str, Prediction] = {}
-        calls = sorted({(t.bounded, t.kind, f"{t.cut:.4g}") for t in task_list})
-        for bounded, kind, cut in calls:
-            sub = [t for t in task_list
-                   if (t.bounded, t.kind, f"{t.cut:.4g}") == (bounded, kind, cut)]
-            frame = pd.concat([
-                pd.DataFrame({"task": t.key, "x": t.x_train,
-                              "y": (1.0 - t.y_train) if bounded else t.y_train})
-                for t in sub], ignore_index=True)
+        for family, bounded, sub, frame in experiments(task_list):
+            call = dict(fields)
+            if call.get("pooling") == "corpus":
+                call["corpus_exclude"] = (family,)
             fits = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
                     res = scalecmp.fit(frame, x="x", y="y", by="task", maximize=bounded,
-                                       **fields)
+                                       **call)
                     fits = {g.key["task"]: g for g in res.groups}
                 except scalecmp.DataError:
                     # a pinned law refuses the whole call when one group has too few
@@ -52,7 +64,7 @@ def scalecmp_method(**fields) -> Callable[[list[Task]], list[Prediction]]:
                     for t in sub:
                         try:
                             r = scalecmp.fit(frame[frame.task == t.key], x="x", y="y",
-                                             maximize=bounded, **fields)
+                                             maximize=bounded, **call)
                         except scalecmp.DataError:
                             continue
                         fits[t.key] = r.groups[0]
@@ -228,9 +240,8 @@ CANDIDATES: dict[str, dict] = {
     "auto_bins4": {"frontier_bins": 4.0},
     # the series of one experiment pooled (issue 17, item 3)
     "auto_pooled": {"pooling": "series"},
-    # the corpus prior, learnt without the family (``auto_corpus``: not a plain set of
-    # fields, see corpus_pooled); listed so that the choice considers it
-    "auto_corpus": {},
+    # the corpus prior, learnt without the family (scalecmp_method sees to it)
+    "auto_corpus": {"pooling": "corpus"},
     # broken_power (6 parameters) only on series with at least this many frontier points
     # (auto's own default: 7, one degree of freedom; issue 17, item 5)
     "auto_bp10": {"candidates": _with(broken_power={"min_points": 10})},
@@ -252,24 +263,8 @@ SPARSE_CANDIDATES: dict[str, dict] = {
     "auto_recipe4_power": {"candidates": _with(power={"tier": 1})},
     # today's pool, the series of a family pooled (issue 17, item 3)
     "auto_pooled": {"pooling": "series"},
-    "auto_corpus": {},  # see corpus_pooled
+    "auto_corpus": {"pooling": "corpus"},  # learnt without the family
 }
-
-
-def corpus_pooled(n_bootstrap: int, **fields) -> Callable[[list[Task]], list[Prediction]]:
-    """``pooling="corpus"`` with the prior learnt on the *other* families of the corpus
-    (``corpus_exclude`` = the family of the tasks): left out, as the protocol asks."""
-
-    def run(task_list: list[Task]) -> list[Prediction]:
-        preds: dict[int, Prediction] = {}
-        for fam in dict.fromkeys(t.family for t in task_list):
-            sub = [t for t in task_list if t.family == fam]
-            method = scalecmp_method(n_bootstrap=n_bootstrap, pooling="corpus",
-                                     corpus_exclude=(fam,), **fields)
-            preds.update(zip(map(id, sub), method(sub), strict=True))
-        return [preds[id(t)] for t in task_list]
-
-    return run
 
 
 def methods(n_bootstrap: int, sparse: bool = False
@@ -278,13 +273,11 @@ def methods(n_bootstrap: int, sparse: bool = False
         m = {"pf_log": pf_log, "recipe_exact": recipe_exact}
         for name, fields in SPARSE_CANDIDATES.items():
             m[name] = scalecmp_method(n_bootstrap=n_bootstrap, **fields)
-        m["auto_corpus"] = corpus_pooled(n_bootstrap)
         return m
     m = {"pf_log": pf_log,
          "recipe": scalecmp_method(n_bootstrap=n_bootstrap, **RECIPE),
          "m4": m4}
     for name, fields in CANDIDATES.items():
         m[name] = scalecmp_method(n_bootstrap=n_bootstrap, **fields)
-    m["auto_corpus"] = corpus_pooled(n_bootstrap)
     return m
 

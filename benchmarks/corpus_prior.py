@@ -29,13 +29,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import scalecmp  # noqa: E402
+from corpus_methods import experiments  # noqa: E402
 from corpus_tasks import FAMILIES, tasks  # noqa: E402
 from scalecmp.engine.corpus_prior import family_summary  # noqa: E402
 from scalecmp.engine.pooling import series_summary  # noqa: E402
@@ -46,13 +46,8 @@ N_BOOTSTRAP = 200
 
 def summaries(family: str, max_series: int) -> tuple[np.ndarray, np.ndarray]:
     """``(u, v)`` of every fitted training series of ``family`` (rows: series x cut)."""
-    task_list = tasks(family, max_series)
     rows_u, rows_v = [], []
-    for bounded, kind, cut in sorted({(t.bounded, t.kind, f"{t.cut:.4g}") for t in task_list}):
-        sub = [t for t in task_list if (t.bounded, t.kind, f"{t.cut:.4g}") == (bounded, kind, cut)]
-        frame = pd.concat([pd.DataFrame({"task": t.key, "x": t.x_train,
-                                         "y": (1.0 - t.y_train) if bounded else t.y_train})
-                           for t in sub], ignore_index=True)
+    for _, bounded, _, frame in experiments(tasks(family, max_series)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

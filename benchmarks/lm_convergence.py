@@ -49,13 +49,14 @@ from scalecmp.engine.optimize import (  # noqa: E402
 def record(groups: int) -> list[tuple[schedule.SolveRequest, object]]:
     """Every request of a fit of ``groups`` simulated series, with its result."""
     recs = []
-    solve = schedule.SolveRequest.solve
+    original = schedule.SolveRequest.solve
 
     def recorded(self: schedule.SolveRequest):  # noqa: ANN202
-        res = solve(self)
+        res = original(self)
         recs.append((self, res))
         return res
 
+    per_batch = api.SERIES_PER_BATCH
     schedule.SolveRequest.solve = recorded
     api.SERIES_PER_BATCH = 1  # every request solved on its own, as it comes
     try:
@@ -64,8 +65,17 @@ def record(groups: int) -> list[tuple[schedule.SolveRequest, object]]:
             scalecmp.fit(many_groups.simulated(groups), x="x", y="y", by="g",
                          n_bootstrap=200)
     finally:
-        schedule.SolveRequest.solve = solve
+        schedule.SolveRequest.solve = original
+        api.SERIES_PER_BATCH = per_batch
     return recs
+
+
+def solve(q: schedule.SolveRequest, max_iter: int | None = None):  # noqa: ANN201
+    """The shipped optimiser on request ``q`` (``max_iter``: another iteration cap)."""
+    return minimize_batch(q.model.f, q.model.f_jac, q.theta0, q.y, q.w, q.lower, q.upper,
+                          loss=q.loss, delta=q.delta,
+                          max_iter=q.max_iter if max_iter is None else max_iter,
+                          rtol=q.rtol)
 
 
 def geodesic_lm(q: schedule.SolveRequest) -> tuple[np.ndarray, np.ndarray]:
@@ -136,9 +146,7 @@ def main() -> None:
             recs = pickle.load(fh)
         changed = 0
         for q, r in recs:
-            res = minimize_batch(q.model.f, q.model.f_jac, q.theta0, q.y, q.w, q.lower,
-                                 q.upper, loss=q.loss, delta=q.delta, max_iter=q.max_iter,
-                                 rtol=q.rtol)
+            res = solve(q)
             changed += not (np.array_equal(res.theta, r.theta, equal_nan=True)
                             and np.array_equal(res.loss, r.loss, equal_nan=True)
                             and np.array_equal(res.iterations, r.iterations))
@@ -167,18 +175,11 @@ def main() -> None:
             t0 = time.perf_counter()
             its, per_problem, best = 0, [], []
             for q, r in sel:
-                if name == "shipped":
-                    res = minimize_batch(q.model.f, q.model.f_jac, q.theta0, q.y, q.w,
-                                         q.lower, q.upper, loss=q.loss, delta=q.delta,
-                                         max_iter=q.max_iter, rtol=q.rtol)
-                    ob, it = res.loss, res.iterations
-                elif name == "3x the cap":
-                    res = minimize_batch(q.model.f, q.model.f_jac, q.theta0, q.y, q.w,
-                                         q.lower, q.upper, loss=q.loss, delta=q.delta,
-                                         max_iter=3 * q.max_iter, rtol=q.rtol)
-                    ob, it = res.loss, res.iterations
-                else:
+                if name == "geodesic":
                     ob, it = geodesic_lm(q)
+                else:
+                    res = solve(q, 3 * q.max_iter if name == "3x the cap" else None)
+                    ob, it = res.loss, res.iterations
                 its += int(it.sum())
                 ratio = ob / r.loss
                 per_problem.append(ratio)

@@ -64,8 +64,9 @@ from scalecmp.validate import (
 __all__ = ["register"]
 
 #: what the progress of a fit counts: groups, or with pooling each group's two fits
-PROGRESS_UNIT = {"none": "groups", "series": "group fits (pooling fits each group twice)",
-                 "corpus": "group fits (pooling fits each group twice)"}
+PROGRESS_UNIT = {"none": "groups",
+                 **dict.fromkeys(("series", "corpus"),
+                                 "group fits (pooling fits each group twice)")}
 
 
 def print_fit(result: FitResult, console: Console) -> None:

@@ -252,6 +252,20 @@ def _weigh(fits: list[CandidateFit], mixture: str
     return combine(tiers, ok, evidence, mixture), scores, evidence
 
 
+def _pooled(first: list[SeriesFit | Exception]) -> list[SeriesFit | None]:
+    """The first pass's fits a prior applies to (a one-input law), ``None`` elsewhere (a
+    series that failed there, or a two-input law: it is fitted alone)."""
+    return [s if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1 else None
+            for s in first]
+
+
+def _noise_levels(fits: list[SeriesFit | None]) -> np.ndarray:
+    """Every series' ``sigma`` (:func:`~scalecmp.engine.pooling.noise_levels`) from the
+    first pass's fits."""
+    return noise_levels([(float("nan"), 0) if s is None else series_noise(s.mixture.members)
+                         for s in fits])
+
+
 def corpus_pools(first: list[SeriesFit | Exception], exclude: Sequence[str] = ()
                  ) -> list[PooledPrior | None]:
     """Every series' prior from the development corpus (:mod:`scalecmp.engine.corpus_prior`,
@@ -259,25 +273,21 @@ def corpus_pools(first: list[SeriesFit | Exception], exclude: Sequence[str] = ()
     the first pass's fit (``None`` for a series that failed there or has a two-input
     law: it is fitted alone)."""
     mean, sd = corpus_prior(exclude)
-    noise = [(float("nan"), 0)] * len(first)
-    for i, s in enumerate(first):
-        if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1:
-            noise[i] = series_noise(s.mixture.members)
-    sigma = noise_levels(noise)
-    return [PooledPrior(mean=mean, sd=sd, noise=float(sigma[i]), source="corpus")
-            if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1 else None
-            for i, s in enumerate(first)]
+    fits = _pooled(first)
+    sigma = _noise_levels(fits)
+    return [None if s is None else
+            PooledPrior(mean=mean, sd=sd, noise=float(sigma[i]), source="corpus")
+            for i, s in enumerate(fits)]
 
 
 def series_pools(first: list[SeriesFit | Exception]) -> list[PooledPrior | None]:
     """The pooled prior of every series of a call from the first pass's fits (``None``
     for a series that failed there: it is fitted alone; see
     :mod:`scalecmp.engine.pooling`)."""
-    u = np.full((len(first), 2), np.nan)
-    v = np.full((len(first), 2), np.nan)
-    noise = [(float("nan"), 0)] * len(first)
-    for i, s in enumerate(first):
-        if isinstance(s, SeriesFit) and s.mixture.n_inputs == 1:
+    fits = _pooled(first)
+    u = np.full((len(fits), 2), np.nan)
+    v = np.full((len(fits), 2), np.nan)
+    for i, s in enumerate(fits):
+        if s is not None:
             u[i], v[i] = series_summary(s.mixture.members, s.mixture.x_range[1])
-            noise[i] = series_noise(s.mixture.members)
-    return pooled_priors(u, v, noise_levels(noise))
+    return pooled_priors(u, v, _noise_levels(fits))
