@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 
 demo: $(STAMP)
-	$(BIN)/scalecmp demo --out runs/demo
+	$(BIN)/scalecmp demo --out runs/demo --force
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/extrapolation.py

@@ -165,10 +165,17 @@ def test_nan_rows_are_dropped_with_a_warning_line(data, tmp_path, capsys):
     assert "scalecmp: warning: dropped 2 of 48 rows with NaN in acc" in err
 
 
-def test_laws_lists_the_registry(capsys):
-    code, out, _ = run(["laws", "--json"], capsys)
-    assert code == 0
-    assert {r["name"] for r in json.loads(out)} >= {"power", "saturating", "chinchilla"}
+def test_laws_lists_the_registry(capsys, tmp_path):
+    code, out, _ = run(["laws"], capsys)
+    assert code == 0 and "saturating" in out
+    # --json names a file, as in every other command (was a switch that printed JSON)
+    js = tmp_path / "laws.json"
+    code, out, _ = run(["laws", "--json", js, "-q"], capsys)
+    assert code == 0 and out == ""
+    assert {r["name"] for r in json.loads(js.read_text())} >= {"power", "saturating",
+                                                               "chinchilla"}
+    code, _, err = run(["laws", "--json", js], capsys)
+    assert code == 2 and "--force" in err
 
 
 def test_unknown_option_is_a_usage_error(capsys):

@@ -212,9 +212,19 @@ def test_tiny_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert set(table.loc[table["schedule"] == "cosine", "samples_seen"]) == {512}
     assert (out / "report.html").stat().st_size > 1000
 
-    # a re-run reuses every cell and regenerates the report
+    # a re-run refuses to replace the report it wrote, before anything trains ...
+    report_bytes = (out / "report.html").read_bytes()
     with pytest.raises(SystemExit) as info:
         cli.main(["demo", "--tiny", "--out", str(out), "--quiet", "--n-bootstrap", "20"])
+    stdout, stderr = capsys.readouterr()
+    assert info.value.code == 2 and stdout == ""
+    assert stderr.startswith("scalecmp: error: ") and "--force" in stderr
+    assert len(stderr.splitlines()) == 1
+    assert (out / "report.html").read_bytes() == report_bytes
+    # ... and with --force reuses every cell and regenerates the report
+    with pytest.raises(SystemExit) as info:
+        cli.main(["demo", "--tiny", "--out", str(out), "--quiet", "--n-bootstrap", "20",
+                  "--force"])
     stdout, _ = capsys.readouterr()
     assert info.value.code == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "measurements.parquet"), table)

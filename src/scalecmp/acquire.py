@@ -184,7 +184,7 @@ def check_next_options(options: FitOptions, *, objective: str, at: Sequence[floa
     at_values = check_positive_values(at, "at")
     if not at_values:
         raise UsageError("at: next needs the compute at which the comparison is to be "
-                         "decided (e.g. at=[1e13])")
+                         "decided (e.g. 1e13 GFLOPs)")
     if budget is not None:
         budget = check_positive(budget, "budget", " (GFLOPs)")
     if isinstance(lasts, bool) or not isinstance(lasts, int | float | np.integer | np.floating) \
@@ -209,13 +209,21 @@ def _column(frame: pd.DataFrame, col: str, param: str, why: str) -> None:
         raise DataError(f"{param}: no column '{col}' ({why}; columns: {cols})")
 
 
+def _shown(value: object) -> str:
+    """A cell's value as the user wrote it: numbers plain (``-5``, not ``np.int64(-5)``),
+    text quoted."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _positive_column(frame: pd.DataFrame, col: str, param: str, what: str) -> np.ndarray:
     values = pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
     bad = ~(np.isfinite(values) & (values > 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{param}: column '{col}' of the {what} must be a number > 0 in "
-                        f"every row; row {i + 1} has {frame[col].iloc[i]!r}")
+                        f"every row; row {i + 1} has {_shown(frame[col].iloc[i])}")
     return values
 
 

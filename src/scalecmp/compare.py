@@ -41,6 +41,7 @@ better; error = 1 - metric when ``maximize``) and reported in the metric's units
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -50,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import fmt_compact as _fmt
 from scalecmp.format import group_label
 from scalecmp.intervals import finite_or_none as _f
@@ -187,7 +188,16 @@ def label_of(key: dict) -> str:
 
 
 def _point_error(g: GroupFit, x: np.ndarray) -> np.ndarray:
-    return np.asarray(g.predict_error(np.asarray(x, dtype=float)), dtype=float)
+    return _metric_range(g, np.asarray(g.predict_error(np.asarray(x, dtype=float)),
+                                       dtype=float))
+
+
+def _metric_range(g: GroupFit, err: np.ndarray) -> np.ndarray:
+    """Errors of a higher-is-better metric in [0, 1] kept in [0, 1], as ``fit`` reports the
+    metric (``1 - err`` clipped): a replicate tilted far beyond the data may pass an error
+    of 1, a metric below 0 that no run can measure (two accuracies then differ by at most
+    1). Errors of a lower-is-better metric are left as they are."""
+    return np.clip(err, 0.0, 1.0) if g.maximize else err
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,6 +337,14 @@ def compare_groups(
     extrapolate = check_extrapolate(extrapolate, max(ra[1], rb[1]))
     if at is not None:
         at = check_at(at)
+        top = max(ra[1], rb[1])
+        far = [v for v in at if v > top * float(extrapolate)]
+        if far:
+            warnings.warn(
+                f"at: {_fmt(max(far))} is {_fmt(max(far) / top)} x the largest measured "
+                f"compute ({_fmt(top)}), beyond `extrapolate` ({_fmt(float(extrapolate))}): "
+                "its interval there is the law's form, not the data", ScalecmpWarning,
+                stacklevel=2)
     lo_x, hi_x = min(ra[0], rb[0]), max(ra[1], rb[1]) * float(extrapolate)
     grid = np.geomspace(lo_x, hi_x, int(n_grid))
     lgrid = np.log(grid)
@@ -337,7 +355,8 @@ def compare_groups(
 
     # --- replicates (the groups' own), paired r with r; failed replicates dropped ----------
     xs = np.concatenate([grid, at_x])
-    ea_all, eb_all = ga.error_replicates(xs), gb.error_replicates(xs)
+    ea_all = _metric_range(ga, ga.error_replicates(xs))
+    eb_all = _metric_range(gb, gb.error_replicates(xs))
     r = min(len(ea_all), len(eb_all))
     if r < MIN_REPLICATES:
         raise UsageError(

@@ -138,11 +138,24 @@ def _writable_dir(p: Path, label: str, shown: str | Path) -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise UsageError(f"{label}{shown}: {parent} is not a directory")
+    why = None
     if not os.access(parent, os.W_OK | os.X_OK):
         why = "permission denied"
         with contextlib.suppress(OSError):
             if os.statvfs(parent).f_flag & os.ST_RDONLY:
                 why = "read-only file system"
+    else:  # os.access answers for the mode bits (and says yes to root): try for real
+        probe = parent / f".scalecmp-probe-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:  # /proc answers ENOENT for a new name in an existing folder
+            why = ("new files cannot be created there" if exc.errno == errno.ENOENT
+                   else _reason(exc))
+        else:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+    if why:
         raise UsageError(f"{label}{shown}: cannot write in directory {parent} ({why})")
 
 
@@ -282,6 +295,9 @@ def check_output_path(
     p = Path(path)
     if str(path) == "" or p.name in ("", ".", ".."):
         raise UsageError(f"{label}'{path}' is not a file name")
+    if str(path) == "-":  # not standard output: the tables go there, outputs are files
+        raise UsageError(f"{label}'-' is not a file name here: outputs are files (the "
+                         "tables go to standard output; name a file, e.g. out.json)")
     _check_name_length(Path(os.path.abspath(p)), label, p)
     why = broken_link(p) if not p.exists() else None
     if why:

@@ -57,6 +57,23 @@ COVERAGE_MIN = 0.8
 HOLDOUT_FACTOR = 10.0
 
 
+def check_holdout_threshold(threshold: float, x: Any, name: str = "threshold") -> None:
+    """A held-out threshold must split the runs: some at or below it to fit, some above it
+    to predict. ``x``: every run's compute (NaN ignored). One-line :class:`UsageError`
+    naming ``name`` otherwise."""
+    xs = np.asarray(x, dtype=float)
+    xs = xs[np.isfinite(xs)]
+    if xs.size == 0:
+        return
+    lo, hi = float(xs.min()), float(xs.max())
+    if threshold < lo:
+        raise UsageError(f"{name}: {_fmt_x(threshold)} is below every run's compute "
+                         f"({_fmt_x(lo)} to {_fmt_x(hi)}): no run to fit")
+    if threshold >= hi:
+        raise UsageError(f"{name}: {_fmt_x(threshold)} is at or above every run's compute "
+                         f"({_fmt_x(lo)} to {_fmt_x(hi)}): no run to predict")
+
+
 def check_holdout_factor(holdout_factor: Any) -> None:
     """One-line :class:`UsageError` unless ``holdout_factor`` is a finite number > 1."""
     if not (isinstance(holdout_factor, int | float) and math.isfinite(holdout_factor)

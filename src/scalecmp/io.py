@@ -37,15 +37,30 @@ __all__ = [
     "parse_where",
     "apply_where",
     "as_frame",
+    "check_distinct_columns",
     "check_unique",
     "prepare_measurements",
     "looks_higher_is_better",
 ]
 
 
+def _read_delimited(p: Path, sep: str) -> pd.DataFrame:
+    """A CSV/TSV file with its header's own column names: pandas renames a repeated name
+    (``value``, ``value.1``), which would let the wrong copy be read silently; the names
+    are restored so that :func:`check_unique` refuses a repeated column the analysis uses."""
+    import csv
+
+    frame = pd.read_csv(p, sep=sep)
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh, delimiter=sep), None)
+    if header is not None and len(header) == frame.shape[1] and len(set(header)) < len(header):
+        frame.columns = header
+    return frame
+
+
 _READERS = {
-    ".csv": lambda p: pd.read_csv(p),
-    ".tsv": lambda p: pd.read_csv(p, sep="\t"),
+    ".csv": lambda p: _read_delimited(p, ","),
+    ".tsv": lambda p: _read_delimited(p, "\t"),
     ".parquet": lambda p: pd.read_parquet(p),
     ".pq": lambda p: pd.read_parquet(p),
     ".jsonl": lambda p: pd.read_json(p, lines=True),
@@ -285,6 +300,21 @@ def _require_column(frame: pd.DataFrame, column: str, option: str) -> None:
     check_unique(frame, column, option)
 
 
+def check_distinct_columns(uses: Sequence[tuple[str | None, str]]) -> None:
+    """One column, one role: ``uses`` pairs a column with the parameter that reads it
+    (``("value", "y")``); a column read as two of ``x``, ``y``, ``x2``, ``samples`` or a
+    group (``by``) is a one-line :class:`UsageError` (a law of ``value`` against ``value``
+    fits, and means nothing)."""
+    role: dict[str, str] = {}
+    for column, option in uses:
+        if column is None:
+            continue
+        if column in role and role[column] != option:
+            raise UsageError(f"{option}: column '{column}' is also `{role[column]}`; a "
+                             "column can play one role only")
+        role.setdefault(column, option)
+
+
 def check_unique(frame: pd.DataFrame, column: Any, option: str) -> None:
     """A column the analysis reads must be one column: a name the frame holds twice (which
     pandas allows, and ``frame[name]`` then returns both) is a one-line
@@ -378,6 +408,7 @@ def prepare_measurements(
         raise DataError("no rows to fit (the frame is empty)")
     frame = apply_where(frame, where)
     options = [(x, "x"), (y, "y")] + ([(x2, x2_name)] if x2 else [])
+    check_distinct_columns(options + [(b, "by") for b in by])
     for column, option in options + [(b, "by") for b in by]:
         _require_column(frame, column, option)
     dup = frame.duplicated()

@@ -288,6 +288,9 @@ def _main(argv: list[str] | None) -> int:
         _register(app)
         no_args, parser_errors, exits = _parser_exceptions()
         try:
+            from scalecmp.cli.repeats import check_repeated_options
+
+            check_repeated_options(app, sys.argv[1:] if argv is None else argv)
             rv = app(args=argv, prog_name="scalecmp", standalone_mode=False)
         except no_args as exc:
             print(exc.ctx.get_help() if exc.ctx else "usage: scalecmp COMMAND ...",

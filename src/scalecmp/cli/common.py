@@ -56,7 +56,7 @@ ByOpt = Annotated[
     typer.Option(
         "--by",
         help="Group column(s), repeated or comma-separated (--by a --by b = --by a,b): one "
-        "fit per group; compare and report compare the groups.",
+        "fit per group; compare, report and next compare the groups.",
     ),
 ]
 WhereOpt = Annotated[

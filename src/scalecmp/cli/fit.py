@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -190,21 +189,25 @@ def fit_command(
 
 
 def laws_command(
-    as_json: Annotated[bool, typer.Option("--json", help="Print the registry as JSON.")] = False,
+    json_path: JsonOpt = None,
+    force: ForceOpt = False,
+    quiet: QuietOpt = False,
 ) -> None:
-    """List the scaling laws: name, formula, parameters."""
+    """List the scaling laws: name, formula, parameters (--json writes them as JSON)."""
+    from scalecmp.files import check_outputs as _check
+
+    outputs = _check({"json": json_path}, force=force)
     rows = [law.describe() for law in LAWS.values()]
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return
-    t = Table(title="scaling laws (error as a function of compute; lower is better)")
-    for col in ("name", "formula", "params", "inputs"):
-        t.add_column(col)
-    t.add_row("auto (default)", "evidence-weighted mixture of the one-input laws below and "
-              "the study's recipe (chinchilla when --x2 is given)", "-", "1 or 2")
-    for r in rows:
-        t.add_row(r["name"], r["formula"], ", ".join(r["params"]), str(r["inputs"]))
-    Console().print(t)
+    if not quiet:
+        t = Table(title="scaling laws (error as a function of compute; lower is better)")
+        for col in ("name", "formula", "params", "inputs"):
+            t.add_column(col)
+        t.add_row("auto (default)", "evidence-weighted mixture of the one-input laws below "
+                  "and the study's recipe (chinchilla when --x2 is given)", "-", "1 or 2")
+        for r in rows:
+            t.add_row(r["name"], r["formula"], ", ".join(r["params"]), str(r["inputs"]))
+        Console().print(t)
+    write_outputs(outputs, {"json": json_path}, force=force, quiet=quiet, payload=rows)
 
 
 def register(app: typer.Typer) -> None:

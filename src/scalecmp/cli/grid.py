@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from scalecmp.cli.common import QuietOpt
+from scalecmp.cli.common import ForceOpt, QuietOpt
 
 SpecArg = Annotated[
     Path, typer.Argument(help="Grid spec (YAML); see examples/demo_grid.yaml.", show_default=False)
@@ -144,12 +144,15 @@ def grid_status(spec: SpecArg, out: OutOpt) -> None:
     total = int(frame["cells"].sum())
     parts = [f"{int(frame[k].sum())} {k}" for k in ("running", "queued", "failed", "missing")]
     typer.echo(f"{int(frame['done'].sum())}/{total} cells done, " + ", ".join(parts))
+    if not Path(out).exists():  # a grid not started, or a mistyped --out: say which
+        typer.echo(f"note: there is no folder {out} yet: nothing of this grid has run there")
 
 
 def grid_collect(
     spec: Annotated[Path | None, typer.Argument(
         help="Grid spec (optional): puts its rows in grid order.", show_default=False)] = None,
-    out: OutOpt = Path("."),
+    *,
+    out: OutOpt,
     quiet: QuietOpt = False,
 ) -> None:
     """Compile OUT/measurements.parquet from the result shards in OUT/shards/."""
@@ -184,14 +187,16 @@ def demo(
         typer.Option("--threads", help="CPU threads for torch (1 is fastest for these tiny "
                      "models; batches are prepared in a second thread)."),
     ] = 1,
+    force: ForceOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train CLIP and MaMMUT on the synthetic world, fit laws, compare, write report.html."""
+    """Train CLIP and MaMMUT on the synthetic world, fit laws, compare, write report.html
+    (a grid already in OUT resumes; its report files are replaced only with --force)."""
     from scalecmp.experiments.demo import run_demo
 
     _set_threads(threads)
     result = run_demo(out, spec=spec, tiny=tiny, n_bootstrap=n_bootstrap, progress=not quiet,
-                      console=_console())
+                      console=_console(), force=force)
     if result["report"] is not None:
         typer.echo(f"report: {result['report']}; every series, law and the cosine check: "
                    f"{result['summary']} ({result['wall_s']:.0f} s)")

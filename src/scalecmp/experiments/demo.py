@@ -35,7 +35,8 @@ import yaml
 
 from scalecmp.engine import FitOptions, fit_frame
 from scalecmp.errors import DataError, ScalecmpError, UsageError
-from scalecmp.files import check_output_dir
+from scalecmp.files import check_output_dir, check_outputs
+from scalecmp.validate import check_flag
 
 __all__ = ["DEMO_SPEC", "LOSS_METRICS", "MAIN_SERIES", "TINY_OVERRIDES", "REPORT_METRICS",
            "analyse", "demo_spec", "demo_options", "holdout", "loss_holdout", "run_demo"]
@@ -290,8 +291,13 @@ def run_demo(
     n_bootstrap: int = 200,
     progress: bool = True,
     console: Any = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Run the demo grid into ``out_dir``, fit, compare and write ``out_dir/report.html``."""
+    """Run the demo grid into ``out_dir``, fit, compare and write ``out_dir/report.html``.
+
+    The grid resumes (cells already in ``out_dir`` are not trained again); the files the
+    analysis writes (:data:`DEMO_OUTPUTS`) are never replaced unless ``force``, which is
+    checked before anything trains."""
     from scalecmp.experiments.grid import load_spec, parse_spec, run_grids, spec_rows
     from scalecmp.experiments.store import read_measurements
     from scalecmp.report import REPORT_NEEDS_INTERVALS, check_report_options
@@ -299,6 +305,8 @@ def run_demo(
 
     t0 = time.perf_counter()
     out = check_output_dir(out_dir)
+    force = check_flag(force, "force")
+    check_outputs({name: out / name for name in DEMO_OUTPUTS}, force=force)
     # a report is made of intervals: say so before the generic check of the options
     check_n_bootstrap(n_bootstrap, minimum=MIN_REPLICATES, purpose=REPORT_NEEDS_INTERVALS)
     options = demo_options(n_bootstrap)
@@ -337,6 +345,9 @@ MAIN_SERIES = ("zeroshot_classification", "acc1")
 #: the folder (inside the demo's) of the seed check: the largest size's constant-LR runs
 #: trained again with the next seed (:func:`seed_check_spec`)
 SEED_CHECK_DIR = "seed-check"
+#: the files the demo's analysis writes into its folder (replaced only with ``force``)
+DEMO_OUTPUTS = ("summary.txt", "holdout.png", "optimal.png", "report.html", "report.md",
+                "report.tex")
 
 
 def seed_check_spec(spec: Any) -> Any:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from scalecmp.errors import ScalecmpWarning, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.experiments.executors import EXECUTORS, n_local_workers, run_local_many
 from scalecmp.experiments.plan import (
     Cell,
@@ -385,9 +385,18 @@ def _id_range(ids: dict[str, str]) -> str:
 def collect_grid(spec: GridSpec | None, out_dir: str | Path) -> dict[str, Any]:
     """Compile ``out_dir/measurements.parquet`` from its shards (``scalecmp grid collect``);
     returns rows, shards, changed and, given the spec, cells and done."""
-    from scalecmp.experiments.shards import shard_paths
+    from scalecmp.experiments.shards import SHARDS_DIR, shard_paths
+    from scalecmp.experiments.slurm import SLURM_DIR
+    from scalecmp.experiments.store import measurements_path
 
-    table, changed = collect(check_output_dir(out_dir, create=False), spec)
+    out = check_output_dir(out_dir, create=False)
+    if not out.is_dir():
+        raise DataError(f"grid folder not found: {out}")
+    marks = (out / SHARDS_DIR, out / "checkpoints", out / SLURM_DIR, measurements_path(out))
+    if not any(m.exists() for m in marks):
+        raise DataError(f"out_dir: {out} is not a grid's folder (it has no {SHARDS_DIR}/ and "
+                        "no measurements.parquet); give the folder grid run wrote to")
+    table, changed = collect(out, spec)
     result: dict[str, Any] = {"rows": len(table), "shards": len(shard_paths(out_dir)),
                               "changed": changed}
     if spec is not None:

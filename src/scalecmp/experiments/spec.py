@@ -423,6 +423,28 @@ def _parse_real_eval(where: str, benchmarks: Any, seg: Any,
     return tuple(entries), seg_data
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (plain YAML keeps
+    the last, so ``name:`` twice would silently drop the first)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' given twice (first at line "
+                    f"{seen[key].line + 1})", key_node.start_mark)
+            if isinstance(key, str | int | float | bool):
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a YAML document as :func:`yaml.safe_load` does, refusing repeated keys."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_spec(path: str | Path) -> GridSpec:
     """Read and validate a YAML spec; every problem is one :class:`UsageError` line."""
     p = Path(path)
@@ -432,7 +454,7 @@ def load_spec(path: str | Path) -> GridSpec:
         raise DataError(f"spec must be a YAML file, got a directory: {p}" if p.is_dir()
                         else f"spec must be a YAML file: {p}")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = load_yaml(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise DataError(f"{p}: not UTF-8 text (a grid spec is YAML)") from None
     except OSError as exc:

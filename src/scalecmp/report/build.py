@@ -45,7 +45,13 @@ from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
 from scalecmp.files import check_output_dir, check_output_path, output_transaction
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
-from scalecmp.holdout import HOLDOUT_FACTOR, HoldoutResult, check_holdout_factor, holdout_check
+from scalecmp.holdout import (
+    HOLDOUT_FACTOR,
+    HoldoutResult,
+    check_holdout_factor,
+    check_holdout_threshold,
+    holdout_check,
+)
 from scalecmp.io import apply_where, as_frame, check_unique
 from scalecmp.plots import plot_fit
 from scalecmp.plots.compare import comparison_figure
@@ -544,6 +550,10 @@ def build_sections(
                           f"value in {', '.join(c for c in series_l if frame[c].isna().any())}",
                           ScalecmpWarning, stacklevel=2)
             frame = frame.loc[~blank]
+    if report.holdout is not None and ready.holdout is None and x in frame.columns:
+        # a threshold that leaves nothing to fit or to predict: said before any fit
+        check_holdout_threshold(float(report.holdout),
+                                pd.to_numeric(frame[x], errors="coerce"), "holdout")
     sections = [holdout_section(ready.holdout if ready.holdout is not None else _holdout(
         frame, x=x, y=y, by=by_l, series=series_l, maximize=maximize, report=report,
         options=options))]
