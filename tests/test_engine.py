@@ -277,8 +277,11 @@ def test_bad_options_are_usage_errors():
 
 
 def test_predict_before_fit_raises():
-    with pytest.raises(RuntimeError, match="not fitted"):
+    from scalecmp.errors import NotFittedError
+
+    with pytest.raises(NotFittedError, match="not fitted") as info:
         ScalingLawRegressor().predict([1.0])
+    assert isinstance(info.value, AttributeError | ValueError)  # as scikit-learn's
 
 
 def test_scikit_learn_estimator_protocol():

@@ -26,6 +26,7 @@ _EXPORTS = {
     "DataError": "scalecmp.errors",
     "UsageError": "scalecmp.errors",
     "OutputError": "scalecmp.errors",
+    "NotFittedError": "scalecmp.errors",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

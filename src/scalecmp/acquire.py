@@ -132,14 +132,14 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import nnls
 
-from scalecmp.compare import check_compare_options, first_reach, label_of
+from scalecmp.compare import check_at, check_compare_options, first_reach, label_of
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
 from scalecmp.engine.frontier import naive_frontier
 from scalecmp.errors import DataError, UsageError
 from scalecmp.intervals import finite_or_none as _f
 from scalecmp.io import apply_where, as_frame, prepare_measurements
 from scalecmp.optimal import fit_power
-from scalecmp.validate import check_bootstrap_memory, check_positive, check_positive_values
+from scalecmp.validate import check_bootstrap_memory, check_positive
 
 __all__ = [
     "OBJECTIVES",
@@ -181,7 +181,7 @@ def check_next_options(options: FitOptions, *, objective: str, at: Sequence[floa
     if objective not in OBJECTIVES:
         raise UsageError(f"objective: unknown objective '{objective}' (known: "
                          f"{', '.join(OBJECTIVES)})")
-    at_values = check_positive_values(at, "at")
+    at_values = check_at(at) or []
     if not at_values:
         raise UsageError("at: next needs the compute at which the comparison is to be "
                          "decided (e.g. 1e13 GFLOPs)")
@@ -500,8 +500,11 @@ class _Group:
         return out
 
     def after_at(self, end: float) -> np.ndarray:
-        """Replicates at the ``at`` values (R, A) after the data end moved to ``end``."""
-        return self._after(self.untilted_at, self._lat, end)
+        """Replicates at the ``at`` values (R, A) after the data end moved to ``end``; a
+        higher-is-better metric's errors kept in [0, 1], as ``fit`` and ``compare`` keep
+        them (a replicate tilted past an error of 1 is at chance)."""
+        out = self._after(self.untilted_at, self._lat, end)
+        return np.clip(out, 0.0, 1.0) if self.maximize else out
 
     def _after(self, untilted: np.ndarray, lx: np.ndarray, end: float) -> np.ndarray:
         """``b_r(x) exp(g_r d(min(x, end)) + g~_r max(0, ln x - ln end))``: the own tilt

@@ -62,6 +62,7 @@ from scalecmp.validate import (
     check_bootstrap_memory,
     check_factor,
     check_flag,
+    check_integer,
     check_level,
     check_n_bootstrap,
     check_positive_values,
@@ -329,6 +330,7 @@ def compare_groups(
     largest.
     """
     level = check_level(level)
+    n_grid = check_integer(n_grid, "n_grid", 10, " (points of the comparison grid)")
     if ga.law.n_inputs != 1 or gb.law.n_inputs != 1:
         raise UsageError("law: compare needs a law of compute alone, not a two-input law")
     maximize = bool(ga.maximize)
@@ -670,13 +672,17 @@ def _verdict(c: Comparison) -> str:
 # ---------------------------------------------------------------------------------------
 # many pairs
 # ---------------------------------------------------------------------------------------
-@dataclass
+@dataclass(frozen=True)
 class ComparisonResult:
     """All pairwise comparisons of a fit: ``fit`` (engine ``FitResult``) and
-    ``comparisons`` (one :class:`Comparison` per pair, in group order)."""
+    ``comparisons`` (one :class:`Comparison` per pair, in group order; a tuple: the result
+    is immutable)."""
 
     fit: Any
-    comparisons: list[Comparison]
+    comparisons: tuple[Comparison, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "comparisons", tuple(self.comparisons))
 
     def __iter__(self):  # noqa: ANN204
         return iter(self.comparisons)

@@ -22,6 +22,11 @@ class UsageError(ScalecmpError, ValueError):
 
 
 
+class NotFittedError(UsageError, AttributeError):
+    """An estimator used before ``fit`` (as scikit-learn's ``NotFittedError``, a
+    ``ValueError`` and an ``AttributeError``)."""
+
+
 class OutputError(ScalecmpError):
     """An output cannot be written (disk full, file too large, read-only or vanished
     folder, a file that appeared at the path meanwhile, ...); nothing of the command's

@@ -159,12 +159,21 @@ def _writable_dir(p: Path, label: str, shown: str | Path) -> None:
         raise UsageError(f"{label}{shown}: cannot write in directory {parent} ({why})")
 
 
+def _check_path_type(path: Any, name: str, what: str) -> None:
+    """A path is text or a path object: ``None``, a number, ... are a one-line
+    :class:`UsageError` (not pathlib's TypeError)."""
+    if not isinstance(path, str | os.PathLike):
+        raise UsageError(f"{name} must be the path of {what} (text or a Path), got "
+                         f"{type(path).__name__}")
+
+
 def check_output_dir(path: str | Path, *, name: str = "out_dir",
                      create: bool = True) -> Path:
     """An output folder: when it exists it must be a directory (a file of that name is
     never written into or replaced); when it does not and ``create``, its nearest existing
     ancestor must be a directory this process can write. Raises :class:`UsageError` in
     one line naming ``name``; returns the path."""
+    _check_path_type(path, name, "a folder")
     p = Path(path)
     if p.exists() and not p.is_dir():
         kind = "a file" if p.is_file() else _kind(p.stat().st_mode)
@@ -292,6 +301,7 @@ def check_output_path(
     kept; its target is replaced). ``name`` (the parameter naming the output) prefixes the
     messages."""
     label = f"{name}: " if name else ""
+    _check_path_type(path, name or "path", "a file")
     p = Path(path)
     if str(path) == "" or p.name in ("", ".", ".."):
         raise UsageError(f"{label}'{path}' is not a file name")

@@ -36,7 +36,7 @@ from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
 from scalecmp.io import as_frame, check_unique
-from scalecmp.validate import check_flag, check_series_by
+from scalecmp.validate import check_flag, check_positive, check_series_by, check_share
 
 __all__ = [
     "COVERAGE_MIN",
@@ -314,6 +314,8 @@ def holdout_check(
     """
     maximize = check_flag(maximize, "maximize")
     relative = check_flag(relative, "relative")
+    mae_max = check_positive(mae_max, "mae_max", " (the largest mean error that passes)")
+    coverage_min = check_share(coverage_min, "coverage_min")
     options = fit_options(options, **option_values)
     level = options.level
     by_cols, series_cols = _as_list(by), _as_list(series)

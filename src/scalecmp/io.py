@@ -260,7 +260,10 @@ class Filter:
 
 
 def parse_where(expressions: Sequence[str] | None) -> list[Filter]:
-    """Parse ``--where`` expressions: ``COL=VALUE`` and ``!=``, ``<``, ``<=``, ``>``, ``>=``."""
+    """Parse ``--where`` expressions: ``COL=VALUE`` and ``!=``, ``<``, ``<=``, ``>``, ``>=``
+    (one expression given as text is a list of one)."""
+    if isinstance(expressions, str):  # not its characters, one by one
+        expressions = [expressions]
     filters = []
     for expr in expressions or ():
         m = _WHERE_RE.match(expr)
@@ -279,6 +282,8 @@ def apply_where(
     """Rows that satisfy every filter (strings are parsed with :func:`parse_where`)."""
     if not filters:
         return frame
+    if isinstance(filters, str | Filter):
+        filters = [filters]
     parsed = [f if isinstance(f, Filter) else parse_where([f])[0] for f in filters]
     mask = np.ones(len(frame), dtype=bool)
     for f in parsed:

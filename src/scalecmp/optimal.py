@@ -40,6 +40,7 @@ import pandas as pd
 
 from scalecmp.engine import FitOptions, fit_frame, fit_options
 from scalecmp.engine.frontier import frontier_mask
+from scalecmp.engine.lawfit import FrozenDict
 from scalecmp.errors import DataError, ScalecmpWarning
 from scalecmp.format import group_label
 from scalecmp.intervals import finite_or_none as _f
@@ -216,7 +217,7 @@ class ChinchillaAllocation:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class GroupAllocation:
     """Allocation results of one group."""
 
@@ -225,7 +226,11 @@ class GroupAllocation:
     d_opt: PowerFit
     n_opt: PowerFit
     chinchilla: ChinchillaAllocation | None = None
-    predict_at: list[float] = field(default_factory=list)
+    predict_at: tuple[float, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", FrozenDict(self.key))
+        object.__setattr__(self, "predict_at", tuple(float(v) for v in self.predict_at))
 
     def predictions(self) -> list[dict]:
         if not self.predict_at:
@@ -272,11 +277,11 @@ class GroupAllocation:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimalResult:
-    """Allocation fits for every group, with the options that produced them."""
+    """Allocation fits for every group, with the options that produced them (immutable)."""
 
-    groups: list[GroupAllocation]
+    groups: tuple[GroupAllocation, ...]
     x: str
     y: str
     samples: str
@@ -285,6 +290,9 @@ class OptimalResult:
     frontier: str
     level: float
     n_bootstrap: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "groups", tuple(self.groups))
 
     def to_dict(self) -> dict:
         return {
@@ -395,6 +403,7 @@ def optimal_allocation(
     non-dominated runs, as the study does); the Chinchilla route always fits every run.
     """
     maximize = check_flag(maximize, "maximize")
+    chinchilla = check_flag(chinchilla, "chinchilla")
     options = fit_options(options, **option_values)
     level, n_bootstrap, random_state = options.level, options.n_bootstrap, options.random_state
     predict_at = check_positive_values(predict_at, "predict_at")

@@ -40,6 +40,8 @@ MIN_REPLICATES = 20  # fewer replicates give no usable percentile interval
 
 
 def _num(value: Any, name: str) -> float:
+    if isinstance(value, str | bytes):  # "0.9" is text: a number is given as a number
+        raise UsageError(f"{name} must be a number, got the text {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -65,6 +67,14 @@ def check_level(level: Any, name: str = "level") -> float:
     return v
 
 
+def check_share(value: Any, name: str) -> float:
+    """A share in the closed interval [0, 1]."""
+    v = _num(value, name)
+    if not 0.0 <= v <= 1.0:
+        raise UsageError(f"{name} must lie in [0, 1], got {v:g}")
+    return v
+
+
 def check_positive(value: Any, name: str, what: str = "") -> float:
     """One finite number > 0."""
     v = _num(value, name)
@@ -76,7 +86,14 @@ def check_positive(value: Any, name: str, what: str = "") -> float:
 def check_positive_values(
     values: Iterable[Any] | None, name: str, what: str = " (compute)"
 ) -> list[float]:
-    """Finite numbers > 0 (compute values to predict or compare at); ``None`` -> ``[]``."""
+    """Finite numbers > 0 (compute values to predict or compare at); ``None`` -> ``[]``;
+    one number is a list of one."""
+    import numpy as np
+
+    if isinstance(values, str | bytes):  # iterating it would read '1', 'e', '1', '2'
+        raise UsageError(f"{name} must be numbers, got the text {values!r}")
+    if isinstance(values, int | float | np.number) and not isinstance(values, bool):
+        values = [values]
     out = []
     for raw in values or []:
         v = _num(raw, name)
@@ -100,6 +117,14 @@ def _integer(value: Any, name: str, what: str) -> int:
     if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
         return int(value)
     raise UsageError(f"{name} must be {what}, got {value!r}")
+
+
+def check_integer(value: Any, name: str, minimum: int, what: str = "") -> int:
+    """An integer (numpy's too, not a bool or a float) >= ``minimum``."""
+    v = _integer(value, name, f"an integer >= {minimum}{what}")
+    if v < minimum:
+        raise UsageError(f"{name} must be an integer >= {minimum}{what}, got {v}")
+    return v
 
 
 def check_seed(seed: Any, name: str = "random_state") -> int | None:

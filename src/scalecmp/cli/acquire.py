@@ -150,7 +150,8 @@ def spec_fragments(picks: list[dict], by: str, base: dict | None) -> list[tuple[
 
 def _check_spec_out(spec_out: Path | None, force: bool) -> None:
     """The fragments' folder, checked before any work: a directory (made if missing), no
-    earlier ``next-*.yaml`` in it unless ``--force``."""
+    earlier ``next-*.yaml`` in it unless ``--force`` (which replaces them, and removes
+    those of an earlier batch that this one does not write)."""
     if spec_out is None:
         return
     import os
@@ -355,6 +356,32 @@ def next_cmd(
             say(quiet, f"wrote {shown}")
     for path, _ in specs:
         say(quiet, f"wrote {path}")
+    if spec_out is not None and force:  # an earlier batch's fragments would be trained too
+        for path in _stale_fragments(spec_out, {p for p, _ in specs}):
+            path.unlink()
+            say(quiet, f"removed {path} (a fragment of an earlier batch, not in this one)")
+
+
+#: the first line of every fragment ``next`` writes (how its own files are recognised)
+_FRAGMENT_HEAD = "# scalecmp next: the batch"
+
+
+def _stale_fragments(spec_out: Path, written: set[Path]) -> list[Path]:
+    """``next-*.yaml`` regular files in ``spec_out`` that ``next`` wrote (their first line
+    says so) and this batch did not: what ``--force`` clears, so that ``for f in
+    DIR/next-*.yaml`` trains this batch only. Anything else there is left alone."""
+    stale = []
+    for path in sorted(spec_out.glob("next-*.yaml")) if spec_out.is_dir() else []:
+        if path in written or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with open(path, encoding="utf-8") as fh:
+                first = fh.readline()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if first.startswith(_FRAGMENT_HEAD):
+            stale.append(path)
+    return stale
 
 
 def _fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | None,
@@ -366,11 +393,24 @@ def _fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | None,
     if len(by_cols) != 1:
         raise UsageError("spec_out: grid specs name procedures, one --by column")
     frags = spec_fragments(list(res.batch), by_cols[0], base)
+    runs = [(str(r["group"].get(by_cols[0])), r["model"], float(r["samples"]))
+            for r in res.batch]
+    again = sorted({r for r in runs if runs.count(r) > 1})
+    if again:  # a candidate row given twice is a second measurement (another seed)
+        import warnings
+
+        from scalecmp.errors import ScalecmpWarning
+
+        g, m, d = again[0]
+        warnings.warn(f"spec_out: the batch measures {g} {m} at {_fmt(d)} samples "
+                      f"{runs.count(again[0])} times (a candidate row given more than once: "
+                      "repeated measurements); a grid spec lists a run once: train it "
+                      "with as many seeds", ScalecmpWarning, stacklevel=2)
     if not frags:
         say(quiet, f"no run in the batch: nothing written to {spec_out}")
         return []
     spec_out.mkdir(parents=True, exist_ok=True)
-    head = (f"# scalecmp next: the batch ({objective} at "
+    head = (f"{_FRAGMENT_HEAD} ({objective} at "
             f"{', '.join(_fmt(v) for v in res.at)}; budget "
             f"{_fmt(budget) if budget is not None else 'none: the best run'}), one training "
             "unit\n")

@@ -92,6 +92,11 @@ def fit_frame(frame: Any, *, x: str, y: str, by: str | Sequence[str] | None,
     """:func:`fit` with options already checked (what ``compare``, ``optimal``, the report
     and the command line call: their options were checked once, where they were made)."""
     by = [by] if isinstance(by, str) else list(by or [])
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress must be a function progress(done, total) or None, got "
+                         f"{type(progress).__name__}")
+    if predict_at2 is not None and x2 is None:
+        raise UsageError("predict_at2 is the second input of two-input laws: it needs x2")
     n_inputs = options.n_inputs or (2 if x2 is not None else 1)
     if n_inputs == 2 and x2 is None:
         raise UsageError(f"law '{options.law_name}' needs two inputs: pass x2 (samples seen)")

@@ -59,7 +59,8 @@ def point_weights(
     if weighting == "none":
         return np.ones_like(x)
     if weighting != "compute":
-        raise UsageError(f"unknown weighting '{weighting}' (known: {', '.join(WEIGHTINGS)})")
+        raise UsageError(f"weighting: unknown weighting '{weighting}' (known: "
+                         f"{', '.join(WEIGHTINGS)})")
     lo, hi = (x.min(), x.max()) if ref is None else ref
     z = np.clip((np.log(x) - np.log(lo)) / max(np.log(hi) - np.log(lo), 1e-12), 0.0, 1.0)
     return 0.05 + z

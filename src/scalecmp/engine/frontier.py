@@ -130,4 +130,4 @@ def frontier_mask(x: np.ndarray, err: np.ndarray, method: str = "binned",
         return naive_frontier(x, err)
     if method == "none":
         return np.ones(len(x), dtype=bool)
-    raise UsageError(f"unknown frontier '{method}' (known: {', '.join(FRONTIERS)})")
+    raise UsageError(f"frontier: unknown frontier '{method}' (known: {', '.join(FRONTIERS)})")

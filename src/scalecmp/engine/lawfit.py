@@ -43,10 +43,35 @@ def df_factor(n: int, p: int) -> float:
     return float(np.sqrt(n / (n - p))) if n > p else 2.0
 
 
-def _frozen(a: Any) -> np.ndarray:
-    arr = np.array(a, dtype=float)
+def _frozen(a: Any, dtype: type = float) -> np.ndarray:
+    """A read-only copy of ``a``: a result's arrays cannot be changed in place."""
+    arr = np.array(a, dtype=dtype)
     arr.setflags(write=False)
     return arr
+
+
+class FrozenDict(dict):
+    """A ``dict`` that cannot be changed (a result's parameters, diagnostics, group key):
+    reads, ``dict(d)``, ``**d`` and ``json.dumps`` work as for a dict; assignment,
+    deletion and the updating methods raise :class:`TypeError`. ``dict(d)`` is a mutable
+    copy."""
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a fit's result is immutable; copy it first: dict(...)")
+
+    __setitem__ = __delitem__ = __ior__ = _immutable  # type: ignore[assignment]
+    clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple:
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> FrozenDict:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> FrozenDict:
+        import copy
+
+        return FrozenDict(copy.deepcopy(dict(self), memo))
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,8 @@ class LawFit:
         for name in ("theta", "scale", "bootstrap_theta", "bootstrap_params", "tilt",
                      "residuals"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
+        for name in ("params", "diagnostics"):
+            object.__setattr__(self, name, FrozenDict(getattr(self, name)))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickled (from a worker process of :func:`scalecmp.engine.api.fit`): as

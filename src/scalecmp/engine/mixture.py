@@ -72,7 +72,7 @@ def mixture_weights(pred: np.ndarray, truth: np.ndarray, group: np.ndarray,
     if method == "inverse_mse":
         inv_mse = 1.0 / np.maximum(mse, 1e-12)
         return inv_mse / inv_mse.sum()
-    raise UsageError(f"unknown mixture '{method}' (known: {', '.join(MIXTURES)})")
+    raise UsageError(f"mixture: unknown mixture '{method}' (known: {', '.join(MIXTURES)})")
 
 
 def combine(tiers: Sequence[int], ok: Sequence[bool], evidence: tuple | None,

@@ -27,7 +27,13 @@ from scalecmp.engine.laws import Law, get_law
 from scalecmp.engine.optimize import LOSSES
 from scalecmp.engine.pooling import POOLINGS
 from scalecmp.errors import UsageError
-from scalecmp.validate import check_level, check_n_bootstrap, check_seed, check_workers
+from scalecmp.validate import (
+    check_flag,
+    check_level,
+    check_n_bootstrap,
+    check_seed,
+    check_workers,
+)
 
 __all__ = [
     "AUTO",
@@ -110,7 +116,21 @@ _PRESET_CONFLICTS = ("law", "loss", "weighting", "frontier", "frontier_bins")
 def _one_of(known: tuple[str, ...], what: str) -> Callable[[Any], None]:
     def check(value: Any) -> None:
         if value not in known:
-            raise UsageError(f"unknown {what} '{value}' (known: {', '.join(known)})")
+            raise UsageError(f"{what}: unknown {what} '{value}' (known: "
+                             f"{', '.join(known)})")
+    return check
+
+
+def _check_candidates(value: Any) -> None:
+    if not isinstance(value, tuple | list) or not value or not all(
+            isinstance(c, Candidate) for c in value):
+        raise UsageError("candidates must be a non-empty tuple of Candidate (e.g. "
+                         f"AUTO_CANDIDATES with some replaced), got {value!r}"[:300])
+
+
+def _flag(name: str) -> Callable[[Any], None]:
+    def check(value: Any) -> None:
+        check_flag(value, name)
     return check
 
 
@@ -240,6 +260,9 @@ class FitOptions:
         "starts": _check_starts,
         "n_starts": _check_n_starts,
         "workers": check_workers,
+        "range_prior": _flag("range_prior"),
+        "extrapolation_error": _flag("extrapolation_error"),
+        "candidates": _check_candidates,
     }
 
     def __post_init__(self) -> None:

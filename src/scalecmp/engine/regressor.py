@@ -15,9 +15,9 @@ import numpy as np
 
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, FIELDS, FitOptions, defaults
-from scalecmp.engine.results import LawMixture
+from scalecmp.engine.results import LawMixture, as_values
 from scalecmp.engine.series import fit_series
-from scalecmp.errors import UsageError
+from scalecmp.errors import DataError, NotFittedError, UsageError
 from scalecmp.validate import check_flag
 
 __all__ = ["ScalingLawRegressor"]
@@ -111,8 +111,20 @@ class ScalingLawRegressor:
     # --------------------------------------------------------------- predicting
     def _check_fitted(self) -> LawMixture:
         if not hasattr(self, "result_"):
-            raise RuntimeError("this ScalingLawRegressor is not fitted yet; call fit() first")
+            raise NotFittedError("this ScalingLawRegressor is not fitted yet; call fit() "
+                                 "first")
         return self.result_
+
+    def score(self, x: Any, y: Any, x2: Any | None = None) -> float:
+        """R^2 of :meth:`predict` against the measured metric ``y`` (scikit-learn's
+        regressor score: 1 is perfect, 0 is the mean of ``y``; higher is better)."""
+        y = as_values(y, "y")
+        pred = np.asarray(self.predict(x, x2), dtype=float)
+        if pred.shape != y.shape:
+            raise DataError(f"y has {y.size} values for {pred.size} predictions")
+        ss_res = float(np.sum((y - pred) ** 2))
+        ss_tot = float(np.sum((y - y.mean()) ** 2))
+        return 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
     def predict_error(self, x: Any, x2: Any | None = None) -> np.ndarray:
         """Predicted error (lower is better) at ``x``."""

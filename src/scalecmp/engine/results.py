@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.engine.lawfit import LawFit
+from scalecmp.engine.lawfit import FrozenDict, LawFit, _frozen
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
 from scalecmp.engine.pooling import PooledPrior
 from scalecmp.errors import DataError, UsageError
+from scalecmp.files import json_safe
 from scalecmp.format import group_label, join_some
 from scalecmp.validate import check_level
 
@@ -52,7 +53,11 @@ def as_values(values: Any, name: str) -> np.ndarray:
     if arr.ndim > 1:
         raise UsageError(f"{name} must be one-dimensional (a list, a 1-D array or a column of "
                          f"shape (n, 1)), got an array of shape {arr.shape}")
-    return arr.astype(float).reshape(-1)
+    try:
+        return arr.astype(float).reshape(-1)
+    except OverflowError:  # a Python integer beyond 1.8e308
+        raise UsageError(f"{name} must hold numbers below 1.8e308 (a float), got a larger "
+                         "integer") from None
 
 
 def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
@@ -194,7 +199,8 @@ class LawMixture:
         return lo_e, hi_e
 
     def params_interval(self, level: float | None = None) -> dict[str, tuple[float, float]]:
-        return self.dominant.params_interval(self.level if level is None else level)
+        return self.dominant.params_interval(self.level if level is None else
+                                             check_level(level))
 
     def exponent_replicates(self) -> np.ndarray:
         """Large-compute exponents of every replicate (of every member), NaN-free."""
@@ -263,6 +269,13 @@ class GroupFit:
     #: the prior this group got from the other groups of its call (``pooling="series"``;
     #: ``None``: fitted alone)
     pooled_prior: PooledPrior | None = None
+
+    def __post_init__(self) -> None:
+        # immutable as a whole: the key, the errors and the frontier cannot be changed in
+        # place (``data`` is a pandas frame: treat it as read-only)
+        object.__setattr__(self, "key", FrozenDict(self.key))
+        object.__setattr__(self, "err", _frozen(self.err))
+        object.__setattr__(self, "frontier_mask", _frozen(self.frontier_mask, bool))
 
     # -- what was fitted ------------------------------------------------------------
     @property
@@ -398,7 +411,8 @@ class GroupFit:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """This group's entry of the fit JSON contract."""
+        """This group's entry of the fit JSON contract (strict JSON: a NaN, e.g. an
+        interval without replicates, is ``None``)."""
         out = {
             "key": {k: jsonable(v) for k, v in self.key.items()},
             "law": self.mode,
@@ -425,7 +439,7 @@ class GroupFit:
                  "extrapolation_error": m.extrapolation_error}
                 for m, w in zip(self.members, self.weights, strict=True)
             ]
-        return out
+        return json_safe(out)
 
 
 def jsonable(v: Any) -> Any:
@@ -488,6 +502,9 @@ class FitResult:
         match as text (``res[("1e-3",)]`` finds ``lr=0.001`` only as written). Anything
         else: a ``KeyError`` that names the groups there are."""
         if isinstance(item, int | np.integer) and not isinstance(item, bool | np.bool_):
+            if not -len(self.groups) <= item < len(self.groups):
+                raise IndexError(self._no_group(item, f"there are {len(self.groups)} groups, "
+                                                      f"positions 0 to {len(self.groups) - 1}"))
             return self.groups[item]
         asked = item
         if isinstance(item, tuple):
@@ -543,7 +560,7 @@ class FitResult:
                 out["corpus_exclude"] = list(self.options.corpus_exclude)
         if self.x2:
             out["x2"] = self.x2
-        return out
+        return json_safe(out)  # strict JSON: a missing interval (no replicates) is None
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: one row per (group, parameter) of the reported law, with interval."""

@@ -42,7 +42,7 @@ import pandas as pd
 
 from scalecmp.compare import check_at, check_compare_options, compare
 from scalecmp.engine import FitOptions, FitResult, fit_frame, fit_options
-from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning
+from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
 from scalecmp.files import check_output_dir, check_output_path, output_transaction
 from scalecmp.format import fmt_num, group_label, mixture_text, series_label
 from scalecmp.holdout import (
@@ -491,6 +491,17 @@ class Precomputed:
     lead_sections: tuple[Section, ...] = ()
 
 
+def _report_options(report: Any) -> ReportOptions:
+    """``report`` as given (a :class:`ReportOptions`), its default for ``None``; anything
+    else (a dict of its fields) is a one-line :class:`UsageError`."""
+    if report is None:
+        return ReportOptions()
+    if not isinstance(report, ReportOptions):
+        raise UsageError(f"report must be a ReportOptions (e.g. ReportOptions(title=...)), "
+                         f"got {type(report).__name__}")
+    return report
+
+
 def _holdout(frame: pd.DataFrame, *, x: str, y: str, by: list[str], series: list[str],
              maximize: bool, report: ReportOptions, options: FitOptions) -> HoldoutResult:
     """:func:`scalecmp.holdout.holdout_check` with the report's options; a check that
@@ -530,12 +541,14 @@ def build_sections(
     above; what ``precomputed`` holds is shown instead of being computed again."""
     maximize = check_flag(maximize, "maximize")
     options = FitOptions() if options is None else options
-    report = ReportOptions() if report is None else report
+    report = _report_options(report)
     ready = Precomputed() if precomputed is None else precomputed
     by_l = [by] if isinstance(by, str) else list(by or [])
     series_l = [series] if isinstance(series, str) else list(series or [])
     check_series_by(series_l, by_l)
     frame = apply_where(as_frame(frame), where)
+    if frame.empty:
+        raise DataError("no rows to report on (the frame is empty)")
     for col, opt in [(c, "series") for c in series_l] + [(c, "by") for c in by_l]:
         if col not in frame.columns:
             cols = ", ".join(map(str, frame.columns))
@@ -699,8 +712,9 @@ def write_report(
     work.
     """
     maximize = check_flag(maximize, "maximize")
+    force = check_flag(force, "force")
     options = fit_options(options, **option_values)
-    report = ReportOptions() if report is None else report
+    report = _report_options(report)
     check_report_options(options)
     out = check_output_dir(out_dir)
     paths = {ext: out / f"report.{ext}" for ext in ("html", "md", "tex")}
