@@ -174,3 +174,31 @@ def test_next_spec_out_with_force_holds_this_batch_only(frame, tmp_path):
     assert written and all((out / n).read_text().startswith("# scalecmp next: the batch")
                            for n in written)
     assert "removed" in stdout
+
+
+def test_next_runs_on_a_fit_refuses_another_maximize(fitted):
+    from scalecmp.acquire import next_runs
+
+    with pytest.raises(UsageError, match="fitted with maximize=True"):
+        next_runs(fitted, at=[1e12], maximize=False)
+
+
+def test_next_matches_whole_number_groups_written_as_floats(frame):
+    """Groups 1 and 2 in the data, 1.0 and 2.0 in a candidate table (a CSV column with a
+    blank reads as floats): the same groups."""
+    from scalecmp.acquire import next_runs
+
+    data = frame[frame.c < 3e9].assign(grp=lambda f: (f.proc == "mammut").astype(int) + 1)
+    cand = pd.DataFrame({"grp": [1.0, 2.0], "samples": [1e8, 1e8], "compute": [5e9, 6e9]})
+    r = next_runs(data, x="c", y="acc", samples="samples", by="grp", maximize=True,
+                  at=[1e12], candidates=cand, law="power_floor", n_bootstrap=40, n_draws=20)
+    assert sorted(row["group"]["grp"] for row in r.candidates) == [1, 2]
+
+
+def test_next_names_candidates_when_they_are_not_a_table(fitted, tmp_path):
+    from scalecmp.acquire import next_runs
+
+    with pytest.raises(UsageError, match="candidates must be a table, got the path"):
+        next_runs(fitted, at=[1e12], samples="samples", candidates=str(tmp_path / "c.csv"))
+    with pytest.raises(UsageError, match="candidates must be a pandas DataFrame"):
+        next_runs(fitted, at=[1e12], samples="samples", candidates=5)

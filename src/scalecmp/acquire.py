@@ -139,7 +139,7 @@ from scalecmp.errors import DataError, UsageError
 from scalecmp.intervals import finite_or_none as _f
 from scalecmp.io import apply_where, as_frame, prepare_measurements
 from scalecmp.optimal import fit_power
-from scalecmp.validate import check_bootstrap_memory, check_positive
+from scalecmp.validate import check_bootstrap_memory, check_flag, check_positive
 
 __all__ = [
     "OBJECTIVES",
@@ -207,6 +207,16 @@ def _column(frame: pd.DataFrame, col: str, param: str, why: str) -> None:
     if col not in frame.columns:
         cols = ", ".join(map(str, list(frame.columns)[:12]))
         raise DataError(f"{param}: no column '{col}' ({why}; columns: {cols})")
+
+
+def _key_text(value: object) -> str:
+    """A group value as text for matching candidates to groups: a whole number written
+    ``2.0`` (a CSV column with a blank reads as floats) is the group ``2``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _shown(value: object) -> str:
@@ -300,7 +310,7 @@ def check_candidates(candidates: Any, *, by: Sequence[str], samples: str = "samp
     """A table of candidate runs (one row each) in :func:`next_runs`' form: the group
     columns ``by``, samples seen (``samples``), compute (``compute``, GFLOPs), and an
     optional model column (the rung's name). Every problem is one :class:`DataError`."""
-    frame = as_frame(candidates)
+    frame = as_frame(candidates, "candidates")
     if frame.empty:
         raise DataError("candidates: the candidate table has no rows")
     for b in by:
@@ -766,7 +776,7 @@ def next_runs(
     x: str = "gflops_total",
     y: str = "value",
     by: str | Sequence[str] | None = None,
-    maximize: bool = False,
+    maximize: bool | None = None,
     at: Sequence[float] | None = None,
     where: Sequence[str] | None = None,
     candidates: Any = None,
@@ -813,8 +823,12 @@ def next_runs(
             options, objective=objective, at=at, budget=budget, n_draws=n_draws,
             lasts=lasts)
         frame = pd.concat([g.data for g in res.groups], ignore_index=True)
+        if maximize is not None and check_flag(maximize, "maximize") != res.maximize:
+            raise UsageError(f"maximize: the FitResult was fitted with maximize="
+                             f"{res.maximize}; give none with it")
         x, y, maximize = res.x, res.y, res.maximize
     else:
+        maximize = False if maximize is None else maximize
         options = fit_options(options, **option_values)
         if not by:
             raise UsageError("by: next needs the column(s) whose groups are compared")
@@ -833,12 +847,13 @@ def next_runs(
             raise DataError("candidates: the measured runs give no next rung")
     else:
         cand = check_candidates(candidates, by=by_cols, samples=samples, model=model)
-    keys = {tuple(str(v) for v in k) if isinstance(k, tuple) else (str(k),)
+    keys = {tuple(_key_text(v) for v in k) if isinstance(k, tuple) else (_key_text(k),)
             for k in prepared.groupby(by_cols, sort=True).groups}
     if len(keys) < 2:
         raise DataError(f"by: next compares groups and needs at least 2, got {len(keys)}; "
                         "check `by` and `where`")
-    cand_keys = [tuple(str(v) for v in row) for row in cand[by_cols].itertuples(index=False)]
+    cand_keys = [tuple(_key_text(v) for v in row)
+                 for row in cand[by_cols].itertuples(index=False)]
     unknown = sorted({k for k in cand_keys if k not in keys})
     if unknown:
         raise DataError(f"candidates: group {', '.join('/'.join(k) for k in unknown[:3])} "
@@ -856,7 +871,7 @@ def next_runs(
     if len(groups) < 2:
         raise DataError(f"by: next compares groups and needs at least 2 fitted, got "
                         f"{len(groups)}")
-    index = {tuple(str(v) for v in g.key.values()): i for i, g in enumerate(groups)}
+    index = {tuple(_key_text(v) for v in g.key.values()): i for i, g in enumerate(groups)}
     skipped = sorted({k for k in cand_keys if k not in index})
     if skipped:
         raise DataError(f"candidates: group {'/'.join(skipped[0])} could not be fitted "

@@ -363,11 +363,11 @@ def looks_higher_is_better(x: np.ndarray, y: np.ndarray) -> bool:
 MAXIMIZE_HINT = "values lie in [0, 1] and rise with compute: did you mean `maximize`?"
 
 
-def as_frame(frame: Any) -> pd.DataFrame:
+def as_frame(frame: Any, name: str = "frame") -> pd.DataFrame:
     """``frame`` as a DataFrame: a DataFrame as it is, else what ``pd.DataFrame()`` takes (a
-    dict of columns, a list of records); anything else is a one-line :class:`UsageError`.
-    Columns of several levels (a ``MultiIndex``) are a one-line :class:`DataError`: a
-    column is named by one name."""
+    dict of columns, a list of records); anything else is a one-line :class:`UsageError`
+    naming ``name`` (the parameter it came as). Columns of several levels (a
+    ``MultiIndex``) are a one-line :class:`DataError`: a column is named by one name."""
     if isinstance(frame, pd.DataFrame):
         if isinstance(frame.columns, pd.MultiIndex):
             raise DataError(
@@ -377,13 +377,13 @@ def as_frame(frame: Any) -> pd.DataFrame:
             )
         return frame
     if isinstance(frame, str | Path):
-        raise UsageError(f"frame must be a table, got the path {frame!s}; read it with "
+        raise UsageError(f"{name} must be a table, got the path {frame!s}; read it with "
                          "scalecmp.load_measurements first")
     try:
         return pd.DataFrame(frame)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"frame must be a pandas DataFrame (or a dict of columns, a list of "
-                         f"records); got {type(frame).__name__}: {exc}") from None
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be a pandas DataFrame (or a dict of columns, a list "
+                         f"of records), got {type(frame).__name__}") from None
 
 
 def prepare_measurements(
