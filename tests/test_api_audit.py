@@ -202,3 +202,10 @@ def test_next_names_candidates_when_they_are_not_a_table(fitted, tmp_path):
         next_runs(fitted, at=[1e12], samples="samples", candidates=str(tmp_path / "c.csv"))
     with pytest.raises(UsageError, match="candidates must be a pandas DataFrame"):
         next_runs(fitted, at=[1e12], samples="samples", candidates=5)
+
+
+def test_a_perfect_cheapest_run_is_named_when_it_ends_the_frontier():
+    x = np.geomspace(1e8, 1e11, 8)
+    y = np.r_[1.0, 0.5, 0.6, 0.7, 0.75, 0.8, 0.82, 0.85]
+    with pytest.raises(DataError, match=r"the run at 1e\+08 has y = 1, an error of 0"):
+        scalecmp.fit(pd.DataFrame({"x": x, "y": y}), x="x", y="y", maximize=True)

@@ -86,6 +86,7 @@ def fit_series_steps(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     y = as_values(y, "y")
     _check_points(X, y, n_inputs, maximize)
     err = 1.0 - y if maximize else y
+    perfect = err <= 0  # y = 1 with maximize: an error of 0
     notes: list[str] = []
     if maximize and (err <= 0).any():
         err, note = _clip_perfect(err)
@@ -100,7 +101,12 @@ def fit_series_steps(x: Any, y: Any, x2: Any | None, *, options: FitOptions,
     n_front = int(mask.sum())
     specs, skipped = _specs(options, n_front, n_inputs)
     if not specs or (not is_auto and n_front < specs[0].needs):
-        raise DataError(_too_few(options, n_front, len(err), n_inputs))
+        why = _too_few(options, n_front, len(err), n_inputs)
+        if (perfect & mask).any():  # a run at y = 1 ends the frontier: no run beats it
+            first = float(np.min(xc[perfect & mask]))
+            why += (f" (the run at {first:.3g} has y = 1, an error of 0 that no costlier run "
+                    "can beat, so the frontier stops there)")
+        raise DataError(why)
     xf, ef, xcf = X[mask], err[mask], xc[mask]
     # the laws are fitted to errors of order 1 (a metric in [0, 1] as it is): the fit does
     # not depend on the metric's unit
