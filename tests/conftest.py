@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -25,4 +26,19 @@ def laion_best_path() -> Path:
     path = SHARED_DATA / "datacomp_cosine_best.csv"
     if not path.exists():
         pytest.skip(f"shared data not found at {path}")
+    return path
+
+
+@pytest.fixture()
+def data(tmp_path) -> Path:
+    """A CSV of two procedures (``proc``: clip, mammut), 24 runs each over four decades of
+    compute (``gflops``), accuracy ``acc`` from a saturating law with 1% noise."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
+        for c in np.geomspace(1e7, 1e11, 24):
+            err = 25 * (c + 3e7) ** alpha + 0.1
+            rows.append({"proc": proc, "gflops": c, "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
+    path = tmp_path / "m.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
     return path

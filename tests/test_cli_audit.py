@@ -7,27 +7,11 @@ from __future__ import annotations
 import os
 import textwrap
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from cli_run import one_error, run
 from scalecmp.files import check_output_path
-
-
-@pytest.fixture()
-def data(tmp_path):
-    rng = np.random.default_rng(0)
-    rows = []
-    for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
-        for c in np.geomspace(1e7, 1e11, 16):
-            err = 25 * (c + 3e7) ** alpha + 0.1
-            rows.append({"proc": proc, "gflops": c,
-                         "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
-    path = tmp_path / "m.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
 
 FIT = ["--x", "gflops", "--y", "acc", "--by", "proc", "--maximize", "--law", "power_floor",
        "--n-bootstrap", "50", "-q"]

@@ -16,19 +16,6 @@ def run(args, capsys):
     return info.value.code, out.out, out.err
 
 
-@pytest.fixture()
-def data(tmp_path):
-    rng = np.random.default_rng(0)
-    rows = []
-    for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
-        for c in np.geomspace(1e7, 1e11, 24):
-            err = 25 * (c + 3e7) ** alpha + 0.1
-            rows.append({"proc": proc, "gflops": c, "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
-    path = tmp_path / "m.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
-
 def test_fit_writes_the_json_contract_and_a_plot(data, tmp_path, capsys):
     js, png = tmp_path / "fit.json", tmp_path / "fit.png"
     code, out, err = run(

@@ -135,8 +135,9 @@ from scipy.optimize import nnls
 from scalecmp.compare import check_at, check_compare_options, first_reach, label_of
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
 from scalecmp.engine.frontier import naive_frontier
+from scalecmp.engine.results import error_in_range, to_metric
 from scalecmp.errors import DataError, UsageError
-from scalecmp.intervals import finite_or_none as _f
+from scalecmp.files import json_safe
 from scalecmp.io import apply_where, as_frame, prepare_measurements
 from scalecmp.optimal import fit_power
 from scalecmp.validate import check_bootstrap_memory, check_flag, check_positive
@@ -381,11 +382,11 @@ class NextResult:
             "method": "preposterior: outcomes drawn from the fit's replicates (+ noise and "
                       "the allocation gap), the update an importance reweighting of the "
                       "replicates (scalecmp.acquire)",
-            "current": _jsonable(self.current),
-            "candidates": [_jsonable(c) for c in self.candidates],
-            "batch": {**_jsonable(self.batch_summary),
-                      "picks": [_jsonable(p) for p in self.batch]},
-            "gap_models": [_jsonable(g) for g in self.gap_models],
+            "current": json_safe(self.current),
+            "candidates": [json_safe(c) for c in self.candidates],
+            "batch": {**json_safe(self.batch_summary),
+                      "picks": [json_safe(p) for p in self.batch]},
+            "gap_models": [json_safe(g) for g in self.gap_models],
         }
         return out
 
@@ -407,18 +408,6 @@ def _frame(rows: Sequence[dict], by: Sequence[str]) -> pd.DataFrame:
     return frame[[c for c in cols if c in frame.columns]
                  + [c for c in frame.columns if c not in cols]] if len(frame) else \
         pd.DataFrame(columns=cols)
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return _f(v)
-    return v
 
 
 # ---------------------------------------------------------------------------------------
@@ -513,8 +502,7 @@ class _Group:
         """Replicates at the ``at`` values (R, A) after the data end moved to ``end``; a
         higher-is-better metric's errors kept in [0, 1], as ``fit`` and ``compare`` keep
         them (a replicate tilted past an error of 1 is at chance)."""
-        out = self._after(self.untilted_at, self._lat, end)
-        return np.clip(out, 0.0, 1.0) if self.maximize else out
+        return error_in_range(self._after(self.untilted_at, self._lat, end), self.maximize)
 
     def _after(self, untilted: np.ndarray, lx: np.ndarray, end: float) -> np.ndarray:
         """``b_r(x) exp(g_r d(min(x, end)) + g~_r max(0, ln x - ln end))``: the own tilt
@@ -527,7 +515,7 @@ class _Group:
                                  + self.fresh[:, None] * beyond[None, :])
 
     def to_metric(self, err: np.ndarray) -> np.ndarray:
-        return np.clip(1.0 - err, 0.0, 1.0) if self.maximize else err
+        return to_metric(err, self.maximize)
 
     def summary(self) -> dict:
         c0, kp, km = (float(v) for v in self.gap)

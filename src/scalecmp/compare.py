@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
+from scalecmp.engine.results import error_in_range
 from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import fmt_compact as _fmt
 from scalecmp.format import group_label
@@ -189,16 +190,8 @@ def label_of(key: dict) -> str:
 
 
 def _point_error(g: GroupFit, x: np.ndarray) -> np.ndarray:
-    return _metric_range(g, np.asarray(g.predict_error(np.asarray(x, dtype=float)),
-                                       dtype=float))
-
-
-def _metric_range(g: GroupFit, err: np.ndarray) -> np.ndarray:
-    """Errors of a higher-is-better metric in [0, 1] kept in [0, 1], as ``fit`` reports the
-    metric (``1 - err`` clipped): a replicate tilted far beyond the data may pass an error
-    of 1, a metric below 0 that no run can measure (two accuracies then differ by at most
-    1). Errors of a lower-is-better metric are left as they are."""
-    return np.clip(err, 0.0, 1.0) if g.maximize else err
+    return error_in_range(np.asarray(g.predict_error(np.asarray(x, dtype=float)),
+                                     dtype=float), g.maximize)
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,8 +350,10 @@ def compare_groups(
 
     # --- replicates (the groups' own), paired r with r; failed replicates dropped ----------
     xs = np.concatenate([grid, at_x])
-    ea_all = _metric_range(ga, ga.error_replicates(xs))
-    eb_all = _metric_range(gb, gb.error_replicates(xs))
+    # as `fit` reports the metric: a replicate tilted far beyond the data past an error of
+    # 1 is at chance (two accuracies then differ by at most 1)
+    ea_all = error_in_range(ga.error_replicates(xs), ga.maximize)
+    eb_all = error_in_range(gb.error_replicates(xs), gb.maximize)
     r = min(len(ea_all), len(eb_all))
     if r < MIN_REPLICATES:
         raise UsageError(

@@ -170,16 +170,17 @@ def _check_path_type(path: Any, name: str, what: str) -> None:
 def check_output_dir(path: str | Path, *, name: str = "out_dir",
                      create: bool = True) -> Path:
     """An output folder: when it exists it must be a directory (a file of that name is
-    never written into or replaced); when it does not and ``create``, its nearest existing
-    ancestor must be a directory this process can write. Raises :class:`UsageError` in
-    one line naming ``name``; returns the path."""
+    never written into or replaced); with ``create``, the folder (or, when it does not
+    exist yet, its nearest existing ancestor) must be one this process can write, tried
+    by creating a file there. Raises :class:`UsageError` in one line naming ``name``;
+    returns the path."""
     _check_path_type(path, name, "a folder")
     p = Path(path)
     if p.exists() and not p.is_dir():
         kind = "a file" if p.is_file() else _kind(p.stat().st_mode)
         raise UsageError(f"{name} must be a directory, got {kind}: {p}")
-    if not p.exists() and create:
-        _writable_dir(p, f"{name} ", p)
+    if create:  # a path inside the folder: the folder itself is tried when it exists
+        _writable_dir(p / "_" if p.is_dir() else p, f"{name} ", p)
     return p
 
 

@@ -288,10 +288,15 @@ def _main(argv: list[str] | None) -> int:
         _register(app)
         no_args, parser_errors, exits = _parser_exceptions()
         try:
+            import typer.main
+
             from scalecmp.cli.repeats import check_repeated_options
 
-            check_repeated_options(app, sys.argv[1:] if argv is None else argv)
-            rv = app(args=argv, prog_name="scalecmp", standalone_mode=False)
+            # the click command, built once: checked for repeated options, then run (what
+            # ``app(...)`` does, less its developer traceback hook, which is off here)
+            command = typer.main.get_command(app)
+            check_repeated_options(command, sys.argv[1:] if argv is None else argv)
+            rv = command(args=argv, prog_name="scalecmp", standalone_mode=False)
         except no_args as exc:
             print(exc.ctx.get_help() if exc.ctx else "usage: scalecmp COMMAND ...",
                   file=sys.stderr)

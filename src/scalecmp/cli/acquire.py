@@ -3,6 +3,8 @@ least compute (:mod:`scalecmp.acquire`)."""
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,7 +48,7 @@ from scalecmp.cli.common import (
     say,
 )
 from scalecmp.engine import FitOptions
-from scalecmp.errors import DataError, UsageError
+from scalecmp.errors import DataError, ScalecmpWarning, UsageError
 from scalecmp.format import fmt_num as _fmt
 from scalecmp.format import group_label
 from scalecmp.validate import parse_numbers
@@ -154,14 +156,9 @@ def _check_spec_out(spec_out: Path | None, force: bool) -> None:
     those of an earlier batch that this one does not write)."""
     if spec_out is None:
         return
-    import os
-
     from scalecmp.files import check_output_dir
 
-    check_output_dir(spec_out, name="spec_out")
-    if spec_out.is_dir() and not os.access(spec_out, os.W_OK | os.X_OK):
-        raise UsageError(f"spec_out: cannot write in directory {spec_out} (permission "
-                         "denied)")
+    check_output_dir(spec_out, name="spec_out")  # writable too, tried by a file there
     if spec_out.is_dir() and not force:
         old = sorted(spec_out.glob("next-*.yaml"))
         if old:
@@ -393,17 +390,13 @@ def _fragments(spec_out: Path, res: Any, by_cols: list[str], base: dict | None,
     if len(by_cols) != 1:
         raise UsageError("spec_out: grid specs name procedures, one --by column")
     frags = spec_fragments(list(res.batch), by_cols[0], base)
-    runs = [(str(r["group"].get(by_cols[0])), r["model"], float(r["samples"]))
-            for r in res.batch]
-    again = sorted({r for r in runs if runs.count(r) > 1})
+    runs = Counter((str(r["group"].get(by_cols[0])), r["model"], float(r["samples"]))
+                   for r in res.batch)
+    again = sorted(r for r, n in runs.items() if n > 1)
     if again:  # a candidate row given twice is a second measurement (another seed)
-        import warnings
-
-        from scalecmp.errors import ScalecmpWarning
-
         g, m, d = again[0]
         warnings.warn(f"spec_out: the batch measures {g} {m} at {_fmt(d)} samples "
-                      f"{runs.count(again[0])} times (a candidate row given more than once: "
+                      f"{runs[again[0]]} times (a candidate row given more than once: "
                       "repeated measurements); a grid spec lists a run once: train it "
                       "with as many seeds", ScalecmpWarning, stacklevel=2)
     if not frags:

@@ -17,12 +17,9 @@ from scalecmp.errors import UsageError
 __all__ = ["check_repeated_options"]
 
 
-def _command_and_args(app: Any, args: Sequence[str]) -> tuple[Any, list[str]]:
-    """The click command that ``args`` invoke (sub-commands followed) and the arguments
-    left for it."""
-    import typer.main
-
-    cmd = typer.main.get_command(app)
+def _command_and_args(cmd: Any, args: Sequence[str]) -> tuple[Any, list[str]]:
+    """The click command that ``args`` invoke from ``cmd`` (sub-commands followed) and the
+    arguments left for it."""
     rest = list(args)
     while hasattr(cmd, "commands") and rest and not rest[0].startswith("-"):
         sub = cmd.commands.get(rest[0])
@@ -32,10 +29,12 @@ def _command_and_args(app: Any, args: Sequence[str]) -> tuple[Any, list[str]]:
     return cmd, rest
 
 
-def check_repeated_options(app: Any, args: Sequence[str]) -> None:
+def check_repeated_options(command: Any, args: Sequence[str]) -> None:
     """Raise :class:`UsageError` when ``args`` give a single-valued option of the command
-    they invoke twice (``--law a --law b``, ``--law=a --law b``), before anything runs."""
-    cmd, rest = _command_and_args(app, args)
+    they invoke twice (``--law a --law b``, ``--law=a --law b``), before anything runs.
+    ``command``: the app's click command (``typer.main.get_command(app)``, the one that
+    then parses ``args``)."""
+    cmd, rest = _command_and_args(command, args)
     single: dict[str, Any] = {}
     for param in getattr(cmd, "params", ()):
         if getattr(param, "param_type_name", "") != "option" or param.multiple \
@@ -44,10 +43,9 @@ def check_repeated_options(app: Any, args: Sequence[str]) -> None:
         for name in (*param.opts, *param.secondary_opts):
             single[name] = param
     seen: dict[str, str] = {}
-    tokens = list(rest)
     i = 0
-    while i < len(tokens):
-        token = tokens[i]
+    while i < len(rest):
+        token = rest[i]
         i += 1
         if token == "--":
             break
@@ -57,8 +55,8 @@ def check_repeated_options(app: Any, args: Sequence[str]) -> None:
         param = single.get(name)
         if param is None:
             continue
-        if not eq and i < len(tokens):
-            value = tokens[i]
+        if not eq and i < len(rest):
+            value = rest[i]
             i += 1  # the option's value, whatever it looks like
         main = max(param.opts, key=len)
         if main in seen:

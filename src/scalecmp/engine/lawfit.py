@@ -43,7 +43,7 @@ def df_factor(n: int, p: int) -> float:
     return float(np.sqrt(n / (n - p))) if n > p else 2.0
 
 
-def _frozen(a: Any, dtype: type = float) -> np.ndarray:
+def frozen_array(a: Any, dtype: type = float) -> np.ndarray:
     """A read-only copy of ``a``: a result's arrays cannot be changed in place."""
     arr = np.array(a, dtype=dtype)
     arr.setflags(write=False)
@@ -108,7 +108,7 @@ class LawFit:
     def __post_init__(self) -> None:
         for name in ("theta", "scale", "bootstrap_theta", "bootstrap_params", "tilt",
                      "residuals"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
+            object.__setattr__(self, name, frozen_array(getattr(self, name)))
         for name in ("params", "diagnostics"):
             object.__setattr__(self, name, FrozenDict(getattr(self, name)))
 

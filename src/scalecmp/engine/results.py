@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalecmp.engine.lawfit import FrozenDict, LawFit, _frozen
+from scalecmp.engine.lawfit import FrozenDict, LawFit, frozen_array
 from scalecmp.engine.laws import Law
 from scalecmp.engine.options import AUTO, DEFAULT_FRONTIER, FitOptions
 from scalecmp.engine.pooling import PooledPrior
@@ -58,6 +58,21 @@ def as_values(values: Any, name: str) -> np.ndarray:
     except OverflowError:  # a Python integer beyond 1.8e308
         raise UsageError(f"{name} must hold numbers below 1.8e308 (a float), got a larger "
                          "integer") from None
+
+
+def error_in_range(err: np.ndarray, maximize: bool) -> np.ndarray:
+    """Errors as the metric can measure them: with ``maximize`` (a higher-is-better metric
+    in [0, 1], error = 1 - metric) kept in [0, 1]. Outside the data a law's error may pass
+    1 (below the smallest run, or a replicate tilted far beyond the largest): the metric is
+    then at chance, 0; inside the data the range prior and the warnings see to it. A
+    lower-is-better metric's errors are returned as they are."""
+    return np.clip(err, 0.0, 1.0) if maximize else err
+
+
+def to_metric(err: np.ndarray, maximize: bool) -> np.ndarray:
+    """The metric of errors ``err``: ``1 - err`` kept in [0, 1] with ``maximize``
+    (:func:`error_in_range`), else the errors themselves."""
+    return 1.0 - error_in_range(err, True) if maximize else err
 
 
 def as_inputs(x: Any, x2: Any | None, n_inputs: int) -> np.ndarray:
@@ -121,9 +136,7 @@ class LawMixture:
         return X
 
     def _to_metric(self, err: np.ndarray) -> np.ndarray:
-        # outside the data a law's error may pass 1 (below the smallest run): the metric
-        # is then at chance, 0; inside the data the range prior and the warnings see to it
-        return np.clip(1.0 - err, 0.0, 1.0) if self.maximize else err
+        return to_metric(err, self.maximize)
 
     def predict_error(self, x: Any, x2: Any | None = None) -> np.ndarray:
         X = self._X(x, x2)
@@ -274,8 +287,8 @@ class GroupFit:
         # immutable as a whole: the key, the errors and the frontier cannot be changed in
         # place (``data`` is a pandas frame: treat it as read-only)
         object.__setattr__(self, "key", FrozenDict(self.key))
-        object.__setattr__(self, "err", _frozen(self.err))
-        object.__setattr__(self, "frontier_mask", _frozen(self.frontier_mask, bool))
+        object.__setattr__(self, "err", frozen_array(self.err))
+        object.__setattr__(self, "frontier_mask", frozen_array(self.frontier_mask, bool))
 
     # -- what was fitted ------------------------------------------------------------
     @property
@@ -414,7 +427,7 @@ class GroupFit:
         """This group's entry of the fit JSON contract (strict JSON: a NaN, e.g. an
         interval without replicates, is ``None``)."""
         out = {
-            "key": {k: jsonable(v) for k, v in self.key.items()},
+            "key": dict(self.key),
             "law": self.mode,
             "law_reported": self.law.name,
             "formula": self.law.formula,
@@ -560,7 +573,7 @@ class FitResult:
                 out["corpus_exclude"] = list(self.options.corpus_exclude)
         if self.x2:
             out["x2"] = self.x2
-        return json_safe(out)  # strict JSON: a missing interval (no replicates) is None
+        return out  # strict JSON: each group's entry is (GroupFit.to_dict)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy frame: one row per (group, parameter) of the reported law, with interval."""

@@ -394,8 +394,9 @@ def collect_grid(spec: GridSpec | None, out_dir: str | Path) -> dict[str, Any]:
         raise DataError(f"grid folder not found: {out}")
     marks = (out / SHARDS_DIR, out / "checkpoints", out / SLURM_DIR, measurements_path(out))
     if not any(m.exists() for m in marks):
-        raise DataError(f"out_dir: {out} is not a grid's folder (it has no {SHARDS_DIR}/ and "
-                        "no measurements.parquet); give the folder grid run wrote to")
+        raise DataError(f"out_dir: {out} is not a grid's folder (it has no {SHARDS_DIR}/, "
+                        f"checkpoints/, {SLURM_DIR}/ or measurements.parquet); give the "
+                        "folder grid run wrote to")
     table, changed = collect(out, spec)
     result: dict[str, Any] = {"rows": len(table), "shards": len(shard_paths(out_dir)),
                               "changed": changed}
