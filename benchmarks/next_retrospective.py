@@ -87,14 +87,28 @@ def ade20k() -> pd.DataFrame:
     return cells[[BY, "model", "samples_seen", "gflops_per_sample", "gflops_total", "value"]]
 
 
-def simulate(seed: int) -> tuple[pd.DataFrame, dict]:
+def simulate(seed: int, ladder: str = "even") -> tuple[pd.DataFrame, dict]:
     """Two procedures on a study-like grid (12 sizes x the study's 11 sample counts), each a
     Chinchilla surface ``L(N, D) = E + A N^-alpha + B D^-beta`` (N GFLOPs per sample, D
     samples) capped at chance, best of a 3-run learning-rate sweep, 1% noise; procedure b
     costs 1.2-1.6x more per sample, has a floor up to 0.04 lower and slopes within +-0.05
-    of a's (so the curves may cross). Returns the frame and the truth at the target."""
+    of a's (so the curves may cross). Returns the frame and the truth at the target.
+
+    ``ladder="even"``: 12 evenly spaced sizes, every cell measured. ``ladder="dense"``: a
+    ladder like the study's, with neighbours of nearly equal cost: 14 sizes drawn
+    log-uniform over the same range (so some fall close together), each with its own
+    efficiency (its N counts as ``N exp(u)``, ``u ~ N(0, 0.3)``: two towers of equal GFLOPs,
+    patch 32 and patch 14, say, are not equally good), and a random fifth of the cells
+    above 1e10 GFLOPs not measured. Its truth is the most efficient size's surface."""
     rng = np.random.default_rng([seed, 20])
     sizes = np.geomspace(rng.uniform(4.0, 7.0), rng.uniform(300.0, 500.0), 12)
+    eff = np.ones(len(sizes))
+    if ladder == "dense":
+        lrng = np.random.default_rng([seed, 21])
+        sizes = np.sort(np.exp(lrng.uniform(np.log(sizes[0]), np.log(sizes[-1]), 14)))
+        eff = np.exp(lrng.normal(0.0, 0.3, len(sizes)))
+    elif ladder != "even":
+        raise ValueError(f"unknown ladder {ladder!r}")
     e_a, al_a, be_a = rng.uniform(0.12, 0.3), *rng.uniform(0.25, 0.45, 2)
     procs = {
         "a": (1.0, e_a, al_a, be_a),
@@ -111,14 +125,19 @@ def simulate(seed: int) -> tuple[pd.DataFrame, dict]:
                  b_amp=b_amp) -> np.ndarray:
             return np.minimum(e + a_amp * n**-al + b_amp * d**-be, 0.999)
 
-        N, D = (g.ravel() for g in np.meshgrid(sizes, families.SAMPLES))
-        err = families._best_of_sweep(rng, loss(N, D))
+        idx, D = (g.ravel() for g in np.meshgrid(np.arange(len(sizes)), families.SAMPLES))
+        N = sizes[idx]
+        err = families._best_of_sweep(rng, loss(N * eff[idx], D))
         err = np.minimum(err * np.exp(rng.normal(0.0, 0.01, len(err))), 0.999)
-        rows.append(pd.DataFrame({BY: name, "model": [f"s{int(np.argmin(abs(sizes - n)))}"
-                                                      for n in N],
-                                  "samples_seen": D, "gflops_per_sample": N * cost,
-                                  "gflops_total": N * cost * D, "value": 1.0 - err}))
-        truth[name] = (loss, cost)
+        part = pd.DataFrame({BY: name, "model": [f"s{i}" for i in idx],
+                             "samples_seen": D, "gflops_per_sample": N * cost,
+                             "gflops_total": N * cost * D, "value": 1.0 - err})
+        if ladder == "dense":
+            part = part[~((part.gflops_total >= START) & (lrng.random(len(part)) < 0.2))]
+            truth[name] = (lambda n, d, f=loss, k=eff.max(): f(n * k, d), cost)
+        else:
+            truth[name] = (loss, cost)
+        rows.append(part)
     return pd.concat(rows, ignore_index=True), truth
 
 

@@ -33,10 +33,11 @@ BASELINES = ("cheapest", "largest")
 AT = 1e12  # the retrospective's target compute
 
 
-def run(seeds: list[int], lasts: list[float], baselines: bool, out: str) -> dict:
-    res: dict = {"seeds": seeds, "reached": {}}
+def run(seeds: list[int], lasts: list[float], baselines: bool, out: str,
+        ladder: str = "even") -> dict:
+    res: dict = {"seeds": seeds, "ladder": ladder, "reached": {}}
     for s in seeds:
-        frame, _ = nr.simulate(s)
+        frame, _ = nr.simulate(s, ladder)
         goal = nr.state(frame, AT)
         row = res["reached"].setdefault(str(s), {})
         plan = [(f"lasts={v:g}", "next", v) for v in lasts]
@@ -59,6 +60,7 @@ def report(paths: list[str]) -> None:
     for p in paths:
         for s, row in json.loads(Path(p).read_text())["reached"].items():
             merged.setdefault(s, {}).update(row)
+    merged = {s: row for s, row in merged.items() if s.isdigit()}  # the simulations
     rules = sorted({k for row in merged.values() for k in row if k.startswith("lasts=")})
     print("| seed | best baseline (GFLOPs) | " + " | ".join(rules) + " |")
     print("| --- | --- | " + " | ".join("---" for _ in rules) + " |")
@@ -83,6 +85,8 @@ def main() -> None:
     ap.add_argument("--sim-seeds", default="5,6,7,8,9,10,11,12,13,14")
     ap.add_argument("--lasts", default="0,0.3,0.5")
     ap.add_argument("--baselines", action="store_true")
+    ap.add_argument("--ladder", default="even", choices=("even", "dense"),
+                    help="the simulated size ladder (next_retrospective.simulate)")
     ap.add_argument("--out", default="next_rule_choice.json")
     ap.add_argument("--report", nargs="+", metavar="FILE")
     args = ap.parse_args()
@@ -90,7 +94,8 @@ def main() -> None:
         report(args.report)
         return
     run([int(s) for s in args.sim_seeds.split(",") if s],
-        [float(v) for v in args.lasts.split(",") if v], args.baselines, args.out)
+        [float(v) for v in args.lasts.split(",") if v], args.baselines, args.out,
+        args.ladder)
 
 
 if __name__ == "__main__":

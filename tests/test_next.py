@@ -196,6 +196,30 @@ def test_p_final_is_the_chance_to_stay_on_the_frontier_once_all_candidates_are_i
     assert b.batch_summary["rule"].endswith("runs that last")
 
 
+def test_p_final_within_a_tolerance_counts_a_near_tie_as_lasting(fitted, monkeypatch):
+    """benchmarks/next_rules.py's tolerance: p_final with tol > 0 is never below the strict
+    one, and two equal runs that split the strict chance both last within the noise."""
+    from scalecmp import acquire
+
+    seen = {}
+    greedy = acquire._greedy
+
+    def spy(sim, *args):
+        seen["sim"] = sim
+        return greedy(sim, *args)
+
+    monkeypatch.setattr(acquire, "_greedy", spy)
+    c = 2e11
+    twin = ("clip", optimal_split(c), c / optimal_split(c))
+    next_runs(fitted, at=[TARGET], candidates=cand([twin, twin]))
+    sim = seen["sim"]
+    strict, loose = sim._p_final(), sim._p_final(tol=1.0)
+    assert np.array_equal(strict, sim.p_final)
+    assert (loose >= strict).all()
+    assert strict[1] < 0.75 * strict[0]  # the second twin lasts only where it beats the first
+    assert loose[1] > strict[1]
+
+
 def test_where_no_run_that_lasts_helps_the_batch_is_the_best_affordable_run_alone(fitted):
     budget = 4e10
     r = next_runs(fitted, at=[TARGET], budget=budget, lasts=1.0)

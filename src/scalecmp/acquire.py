@@ -101,7 +101,12 @@ Why off: on the development simulations (seeds 5-14 of
 on the reported simulations; but on the study's real ladders, of many near-equal sizes, the
 chance of *each* run is split among its neighbours, few reach ``p_final >= 1/2``, the batch
 shrinks to one run a step, and neither real comparison reached its goal in 40 steps
-(BENCHMARKS.md, section 10c). A form free of the ladder's density is not built.
+(BENCHMARKS.md, section 10c). Simulations with such a ladder (``ladder="dense"`` of
+``benchmarks/next_retrospective.py``) show the same crawl. Three more forms were measured
+there and not adopted (section 10d): ``p_final`` within one measurement scatter of the
+frontier (still a crawl), the plain batch as the fall-back where no run that lasts helps
+(worse worst case on the dense ladder), and a look-ahead that buys among the runs a
+backward elimination from "every candidate" keeps (worse on the even ladder).
 
 The *batch* is greedy under ``budget`` among the runs that last: each pick maximises the
 gain of the batch so far ``W(batch) - W(batch + run)`` (its outcomes drawn jointly with the
@@ -573,10 +578,12 @@ class _Simulation:
         self._grid: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self.now = self.evaluate([])
 
-    def _p_final(self) -> np.ndarray:
+    def _p_final(self, tol: float = 0.0) -> np.ndarray:
         """Per candidate: the share of draws in which its outcome is below every measured
         run's and every other candidate's of its group at compute ``<= C`` (ties in compute
-        broken by the candidate's order): it is on the frontier once all are measured."""
+        broken by the candidate's order): it is on the frontier once all are measured.
+        ``tol`` > 0 counts it there within ``tol`` x its group's measurement scatter
+        (``benchmarks/next_rules.py --rule tolerance``; not used by ``next``)."""
         out = np.empty(len(self.c))
         for gi in np.unique(self.gi):
             idx = np.flatnonzero(self.gi == gi)
@@ -585,7 +592,7 @@ class _Simulation:
             before = np.minimum.accumulate(
                 np.vstack([np.full((1, ly.shape[1]), np.inf), ly[:-1]]), axis=0)
             best = np.minimum(before, self.ln_min_meas[order][:, None])
-            out[order] = (ly < best).mean(axis=1)
+            out[order] = (ly < best + tol * self.groups[gi].sigma).mean(axis=1)
         return out
 
     # -- the statistics of one state ------------------------------------------------------
