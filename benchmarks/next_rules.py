@@ -1,4 +1,4 @@
-"""Three more batch rules for ``scalecmp next``, measured and not adopted (BENCHMARKS.md, 10d).
+"""More batch rules for ``scalecmp next``, measured and not adopted (BENCHMARKS.md, 10d).
 
 ``--rule plan``, a look-ahead. The plain rule values a run by how much it narrows the band
 *now*, per GFLOP. Hindsight (``next_oracle.py``) keeps a small set of runs that reaches the
@@ -22,7 +22,10 @@ scatter of the frontier: a run lasts in a draw when its outcome is below ``best 
 (log error; ``sigma`` its group's, next's own), so that neighbours of equal cost no longer
 split their chance (the density-free form BENCHMARKS.md 10c points to).
 
-``--rule tolerance+fallback``: both.
+``--rule fill``: ``lasts = 0.5``, and the budget that the batch of runs that last leaves
+is then spent greedily by gain per GFLOP over every other candidate, each valued given the
+runs already in the batch (so a step never buys a single cheap run where the budget affords
+more). ``--rule tolerance+fallback``, ``tolerance+fill``: both.
 
 Everything else is the retrospective's protocol (``next_retrospective.py``): the
 development simulations (seeds 5-14, ``next_rule_choice.py``'s) and the reported
@@ -63,6 +66,40 @@ def plan(sim: acquire._Simulation, factor: float = FACTOR) -> list[int]:
     return keep
 
 
+def fill(sim: acquire._Simulation, ranked: list[dict], picks: list[dict], summary: dict,
+         budget: float) -> tuple[list[dict], dict]:
+    """The budget that next's batch leaves, spent greedily by gain per GFLOP over every
+    other candidate, each valued given the runs already in the batch (joint draws)."""
+    key = {(str(r["group"]), r["model"], r["samples"], r["compute"]): r for r in ranked}
+    members = [key[(str(p["group"]), p["model"], p["samples"], p["compute"])]["_k"]
+               for p in picks]
+    spent = float(sum(p["compute"] for p in picks))
+    w = float(np.mean(sim.evaluate(members)["width"])) if members else summary["width_now"]
+    added = []
+    while True:
+        best = None
+        for r in ranked:
+            k = r["_k"]
+            if k in members or spent + r["compute"] > budget * (1 + 1e-12):
+                continue
+            w_k = float(np.mean(sim.evaluate([*members, k])["width"]))
+            score = (w - w_k) / r["compute"]
+            if score > 0 and (best is None or score > best[0]):
+                best = (score, r, w_k)
+        if best is None:
+            break
+        score, r, w = best
+        members.append(r["_k"])
+        spent += r["compute"]
+        added.append({**{kk: v for kk, v in r.items() if kk != "_k"},
+                      "step": len(picks) + len(added) + 1, "batch_width": w,
+                      "batch_gain_per_gflop": score})
+    if not added:
+        return picks, summary
+    return [*picks, *added], {**summary, "compute": spent, "n_runs": len(picks) + len(added),
+                              "expected_width": w, "rule": f"{summary['rule']}, filled"}
+
+
 def install(rule: str, factor: float = FACTOR) -> float:
     """Replace ``next_runs``'s batch rule by ``rule``'s (``a+b``: both); returns the
     ``lasts`` to use."""
@@ -79,6 +116,15 @@ def install(rule: str, factor: float = FACTOR) -> float:
             return picks, summary
 
         acquire._greedy = fallback
+        return 0.5
+    if rule == "fill":
+        def filled(sim, ranked, w0, budget, some_last):  # type: ignore[no-untyped-def]
+            picks, summary = greedy(sim, ranked, w0, budget, some_last)
+            if budget is None:
+                return picks, summary
+            return fill(sim, ranked, picks, summary, budget)
+
+        acquire._greedy = filled
         return 0.5
     if rule == "tolerance":
         strict = acquire._Simulation._p_final
@@ -108,8 +154,9 @@ def install(rule: str, factor: float = FACTOR) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rule", choices=("plan", "fallback", "tolerance", "tolerance+fallback"),
-                    required=True)
+    ap.add_argument("--rule", required=True,
+                    choices=("plan", "fallback", "tolerance", "tolerance+fallback", "fill",
+                             "tolerance+fill"))
     ap.add_argument("--comparisons", default="imagenet,ade20k")
     ap.add_argument("--sim-seeds", default="5,6,7,8,9,10,11,12,13,14")
     ap.add_argument("--factor", type=float, default=FACTOR)

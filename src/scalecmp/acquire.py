@@ -102,11 +102,12 @@ on the reported simulations; but on the study's real ladders, of many near-equal
 chance of *each* run is split among its neighbours, few reach ``p_final >= 1/2``, the batch
 shrinks to one run a step, and neither real comparison reached its goal in 40 steps
 (BENCHMARKS.md, section 10c). Simulations with such a ladder (``ladder="dense"`` of
-``benchmarks/next_retrospective.py``) show the same crawl. Three more forms were measured
-there and not adopted (section 10d): ``p_final`` within one measurement scatter of the
-frontier (still a crawl), the plain batch as the fall-back where no run that lasts helps
-(worse worst case on the dense ladder), and a look-ahead that buys among the runs a
-backward elimination from "every candidate" keeps (worse on the even ladder).
+``benchmarks/next_retrospective.py``) show the same crawl. More forms were measured there
+and not adopted (section 10d): ``p_final`` within one measurement scatter of the frontier
+(still a crawl), the plain batch as the fall-back where no run that lasts helps, the
+budget's rest spent on the other runs (worse worst cases on the dense ladder), and a
+look-ahead that buys among the runs a backward elimination from "every candidate" keeps
+(worse on the even ladder).
 
 The *batch* is greedy under ``budget`` among the runs that last: each pick maximises the
 gain of the batch so far ``W(batch) - W(batch + run)`` (its outcomes drawn jointly with the
