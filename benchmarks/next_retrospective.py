@@ -62,6 +62,9 @@ from scalecmp.compare import compare  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "laion2025"
 START = 1e10
+AT = 1e12  # the target compute, the scale of the largest runs (fixed before any run)
+RHO = 0.5  # a step's budget: RHO x the compute held so far
+LADDERS = ("even", "dense")  # the simulated size ladders (simulate)
 GOAL_FACTOR = 1.2
 BY = "model_type"
 
@@ -107,8 +110,8 @@ def simulate(seed: int, ladder: str = "even") -> tuple[pd.DataFrame, dict]:
         lrng = np.random.default_rng([seed, 21])
         sizes = np.sort(np.exp(lrng.uniform(np.log(sizes[0]), np.log(sizes[-1]), 14)))
         eff = np.exp(lrng.normal(0.0, 0.3, len(sizes)))
-    elif ladder != "even":
-        raise ValueError(f"unknown ladder {ladder!r}")
+    elif ladder not in LADDERS:
+        raise ValueError(f"unknown ladder {ladder!r} (known: {', '.join(LADDERS)})")
     e_a, al_a, be_a = rng.uniform(0.12, 0.3), *rng.uniform(0.25, 0.45, 2)
     procs = {
         "a": (1.0, e_a, al_a, be_a),
@@ -416,8 +419,8 @@ def main() -> None:
     ap.add_argument("--comparisons", default="imagenet,ade20k,sim")
     ap.add_argument("--sim-seeds", default="0,1,2,3,4")
     ap.add_argument("--random-seeds", default="0,1,2")
-    ap.add_argument("--rho", type=float, default=0.5)
-    ap.add_argument("--at", type=float, default=1e12)
+    ap.add_argument("--rho", type=float, default=RHO)
+    ap.add_argument("--at", type=float, default=AT)
     ap.add_argument("--out", default="next_retrospective.json")
     ap.add_argument("--timing", action="store_true", help="also time 50 candidates")
     ap.add_argument("--lasts", type=float, default=0.0, help="next's `lasts` (0: default)")

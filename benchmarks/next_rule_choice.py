@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import next_retrospective as nr  # noqa: E402
 
 BASELINES = ("cheapest", "largest")
-AT = 1e12  # the retrospective's target compute
 
 
 def run(seeds: list[int], lasts: list[float], baselines: bool, out: str,
@@ -38,14 +37,14 @@ def run(seeds: list[int], lasts: list[float], baselines: bool, out: str,
     res: dict = {"seeds": seeds, "ladder": ladder, "reached": {}}
     for s in seeds:
         frame, _ = nr.simulate(s, ladder)
-        goal = nr.state(frame, AT)
+        goal = nr.state(frame, nr.AT)
         row = res["reached"].setdefault(str(s), {})
         plan = [(f"lasts={v:g}", "next", v) for v in lasts]
         if baselines:
             plan += [(b, b, 0.0) for b in BASELINES]
         for label, strategy, v in plan:
             t0 = time.perf_counter()
-            r = nr.retrospective(frame, strategy, AT, 0.5, goal, 0, progress=False,
+            r = nr.retrospective(frame, strategy, nr.AT, nr.RHO, goal, 0, progress=False,
                                  lasts=v)
             row[label] = r["reached"]
             print(f"sim{s} {label}: {r['reached']} ({time.perf_counter() - t0:.0f} s)",
@@ -85,7 +84,7 @@ def main() -> None:
     ap.add_argument("--sim-seeds", default="5,6,7,8,9,10,11,12,13,14")
     ap.add_argument("--lasts", default="0,0.3,0.5")
     ap.add_argument("--baselines", action="store_true")
-    ap.add_argument("--ladder", default="even", choices=("even", "dense"),
+    ap.add_argument("--ladder", default="even", choices=nr.LADDERS,
                     help="the simulated size ladder (next_retrospective.simulate)")
     ap.add_argument("--out", default="next_rule_choice.json")
     ap.add_argument("--report", nargs="+", metavar="FILE")

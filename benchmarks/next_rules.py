@@ -52,7 +52,6 @@ import next_retrospective as nr  # noqa: E402
 from scalecmp import acquire  # noqa: E402
 
 FACTOR = 1.2  # the goal's own factor (a band within 1.2x the full-data band)
-AT = 1e12  # the retrospective's target compute
 
 
 def plan(sim: acquire._Simulation, factor: float = FACTOR) -> list[int]:
@@ -160,7 +159,7 @@ def main() -> None:
     ap.add_argument("--comparisons", default="imagenet,ade20k")
     ap.add_argument("--sim-seeds", default="5,6,7,8,9,10,11,12,13,14")
     ap.add_argument("--factor", type=float, default=FACTOR)
-    ap.add_argument("--ladder", default="even", choices=("even", "dense"),
+    ap.add_argument("--ladder", default="even", choices=nr.LADDERS,
                     help="the simulated size ladder (next_retrospective.simulate)")
     ap.add_argument("--out", default="next_rules.json")
     args = ap.parse_args()
@@ -177,8 +176,8 @@ def main() -> None:
         else:
             runs = [(name, {"imagenet": nr.imagenet, "ade20k": nr.ade20k}[name]())]
         for label, frame in runs:
-            goal = nr.state(frame, AT)
-            r = nr.retrospective(frame, "next", AT, 0.5, goal, 0, progress=False,
+            goal = nr.state(frame, nr.AT)
+            r = nr.retrospective(frame, "next", nr.AT, nr.RHO, goal, 0, progress=False,
                                  lasts=lasts)
             out["reached"][label] = {rule: r["reached"]}
             out["steps"][label] = r["steps"]

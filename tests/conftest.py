@@ -29,16 +29,23 @@ def laion_best_path() -> Path:
     return path
 
 
-@pytest.fixture()
-def data(tmp_path) -> Path:
-    """A CSV of two procedures (``proc``: clip, mammut), 24 runs each over four decades of
-    compute (``gflops``), accuracy ``acc`` from a saturating law with 1% noise."""
+def two_procedures(n_runs: int, x: str = "gflops", samples: str | None = None) -> pd.DataFrame:
+    """Two procedures (``proc``: clip, mammut), ``n_runs`` runs each over four decades of
+    compute (column ``x``; with ``samples``, also samples seen = compute / 50), accuracy
+    ``acc`` from a saturating law with 1% noise (seed 0)."""
     rng = np.random.default_rng(0)
     rows = []
     for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
-        for c in np.geomspace(1e7, 1e11, 24):
+        for c in np.geomspace(1e7, 1e11, n_runs):
             err = 25 * (c + 3e7) ** alpha + 0.1
-            rows.append({"proc": proc, "gflops": c, "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
+            row = {"proc": proc, x: c} | ({samples: c / 50.0} if samples else {})
+            rows.append(row | {"acc": 1 - err * np.exp(rng.normal(0, 0.01))})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture()
+def data(tmp_path) -> Path:
+    """:func:`two_procedures` with 24 runs each (compute ``gflops``) as a CSV file."""
     path = tmp_path / "m.csv"
-    pd.DataFrame(rows).to_csv(path, index=False)
+    two_procedures(24).to_csv(path, index=False)
     return path

@@ -13,6 +13,7 @@ import pytest
 
 import scalecmp
 from cli_run import one_error, run
+from conftest import two_procedures
 from scalecmp.compare import compare
 from scalecmp.engine import FitOptions
 from scalecmp.errors import DataError, NotFittedError, UsageError
@@ -26,14 +27,7 @@ KW = {"x": "c", "y": "acc", "by": "proc", "maximize": True, "n_bootstrap": 30,
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    rows = []
-    for proc, alpha in (("clip", -0.2), ("mammut", -0.25)):
-        for c in np.geomspace(1e7, 1e11, 14):
-            err = 25 * (c + 3e7) ** alpha + 0.1
-            rows.append({"proc": proc, "c": c, "samples": c / 50.0,
-                         "acc": 1 - err * np.exp(rng.normal(0, 0.01))})
-    return pd.DataFrame(rows)
+    return two_procedures(14, x="c", samples="samples")
 
 
 @pytest.fixture(scope="module")

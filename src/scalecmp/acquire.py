@@ -141,7 +141,7 @@ from scipy.optimize import nnls
 from scalecmp.compare import check_at, check_compare_options, first_reach, label_of
 from scalecmp.engine import FitOptions, FitResult, GroupFit, fit_frame, fit_options
 from scalecmp.engine.frontier import naive_frontier
-from scalecmp.engine.results import error_in_range, to_metric
+from scalecmp.engine.results import error_in_range, jsonable, to_metric
 from scalecmp.errors import DataError, UsageError
 from scalecmp.files import json_safe
 from scalecmp.io import apply_where, as_frame, prepare_measurements
@@ -219,8 +219,7 @@ def _column(frame: pd.DataFrame, col: str, param: str, why: str) -> None:
 def _key_text(value: object) -> str:
     """A group value as text for matching candidates to groups: a whole number written
     ``2.0`` (a CSV column with a blank reads as floats) is the group ``2``."""
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = jsonable(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -229,8 +228,7 @@ def _key_text(value: object) -> str:
 def _shown(value: object) -> str:
     """A cell's value as the user wrote it: numbers plain (``-5``, not ``np.int64(-5)``),
     text quoted."""
-    if isinstance(value, np.generic):
-        value = value.item()
+    value = jsonable(value)
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -283,8 +281,7 @@ def default_candidates(data: Any, *, x: str = "gflops_total", by: str | Sequence
     rows: list[dict] = []
     for key, g in frame.groupby(by, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        kd = {b: (k.item() if isinstance(k, np.generic) else k)
-              for b, k in zip(by, key, strict=True)}
+        kd = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
         per = g.assign(_f=g["_x"] / g["_d"]).groupby(model)
         f_size = per["_f"].median()
         d_max = per["_d"].max()

@@ -329,22 +329,21 @@ def compare_groups(
     maximize = bool(ga.maximize)
     ra = tuple(float(v) for v in ga.x_range)
     rb = tuple(float(v) for v in gb.x_range)
-    extrapolate = check_extrapolate(extrapolate, max(ra[1], rb[1]))
+    top = max(ra[1], rb[1])  # the largest measured compute
+    extrapolate = check_extrapolate(extrapolate, top)
+    lo_x, hi_x = min(ra[0], rb[0]), top * float(extrapolate)
     if at is not None:
         at = check_at(at)
-        top = max(ra[1], rb[1])
-        far = [v for v in at if v > top * float(extrapolate)]
+        far = [v for v in at if v > hi_x]
         if far:
             warnings.warn(
                 f"at: {_fmt(max(far))} is {_fmt(max(far) / top)} x the largest measured "
                 f"compute ({_fmt(top)}), beyond `extrapolate` ({_fmt(float(extrapolate))}): "
                 "its interval there is the law's form, not the data", ScalecmpWarning,
                 stacklevel=2)
-    lo_x, hi_x = min(ra[0], rb[0]), max(ra[1], rb[1]) * float(extrapolate)
     grid = np.geomspace(lo_x, hi_x, int(n_grid))
     lgrid = np.log(grid)
     if at is None:
-        top = max(ra[1], rb[1])
         at = [top, 10.0 * top]
     at_x = np.asarray(at, dtype=float)
 

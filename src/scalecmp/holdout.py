@@ -32,6 +32,7 @@ import pandas as pd
 from scalecmp.engine import FitOptions, fit_frame, fit_options
 from scalecmp.engine.frontier import naive_frontier
 from scalecmp.errors import DataError, ScalecmpError, ScalecmpWarning, UsageError
+from scalecmp.files import json_safe
 from scalecmp.format import fmt_compute as _fmt_x
 from scalecmp.format import law_weights
 from scalecmp.format import series_label as _label
@@ -252,33 +253,24 @@ class HoldoutResult:
 
     # -- data -----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the verdict, the thresholds, per-series and per-run numbers."""
-        def clean(v: Any) -> Any:
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            return v
-
-        def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{str(k): clean(v) for k, v in r.items()} for r in frame.to_dict("records")]
-
-        return {
+        """JSON-ready (strict JSON: a NaN is ``None``): the verdict, the thresholds,
+        per-series and per-run numbers."""
+        return json_safe({
             "passed": self.passed,
-            "threshold": None if self.threshold is None else clean(float(self.threshold)),
+            "threshold": None if self.threshold is None else float(self.threshold),
             "holdout_factor": self.holdout_factor,
             "x": self.x, "y": self.y, "by": list(self.by), "series": list(self.series),
             "maximize": self.maximize, "level": self.level,
             "mae_max": self.mae_max, "coverage_min": self.coverage_min,
-            "relative": self.relative, "n": self.n, "mae": clean(self.mae),
+            "relative": self.relative, "n": self.n, "mae": self.mae,
             "n_inside": self.n_inside,
-            "coverage": clean(self.coverage),
+            "coverage": self.coverage,
             "summary": self.summary_lines(),
-            "per_series": records(self.series_table()),
-            "per_group": records(self.groups),
-            "runs": records(self.runs),
+            "per_series": self.series_table().to_dict("records"),
+            "per_group": self.groups.to_dict("records"),
+            "runs": self.runs.to_dict("records"),
             "notes": list(self.notes),
-        }
+        })
 
 
 def holdout_check(

@@ -41,6 +41,7 @@ import pandas as pd
 from scalecmp.engine import FitOptions, fit_frame, fit_options
 from scalecmp.engine.frontier import frontier_mask
 from scalecmp.engine.lawfit import FrozenDict
+from scalecmp.engine.results import jsonable
 from scalecmp.errors import DataError, ScalecmpWarning
 from scalecmp.format import group_label
 from scalecmp.intervals import finite_or_none as _f
@@ -423,9 +424,7 @@ def optimal_allocation(
     grouped = data.groupby(by, sort=True) if by else [((), data)]
     for i, (key, rows) in enumerate(grouped):
         key = key if isinstance(key, tuple) else (key,)
-        key_d = {
-            b: (k.item() if isinstance(k, np.generic) else k) for b, k in zip(by, key, strict=True)
-        }
+        key_d = {b: jsonable(k) for b, k in zip(by, key, strict=True)}
         c = rows[x].to_numpy(float)
         d = rows[samples].to_numpy(float)
         n = rows[size].to_numpy(float) if size else c / d

@@ -274,11 +274,11 @@ def next_cmd(
     if candidates is None:
         cand = None
     elif candidates.suffix.lower() in SPEC_SUFFIXES:
-        import yaml
+        from scalecmp.experiments.spec import load_yaml
 
         cand = spec_candidates(candidates, frame, by=by_cols, x=x, samples=samples,
                                model=model)
-        base = yaml.safe_load(candidates.read_text(encoding="utf-8"))
+        base = load_yaml(candidates.read_text(encoding="utf-8"))  # as load_spec read it
     else:
         from scalecmp.io import load_measurement_file
 

@@ -456,6 +456,8 @@ class GroupFit:
 
 
 def jsonable(v: Any) -> Any:
+    """A numpy scalar as the Python value it holds (``np.int64(2)`` -> ``2``); anything
+    else as it is."""
     if isinstance(v, np.generic):
         return v.item()
     return v

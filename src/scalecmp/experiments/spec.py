@@ -431,12 +431,13 @@ class _StrictLoader(yaml.SafeLoader):
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, str | int | float | bool) and key in seen:
+            if not isinstance(key, str | int | float | bool):
+                continue  # other keys (null, a date, a list): left to the base class
+            if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key '{key}' given twice (first at line "
                     f"{seen[key].line + 1})", key_node.start_mark)
-            if isinstance(key, str | int | float | bool):
-                seen[key] = key_node.start_mark
+            seen[key] = key_node.start_mark
         return super().construct_mapping(node, deep=deep)
 
 
